@@ -1,0 +1,26 @@
+# Shared helpers for the ci/ scripts. Sourced, not run.
+set -euo pipefail
+
+die() { echo "error: $*" >&2; exit 1; }
+note() { echo "==> $*" >&2; }
+
+project_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+upstream() { sed -n "s/^$1 //p" "$project_root/patches/UPSTREAM"; }
+
+: "${BUILD:=$project_root/build}"
+: "${KTREE:=$BUILD/kernel}"
+: "${KERNEL_COMMIT:=$(upstream commit)}"
+: "${RUST_ENV:=RUSTUP_TOOLCHAIN=debian RUSTC_BOOTSTRAP=1 CARGO_NET_OFFLINE=true}"
+: "${OBJCOPY:=llvm-objcopy}"
+
+# Commits made in build/kernel carry a fixed identity, so that `make refresh` output only
+# changes when the code does.
+export GIT_AUTHOR_NAME="redox-ptrace" GIT_AUTHOR_EMAIL="redox-ptrace@localhost"
+export GIT_COMMITTER_NAME="redox-ptrace" GIT_COMMITTER_EMAIL="redox-ptrace@localhost"
+
+IMPORT_SUBJECT="redox-ptrace: add kernel sources"
+APPLIED_MARK=redox-ptrace-applied
+
+kgit() { git -C "$KTREE" "$@"; }
+# Run a command with the Redox toolchain environment ($RUST_ENV).
+with_rust_env() { env $RUST_ENV "$@"; }

@@ -1,0 +1,432 @@
+//! Trace sessions: a tracer's `trace` handle on a context, and the stops it arms.
+//!
+//! This replaces the 2019 `proc:PID/trace` backend. A [`Session`] links one `trace` handle of
+//! the `kernel.proc` scheme to one tracee context (its `ptrace` field). The rules (what stops,
+//! what a write means, when a read fails) are pure data in `trace_core::SessionState`; this
+//! module adds the session lock, sleeping and waking.
+//!
+//! Fast path: `PercpuBlock::ptrace_flags` caches the armed stops of the context running on this
+//! CPU. It is refreshed at every context switch ([`armed_flags`]) and by the tracee itself when
+//! it leaves a stop, so an untraced syscall costs one per-CPU load and test.
+//!
+//! Lock order: the session lock is never held together with a context lock.
+
+use alloc::sync::{Arc, Weak};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use syscall::data::GlobalSchemes;
+use trace_core::{Delivery, Resumed, SessionState, Stop, TraceEvent};
+
+use crate::{
+    arch::interrupt::InterruptStack,
+    context::{self, context::HardBlockedReason, Context, ContextLock, Status},
+    event,
+    percpu::PercpuBlock,
+    scheme::SchemeExt,
+    sync::{CleanLockToken, Mutex, WaitCondition, L1},
+    syscall::{
+        error::{Error, Result, EBUSY, EINVAL, EPERM, ESRCH},
+        flag::{EventFlags, PtraceFlags, EVENT_READ, O_EXCL, O_NONBLOCK},
+        usercopy::{UserSliceRo, UserSliceWo},
+    },
+};
+
+pub struct Session {
+    state: Mutex<L1, SessionState>,
+    /// `state.armed()`, readable without the lock by context switches.
+    armed: AtomicU64,
+    /// The tracee sleeps here while stopped.
+    tracee_wait: WaitCondition,
+    /// The tracer sleeps here until an event arrives or the tracee exits.
+    tracer_wait: WaitCondition,
+    tracee: Weak<ContextLock>,
+    /// The `kernel.proc` handle id, for `event:` notifications.
+    handle_id: AtomicUsize,
+    /// Opened with `O_EXCL`: closing the handle kills the tracee.
+    kill_on_close: bool,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("armed", &self.armed())
+            .field("kill_on_close", &self.kill_on_close)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn armed(&self) -> PtraceFlags {
+        PtraceFlags::from_bits_retain(self.armed.load(Ordering::Acquire))
+    }
+
+    fn notify_tracer(&self, token: &mut crate::sync::LockToken<'_, L1>) {
+        event::trigger_locked(
+            GlobalSchemes::Proc.scheme_id(),
+            self.handle_id.load(Ordering::Relaxed),
+            EVENT_READ,
+            token.token(),
+        );
+        self.tracer_wait.notify_locked(token.token());
+    }
+}
+
+/// The stops armed for `context`, for the per-CPU cache at context switch.
+///
+/// CONTEXT: the caller holds `context`'s lock.
+pub fn armed_flags(context: &Context) -> PtraceFlags {
+    context
+        .ptrace
+        .as_ref()
+        .map_or(PtraceFlags::empty(), |session| session.armed())
+}
+
+//    _  _   _           _
+//   /_\| |_| |_ __ _ __| |_
+//  / _ \  _|  _/ _` / _| ' \
+// /_/ \_\__|\__\__,_\__|_||_|
+
+/// Attaches a new session to `tracee`, opened with open `flags`.
+///
+/// Attaching arms nothing, so the tracee keeps running (a "seize"); it first stops at an event
+/// the tracer arms with a write. A context created with `new-context` and attached before
+/// `start` is traced from its first instruction. `O_EXCL` makes closing the handle kill the
+/// tracee. Holding the context handle is the permission to trace it.
+///
+/// CONTEXT: takes `tracee`'s lock.
+/// RETURNS: `EPERM` for the caller's own context, `ESRCH` for a dead one, `EBUSY` when it
+/// already has a tracer.
+pub fn attach(
+    tracee: &Arc<ContextLock>,
+    flags: usize,
+    token: &mut CleanLockToken,
+) -> Result<Arc<Session>> {
+    if context::is_current(tracee) {
+        // The first stop would put the only reader of the events to sleep.
+        return Err(Error::new(EPERM));
+    }
+    let session = Arc::new(Session {
+        state: Mutex::new(SessionState::new()),
+        armed: AtomicU64::new(0),
+        tracee_wait: WaitCondition::new(),
+        tracer_wait: WaitCondition::new(),
+        tracee: Arc::downgrade(tracee),
+        handle_id: AtomicUsize::new(0),
+        kill_on_close: flags & O_EXCL == O_EXCL,
+    });
+    let mut context = tracee.write(token.token());
+    if context.status.is_dead() {
+        return Err(Error::new(ESRCH));
+    }
+    if context.ptrace.is_some() {
+        return Err(Error::new(EBUSY));
+    }
+    context.ptrace = Some(Arc::clone(&session));
+    Ok(session)
+}
+
+/// Records the handle id the scheme gave the session; no event can be queued before the
+/// tracer's first write, so nothing is notified under a stale id.
+pub fn bind_handle(session: &Session, handle_id: usize) {
+    session.handle_id.store(handle_id, Ordering::Relaxed);
+}
+
+//  ___ _
+// / __| |_ ___ _ __
+// \__ \  _/ _ \ '_ \
+// |___/\__\___/ .__/
+//             |_|
+
+/// Whether the current context's tracer armed any of `flags`: the fast path of every hook.
+#[inline(always)]
+fn armed_here(flags: PtraceFlags) -> bool {
+    PercpuBlock::current().ptrace_flags.get().intersects(flags)
+}
+
+/// Reports `stop` to the current context's tracer if armed, and sleeps until the tracer resumes
+/// this context. Returns `true` when the tracer resumed with `PTRACE_FLAG_IGNORE`.
+///
+/// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
+#[cold]
+fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
+    let Some(session) = context::current().read(token.token()).ptrace.clone() else {
+        return false;
+    };
+    let ignore = deliver(&session, stop, token);
+    let armed = session.armed();
+    drop(session);
+    PercpuBlock::current().ptrace_flags.set(armed);
+    if armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP)
+        && let Some(regs) = context::current().write(token.token()).regs_mut()
+    {
+        // The debug exception after the next user instruction is the single-step stop.
+        regs.set_singlestep(true);
+    }
+
+    if PercpuBlock::current()
+        .switch_internals
+        .being_sigkilled
+        .get()
+    {
+        crate::syscall::exit_this_context(None, token);
+    }
+    ignore
+}
+
+fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
+    let state = session.state.lock(token.token());
+    let (mut state, mut token) = state.into_split();
+    match state.stop(stop) {
+        Delivery::Dropped => return false,
+        Delivery::Queued => {
+            session.notify_tracer(&mut token);
+            return false;
+        }
+        Delivery::Stopped => session.notify_tracer(&mut token),
+    }
+    drop(state);
+    loop {
+        let state = session.state.lock(token.token());
+        let (mut state, mut token) = state.into_split();
+        if !state.is_stopped() {
+            return state.take_action();
+        }
+        // A signal may cut the wait short; a trace stop only ends when the tracer says so.
+        let _ = session
+            .tracee_wait
+            .wait(state, "ptrace::stop", &mut token);
+    }
+}
+
+/// Syscall entry hook. Returns `false` when the tracer skips the syscall (sysemu); the tracer
+/// then provides the result in `rax` through `regs/int`.
+///
+/// CONTEXT: may sleep; the caller holds no locks. `stack` is the current context's saved user
+/// state, which the tracer may rewrite while this context sleeps.
+#[inline(always)]
+pub fn syscall_entry(stack: *const InterruptStack, token: &mut CleanLockToken) -> bool {
+    if !armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL) {
+        return true;
+    }
+    // SAFETY: the syscall frame of the current context, read before it sleeps.
+    let scratch = unsafe { &(*stack).scratch };
+    let stop = Stop::SyscallEntry {
+        number: scratch.rax,
+        args: [
+            scratch.rdi,
+            scratch.rsi,
+            scratch.rdx,
+            scratch.r10,
+            scratch.r8,
+            scratch.r9,
+        ],
+    };
+    !stop_current(stop, token)
+}
+
+/// Syscall exit hook: `number` is the syscall that ran (or was skipped), `rax` holds its result.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn syscall_exit(number: usize, stack: *const InterruptStack, token: &mut CleanLockToken) {
+    if !armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL) {
+        return;
+    }
+    // SAFETY: the syscall frame of the current context.
+    let ret = unsafe { (*stack).scratch.rax };
+    stop_current(Stop::SyscallExit { number, ret }, token);
+}
+
+/// Debug-exception hook. Returns `true` when the single step was the tracer's.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn singlestep(ip: usize, token: &mut CleanLockToken) -> bool {
+    if !armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
+        return false;
+    }
+    stop_current(Stop::SingleStep { ip }, token);
+    true
+}
+
+/// `int3` hook; `ip` points at the `int3` byte. Returns `true` when the tracer handled the
+/// breakpoint (resumed with `PTRACE_FLAG_IGNORE`), so no exception is raised.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn breakpoint(ip: usize, token: &mut CleanLockToken) -> bool {
+    armed_here(PtraceFlags::PTRACE_STOP_BREAKPOINT)
+        && stop_current(Stop::Breakpoint { ip }, token)
+}
+
+/// Reports that `context`'s address space was replaced. Not a stop: the context doing the exec
+/// need not be the tracee.
+///
+/// CONTEXT: takes `context`'s lock, then the session lock.
+pub fn addrspace_switched(context: &Arc<ContextLock>, token: &mut CleanLockToken) {
+    let Some(session) = context.read(token.token()).ptrace.clone() else {
+        return;
+    };
+    let _ = deliver(&session, Stop::AddrSpaceSwitch, token);
+}
+
+//  ___                          _                  _
+// | _ \___ ____  _ _ __  ___   /_\  _ _  _ __  ___(_)_ _  __ _
+// |   / -_|_-< || | '  \/ -_) / _ \| '_|| '  \/ -_) | ' \/ _` |
+// |_|_\___/__/\_,_|_|_|_\___|/_/ \_\_|  |_|_|_\___|_|_||_\__, |
+//                                                        |___/
+
+/// `write` on a trace handle: one `u64` of `PtraceFlags`. Arms those stops and resumes a stopped
+/// tracee; `PTRACE_FLAG_IGNORE` skips what the stop was about.
+///
+/// CONTEXT: may sleep (a tracee running on another CPU is switched out once, so that CPU picks
+/// up the new flags).
+/// RETURNS: `EINVAL` for a bad size or flags, `ESRCH` when the tracee has exited.
+pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
+    let mut raw = [0_u8; 8];
+    if buf.len() != raw.len() {
+        return Err(Error::new(EINVAL));
+    }
+    buf.copy_to_slice(&mut raw)?;
+    let flags = trace_core::abi::parse_flags(&raw)?;
+
+    let resumed = {
+        let mut state = session.state.lock(token.token());
+        let resumed = state.resume(flags)?;
+        session
+            .armed
+            .store(state.armed().bits(), Ordering::Release);
+        resumed
+    };
+    match resumed {
+        Resumed::WasStopped => {
+            session.tracee_wait.notify(token);
+        }
+        Resumed::WasRunning => {
+            if let Some(tracee) = session.tracee.upgrade()
+                && tracee.read(token.token()).running
+            {
+                crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()))?;
+            }
+        }
+    }
+    Ok(raw.len())
+}
+
+/// `read` on a trace handle: as many whole [`TraceEvent`]s as fit and are queued.
+///
+/// CONTEXT: sleeps until an event arrives, unless `O_NONBLOCK` is in `fcntl_flags`.
+/// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
+/// `EINTR`, or `ESRCH` once the tracee has exited and every event was read.
+pub fn read(
+    session: &Session,
+    buf: UserSliceWo,
+    fcntl_flags: u32,
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    if buf.len() < TraceEvent::SIZE {
+        return Err(Error::new(EINVAL));
+    }
+    loop {
+        let state = session.state.lock(token.token());
+        let (mut state, mut token) = state.into_split();
+
+        let mut copied = 0;
+        for chunk in buf.in_exact_chunks(TraceEvent::SIZE) {
+            let event = match state.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(error) if copied == 0 => return Err(error),
+                Err(_) => break,
+            };
+            chunk.copy_from_slice(event.as_bytes())?;
+            state.consume_event();
+            copied += TraceEvent::SIZE;
+        }
+        if copied > 0 {
+            return Ok(copied);
+        }
+        if fcntl_flags & O_NONBLOCK as u32 != 0 {
+            return Err(Error::new(syscall::error::EAGAIN));
+        }
+        if !session
+            .tracer_wait
+            .wait(state, "ptrace::read", &mut token)
+        {
+            return Err(Error::new(syscall::error::EINTR));
+        }
+    }
+}
+
+/// `fevent` on a trace handle: readable when an event is queued or the tracee has exited.
+pub fn fevent(session: &Session, token: &mut CleanLockToken) -> EventFlags {
+    if session.state.lock(token.token()).is_readable() {
+        EVENT_READ
+    } else {
+        EventFlags::empty()
+    }
+}
+
+//  ___      _           _
+// |   \ ___| |_ __ _ __| |_
+// | |) / -_)  _/ _` / _| ' \
+// |___/\___|\__\__,_\__|_||_|
+
+/// Closing the trace handle ends the session: a stopped tracee resumes as if nothing was
+/// armed, or, for an `O_EXCL` session, is killed so a traced sandbox cannot run on untraced.
+///
+/// CONTEXT: takes the tracee's lock, then the session lock.
+pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
+    let wake = {
+        let mut state = session.state.lock(token.token());
+        session.armed.store(0, Ordering::Release);
+        state.detach()
+    };
+    if let Some(tracee) = session.tracee.upgrade() {
+        let mut context = tracee.write(token.token());
+        if context
+            .ptrace
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, &session))
+        {
+            context.ptrace = None;
+        }
+        // A context that never started has nothing to kill: it never runs.
+        let started = !matches!(
+            context.status,
+            Status::Dead { .. }
+                | Status::HardBlocked {
+                    reason: HardBlockedReason::NotYetStarted
+                }
+        );
+        if session.kill_on_close && started {
+            // Marked before it is woken, so it exits from its stop instead of resuming.
+            context.being_sigkilled = true;
+            context.status = Status::Runnable;
+            let cpu_id = context.cpu_id;
+            drop(context);
+            context::wakeup_context(&tracee, cpu_id, &mut token.downgrade());
+        }
+    }
+    if wake {
+        session.tracee_wait.notify(token);
+    }
+}
+
+//  _____                       ___     _ _
+// |_   _| _ __ _ __ ___ ___  | __|_ _(_) |_
+//   | || '_/ _` / _/ -_) -_) | _|\ \ / |  _|
+//   |_||_| \__,_\__\___\___| |___/_\_\_|\__|
+
+/// The tracee is exiting: its tracer's reads drain the queue and then fail with `ESRCH`, and a
+/// tracer blocked in `read` or waiting through `event:` wakes up.
+///
+/// CONTEXT: called by the exiting context itself; takes its lock, then the session lock.
+pub fn tracee_exited(context: &Arc<ContextLock>, token: &mut CleanLockToken) {
+    let Some(session) = context.write(token.token()).ptrace.take() else {
+        return;
+    };
+    let state = session.state.lock(token.token());
+    let (mut state, mut token) = state.into_split();
+    state.tracee_exited();
+    session.armed.store(0, Ordering::Release);
+    session.notify_tracer(&mut token);
+}

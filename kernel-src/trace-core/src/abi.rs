@@ -1,0 +1,212 @@
+//! The trace handle's ABI: what a tracer writes, what it reads. `docs/abi.md` is the prose.
+
+use core::mem::size_of;
+
+use syscall::{
+    error::{Error, Result, EINVAL},
+    flag::PtraceFlags,
+};
+
+/// Name of the trace handle, opened relative to a context handle with `dup` or `openat`.
+pub const TRACE_HANDLE: &str = "trace";
+
+/// Flags a tracer may write: the stops this kernel implements, and the resume action.
+pub const WRITABLE_FLAGS: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL
+    .union(PtraceFlags::PTRACE_STOP_POST_SYSCALL)
+    .union(PtraceFlags::PTRACE_STOP_SINGLESTEP)
+    .union(PtraceFlags::PTRACE_STOP_BREAKPOINT)
+    .union(PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH)
+    .union(PtraceFlags::PTRACE_FLAG_IGNORE);
+
+/// Parses a tracer's `write`: exactly one native-endian `u64` of [`WRITABLE_FLAGS`].
+pub fn parse_flags(bytes: &[u8]) -> Result<PtraceFlags> {
+    let raw: [u8; 8] = bytes.try_into().map_err(|_| Error::new(EINVAL))?;
+    PtraceFlags::from_bits(u64::from_ne_bytes(raw))
+        .filter(|flags| WRITABLE_FLAGS.contains(*flags))
+        .ok_or(Error::new(EINVAL))
+}
+
+/// One record read from a trace handle. `cause` holds exactly one stop or event bit of
+/// `PtraceFlags`; what `data` means depends on it (see [`Stop`]).
+///
+/// `redox_syscall`'s `PtraceEvent` has six data words; a syscall entry needs seven (number and
+/// six arguments), hence this type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TraceEvent {
+    pub cause: u64,
+    pub data: [usize; 7],
+}
+
+impl TraceEvent {
+    pub const SIZE: usize = size_of::<Self>();
+
+    pub fn cause(&self) -> PtraceFlags {
+        PtraceFlags::from_bits_retain(self.cause)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; Self::SIZE] {
+        // SAFETY: repr(C), integers only, no padding (u64 followed by usizes on 64-bit targets).
+        unsafe { &*(self as *const Self).cast() }
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bytes: &[u8; Self::SIZE] = bytes.try_into().map_err(|_| Error::new(EINVAL))?;
+        // SAFETY: every bit pattern is a valid TraceEvent; read_unaligned copes with any buffer.
+        Ok(unsafe { bytes.as_ptr().cast::<Self>().read_unaligned() })
+    }
+
+    /// The typed meaning of this record.
+    pub fn decode(&self) -> Result<Stop> {
+        let [d0, d1, d2, d3, d4, d5, d6] = self.data;
+        let cause = PtraceFlags::from_bits(self.cause).ok_or(Error::new(EINVAL))?;
+        Ok(if cause == PtraceFlags::PTRACE_STOP_PRE_SYSCALL {
+            Stop::SyscallEntry {
+                number: d0,
+                args: [d1, d2, d3, d4, d5, d6],
+            }
+        } else if cause == PtraceFlags::PTRACE_STOP_POST_SYSCALL {
+            Stop::SyscallExit {
+                number: d0,
+                ret: d1,
+            }
+        } else if cause == PtraceFlags::PTRACE_STOP_SINGLESTEP {
+            Stop::SingleStep { ip: d0 }
+        } else if cause == PtraceFlags::PTRACE_STOP_BREAKPOINT {
+            Stop::Breakpoint { ip: d0 }
+        } else if cause == PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH {
+            Stop::AddrSpaceSwitch
+        } else {
+            return Err(Error::new(EINVAL));
+        })
+    }
+}
+
+/// What a trace handle reports, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Before a syscall runs: its number and six argument registers.
+    SyscallEntry { number: usize, args: [usize; 6] },
+    /// After a syscall ran (or was skipped): the number it ran with and the value it returns
+    /// (`-errno` as `usize` for an error).
+    SyscallExit { number: usize, ret: usize },
+    /// After one instruction; `ip` is the next instruction.
+    SingleStep { ip: usize },
+    /// At a software breakpoint; `ip` is the address of the `int3` byte.
+    Breakpoint { ip: usize },
+    /// The tracee's address space was replaced (exec). Reported, not a stop.
+    AddrSpaceSwitch,
+}
+
+impl Stop {
+    /// The `PtraceFlags` bit that arms this stop.
+    pub fn flag(&self) -> PtraceFlags {
+        match self {
+            Self::SyscallEntry { .. } => PtraceFlags::PTRACE_STOP_PRE_SYSCALL,
+            Self::SyscallExit { .. } => PtraceFlags::PTRACE_STOP_POST_SYSCALL,
+            Self::SingleStep { .. } => PtraceFlags::PTRACE_STOP_SINGLESTEP,
+            Self::Breakpoint { .. } => PtraceFlags::PTRACE_STOP_BREAKPOINT,
+            Self::AddrSpaceSwitch => PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH,
+        }
+    }
+
+    /// Whether the tracee waits for the tracer (a stop) or only reports (a notice).
+    pub fn is_stop(&self) -> bool {
+        !matches!(self, Self::AddrSpaceSwitch)
+    }
+
+    /// Whether `PTRACE_FLAG_IGNORE` means something when resuming from this stop.
+    pub fn can_ignore(&self) -> bool {
+        matches!(self, Self::SyscallEntry { .. } | Self::Breakpoint { .. })
+    }
+}
+
+impl From<Stop> for TraceEvent {
+    fn from(stop: Stop) -> Self {
+        let data = match stop {
+            Stop::SyscallEntry { number, args } => {
+                let [a, b, c, d, e, f] = args;
+                [number, a, b, c, d, e, f]
+            }
+            Stop::SyscallExit { number, ret } => [number, ret, 0, 0, 0, 0, 0],
+            Stop::SingleStep { ip } | Stop::Breakpoint { ip } => [ip, 0, 0, 0, 0, 0, 0],
+            Stop::AddrSpaceSwitch => [0; 7],
+        };
+        Self {
+            cause: stop.flag().bits(),
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verifies that a syscall entry survives encoding, the byte view and decoding.
+    #[test]
+    fn event_roundtrips_through_bytes() {
+        let stop = Stop::SyscallEntry {
+            number: 3,
+            args: [1, 2, 3, 4, 5, 6],
+        };
+        let event = TraceEvent::from(stop);
+        let back = TraceEvent::from_bytes(event.as_bytes()).expect("full record");
+        assert_eq!(back, event);
+        assert_eq!(back.decode(), Ok(stop));
+    }
+
+    /// Verifies that every stop kind decodes to itself.
+    #[test]
+    fn every_stop_decodes_to_itself() {
+        let stops = [
+            Stop::SyscallEntry {
+                number: 1,
+                args: [9; 6],
+            },
+            Stop::SyscallExit {
+                number: 2,
+                ret: usize::MAX,
+            },
+            Stop::SingleStep { ip: 0x1000 },
+            Stop::Breakpoint { ip: 0x2000 },
+            Stop::AddrSpaceSwitch,
+        ];
+        for stop in stops {
+            assert_eq!(TraceEvent::from(stop).decode(), Ok(stop));
+        }
+    }
+
+    /// Verifies that a record with no, several or unknown cause bits is refused.
+    #[test]
+    fn decode_rejects_bad_causes() {
+        for cause in [0, 0b11, 1 << 40] {
+            let event = TraceEvent {
+                cause,
+                data: [0; 7],
+            };
+            assert_eq!(event.decode(), Err(Error::new(EINVAL)));
+        }
+    }
+
+    /// Verifies that a short buffer is not a record.
+    #[test]
+    fn from_bytes_rejects_short_buffers() {
+        assert_eq!(
+            TraceEvent::from_bytes(&[0; TraceEvent::SIZE - 1]),
+            Err(Error::new(EINVAL))
+        );
+    }
+
+    /// Verifies that writes must be exactly eight bytes of known, implemented flags.
+    #[test]
+    fn parse_flags_accepts_only_writable_u64s() {
+        let syscalls = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+        assert_eq!(parse_flags(&syscalls.bits().to_ne_bytes()), Ok(syscalls));
+        assert_eq!(parse_flags(&0u64.to_ne_bytes()), Ok(PtraceFlags::empty()));
+        assert_eq!(parse_flags(&[1, 0, 0, 0]), Err(Error::new(EINVAL)));
+        assert_eq!(parse_flags(&(1u64 << 63).to_ne_bytes()), Err(Error::new(EINVAL)));
+        let exit = PtraceFlags::PTRACE_STOP_EXIT.bits();
+        assert_eq!(parse_flags(&exit.to_ne_bytes()), Err(Error::new(EINVAL)));
+    }
+}

@@ -1,0 +1,16 @@
+//! Pure logic of Redox trace sessions, shared by the kernel and by tracers.
+//!
+//! The kernel's `ptrace` module adapts this crate to contexts, locks and wait queues; the
+//! userspace library decodes the same [`TraceEvent`]s. Nothing here touches hardware, so every
+//! rule has a host unit test.
+#![no_std]
+
+pub mod abi;
+pub mod queue;
+#[cfg(target_arch = "x86_64")]
+pub mod regs;
+pub mod session;
+
+pub use abi::{Stop, TraceEvent, TRACE_HANDLE};
+pub use queue::EventQueue;
+pub use session::{Delivery, Resumed, SessionState, TraceeState};

@@ -1,0 +1,113 @@
+//! A fixed-size FIFO of trace events.
+//!
+//! A tracee is in at most one stop at a time, so a session queues one stop plus a few notices
+//! (address-space switches). A fixed array keeps the tracee's stop path free of allocation.
+
+use crate::abi::TraceEvent;
+
+#[derive(Debug)]
+pub struct EventQueue<const N: usize> {
+    slots: [TraceEvent; N],
+    head: usize,
+    len: usize,
+}
+
+/// The queue had no room; the event was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
+impl<const N: usize> EventQueue<N> {
+    pub const fn new() -> Self {
+        Self {
+            slots: [TraceEvent {
+                cause: 0,
+                data: [0; 7],
+            }; N],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, event: TraceEvent) -> Result<(), Full> {
+        if self.len == N {
+            return Err(Full);
+        }
+        let tail = (self.head + self.len) % N;
+        *self.slots.get_mut(tail).ok_or(Full)? = event;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub fn front(&self) -> Option<TraceEvent> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots.get(self.head).copied()
+    }
+
+    pub fn pop(&mut self) -> Option<TraceEvent> {
+        if self.len == 0 {
+            return None;
+        }
+        let event = *self.slots.get(self.head)?;
+        self.head = (self.head + 1) % N;
+        self.len -= 1;
+        Some(event)
+    }
+}
+
+impl<const N: usize> Default for EventQueue<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::Stop;
+
+    fn step(ip: usize) -> TraceEvent {
+        Stop::SingleStep { ip }.into()
+    }
+
+    /// Verifies that events come out in the order they went in, across the wrap-around.
+    #[test]
+    fn fifo_order_survives_wraparound() {
+        let mut queue = EventQueue::<3>::new();
+        for round in 0..5 {
+            assert_eq!(queue.push(step(round)), Ok(()));
+            assert_eq!(queue.push(step(round + 100)), Ok(()));
+            assert_eq!(queue.pop(), Some(step(round)));
+            assert_eq!(queue.pop(), Some(step(round + 100)));
+        }
+        assert!(queue.is_empty());
+    }
+
+    /// Verifies that a full queue refuses an event and keeps the ones it has.
+    #[test]
+    fn full_queue_refuses_push() {
+        let mut queue = EventQueue::<2>::new();
+        assert_eq!(queue.push(step(1)), Ok(()));
+        assert_eq!(queue.push(step(2)), Ok(()));
+        assert_eq!(queue.push(step(3)), Err(Full));
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.pop(), Some(step(1)));
+    }
+
+    /// Verifies that popping an empty queue gives nothing.
+    #[test]
+    fn empty_queue_pops_nothing() {
+        let mut queue = EventQueue::<1>::new();
+        assert_eq!(queue.front(), None);
+        assert_eq!(queue.pop(), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! What a tracer may change in a stopped tracee's integer registers (x86_64).
+
+use syscall::{
+    error::{Error, Result, EPERM},
+    IntRegisters,
+};
+
+/// RFLAGS bits userspace owns: CF, PF, AF, ZF, SF, TF, DF and OF. Everything else (IF, IOPL,
+/// NT, RF, VM, AC, ID...) is the kernel's.
+pub const USER_RFLAGS: usize = 0xDD5;
+
+/// Checks a tracer's `regs/int` write against the registers the tracee has now.
+///
+/// Changing CS or SS, or any RFLAGS bit outside [`USER_RFLAGS`], is refused with `EPERM`
+/// rather than silently masked, so a tracer learns its write did not take effect. Writing back
+/// what was read always passes.
+pub fn check_write(current: &IntRegisters, new: &IntRegisters) -> Result<()> {
+    let kernel_bits_changed = (current.rflags ^ new.rflags) & !USER_RFLAGS != 0;
+    if new.cs != current.cs || new.ss != current.ss || kernel_bits_changed {
+        return Err(Error::new(EPERM));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_regs() -> IntRegisters {
+        IntRegisters {
+            cs: 0x2b,
+            ss: 0x23,
+            rflags: 0x202,
+            rax: 1,
+            ..IntRegisters::default()
+        }
+    }
+
+    /// Verifies that writing back the registers just read is allowed.
+    #[test]
+    fn unchanged_registers_pass() {
+        assert_eq!(check_write(&user_regs(), &user_regs()), Ok(()));
+    }
+
+    /// Verifies that general registers and user flags (TF, CF, DF) may change.
+    #[test]
+    fn user_state_may_change() {
+        let new = IntRegisters {
+            rax: 42,
+            rip: 0x1234,
+            rflags: 0x202 | 0x100 | 0x1 | 0x400,
+            ..user_regs()
+        };
+        assert_eq!(check_write(&user_regs(), &new), Ok(()));
+    }
+
+    /// Verifies that CS and SS changes are refused with EPERM.
+    #[test]
+    fn segment_changes_are_refused() {
+        let cs = IntRegisters {
+            cs: 0x08,
+            ..user_regs()
+        };
+        let ss = IntRegisters {
+            ss: 0x10,
+            ..user_regs()
+        };
+        assert_eq!(check_write(&user_regs(), &cs), Err(Error::new(EPERM)));
+        assert_eq!(check_write(&user_regs(), &ss), Err(Error::new(EPERM)));
+    }
+
+    /// Verifies that IOPL, IF and AC are the kernel's and cannot be changed.
+    #[test]
+    fn privileged_flags_are_refused() {
+        for bit in [0x3000, 0x200, 0x4_0000] {
+            let new = IntRegisters {
+                rflags: user_regs().rflags ^ bit,
+                ..user_regs()
+            };
+            assert_eq!(check_write(&user_regs(), &new), Err(Error::new(EPERM)));
+        }
+    }
+}

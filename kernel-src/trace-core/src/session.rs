@@ -1,0 +1,325 @@
+//! The state of one trace session: one tracer, one tracee context.
+//!
+//! Lifecycle: attach ([`SessionState::new`], no stop armed, the tracee keeps running), arm and
+//! resume ([`SessionState::resume`]), stop ([`SessionState::stop`]), event delivery
+//! ([`SessionState::next_event`]), detach ([`SessionState::detach`]), tracee exit
+//! ([`SessionState::tracee_exited`]). The kernel holds this behind the session lock and only adds
+//! sleeping and waking around it.
+
+use syscall::{
+    error::{Error, Result, EINVAL, ESRCH},
+    flag::PtraceFlags,
+};
+
+use crate::{
+    abi::{Stop, TraceEvent},
+    queue::EventQueue,
+};
+
+/// Where the tracee is, as far as the session is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceeState {
+    /// Outside any trace stop (running, blocked in a syscall, or not yet started).
+    Running,
+    /// In a trace stop, asleep until the tracer resumes it.
+    Stopped { stop: Stop },
+    /// Resumed by the tracer but not yet awake; `ignore` is the action it will pick up.
+    Resuming { ignore: bool },
+    /// The tracee context has exited; the session only drains its queue.
+    Exited,
+}
+
+/// What [`SessionState::resume`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resumed {
+    /// The tracee was in a stop and must be woken.
+    WasStopped,
+    /// The tracee was not in a stop; the new flags apply from its next event.
+    WasRunning,
+}
+
+/// What [`SessionState::stop`] did with a stop or notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not armed (or no room): the tracer hears nothing, the tracee goes on.
+    Dropped,
+    /// A notice was queued; wake the tracer, the tracee goes on.
+    Queued,
+    /// A stop was queued; wake the tracer, the tracee sleeps until resumed.
+    Stopped,
+}
+
+/// Room for one stop and a few notices.
+const QUEUE_LEN: usize = 4;
+
+#[derive(Debug)]
+pub struct SessionState {
+    armed: PtraceFlags,
+    tracee: TraceeState,
+    events: EventQueue<QUEUE_LEN>,
+}
+
+impl SessionState {
+    /// A fresh session: nothing armed, so attaching never stops the tracee by itself.
+    pub const fn new() -> Self {
+        Self {
+            armed: PtraceFlags::empty(),
+            tracee: TraceeState::Running,
+            events: EventQueue::new(),
+        }
+    }
+
+    /// The stops and notices the tracer asked for (never `PTRACE_FLAG_IGNORE`).
+    pub fn armed(&self) -> PtraceFlags {
+        self.armed
+    }
+
+    pub fn tracee(&self) -> TraceeState {
+        self.tracee
+    }
+
+    /// Tracee side, at `stop`: queues it for the tracer if armed. On [`Delivery::Stopped`] the
+    /// tracee must sleep until [`Self::is_stopped`] turns false; notices never stop.
+    pub fn stop(&mut self, stop: Stop) -> Delivery {
+        if !self.armed.contains(stop.flag()) {
+            return Delivery::Dropped;
+        }
+        match self.tracee {
+            TraceeState::Running => {
+                // A full queue means the tracer stopped reading notices; skip rather than block.
+                if self.events.push(stop.into()).is_err() {
+                    return Delivery::Dropped;
+                }
+                if !stop.is_stop() {
+                    return Delivery::Queued;
+                }
+                self.tracee = TraceeState::Stopped { stop };
+                Delivery::Stopped
+            }
+            // Only the tracee enters stops, and it is awake and outside one right now.
+            TraceeState::Stopped { .. } | TraceeState::Resuming { .. } | TraceeState::Exited => {
+                Delivery::Dropped
+            }
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        match self.tracee {
+            TraceeState::Stopped { .. } => true,
+            TraceeState::Running | TraceeState::Resuming { .. } | TraceeState::Exited => false,
+        }
+    }
+
+    /// Tracee side, once awake after a stop: the action to take (`true` = skip what the stop
+    /// was about).
+    pub fn take_action(&mut self) -> bool {
+        match self.tracee {
+            TraceeState::Resuming { ignore } => {
+                self.tracee = TraceeState::Running;
+                ignore
+            }
+            TraceeState::Running | TraceeState::Stopped { .. } | TraceeState::Exited => false,
+        }
+    }
+
+    /// Tracer side, on `write`: arm `flags` and resume a stopped tracee.
+    /// `PTRACE_FLAG_IGNORE` is only valid when leaving a stop that can be skipped.
+    pub fn resume(&mut self, flags: PtraceFlags) -> Result<Resumed> {
+        let ignore = flags.contains(PtraceFlags::PTRACE_FLAG_IGNORE);
+        let next = match self.tracee {
+            TraceeState::Stopped { stop } if ignore && !stop.can_ignore() => {
+                return Err(Error::new(EINVAL));
+            }
+            TraceeState::Stopped { .. } => TraceeState::Resuming { ignore },
+            TraceeState::Running | TraceeState::Resuming { .. } if ignore => {
+                return Err(Error::new(EINVAL));
+            }
+            TraceeState::Running | TraceeState::Resuming { .. } => self.tracee,
+            TraceeState::Exited => return Err(Error::new(ESRCH)),
+        };
+        let resumed = if self.is_stopped() {
+            Resumed::WasStopped
+        } else {
+            Resumed::WasRunning
+        };
+        self.tracee = next;
+        self.armed = flags.difference(PtraceFlags::PTRACE_FLAG_IGNORE);
+        Ok(resumed)
+    }
+
+    /// Tracer side, on `read`: the oldest event, left queued until [`Self::consume_event`] so a
+    /// failed copy to the tracer loses nothing. `Ok(None)` means "none yet, wait"; `ESRCH` means
+    /// the tracee is gone and everything it reported was read.
+    pub fn next_event(&self) -> Result<Option<TraceEvent>> {
+        match self.events.front() {
+            Some(event) => Ok(Some(event)),
+            None if self.tracee == TraceeState::Exited => Err(Error::new(ESRCH)),
+            None => Ok(None),
+        }
+    }
+
+    /// Drops the event [`Self::next_event`] returned.
+    pub fn consume_event(&mut self) {
+        let _ = self.events.pop();
+    }
+
+    /// Whether a `read` would return at once (for `fevent`).
+    pub fn is_readable(&self) -> bool {
+        !self.events.is_empty() || self.tracee == TraceeState::Exited
+    }
+
+    /// Tracer side, on close: disarm everything; returns whether a stopped tracee must be woken.
+    pub fn detach(&mut self) -> bool {
+        self.armed = PtraceFlags::empty();
+        match self.tracee {
+            TraceeState::Stopped { .. } => {
+                self.tracee = TraceeState::Resuming { ignore: false };
+                true
+            }
+            TraceeState::Running | TraceeState::Resuming { .. } | TraceeState::Exited => false,
+        }
+    }
+
+    /// Tracee side, on exit: later reads drain the queue, then fail with `ESRCH`.
+    pub fn tracee_exited(&mut self) {
+        self.armed = PtraceFlags::empty();
+        self.tracee = TraceeState::Exited;
+    }
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRE: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL;
+    const POST: PtraceFlags = PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    const IGNORE: PtraceFlags = PtraceFlags::PTRACE_FLAG_IGNORE;
+
+    fn entry(number: usize) -> Stop {
+        Stop::SyscallEntry {
+            number,
+            args: [0; 6],
+        }
+    }
+
+    fn exit(number: usize) -> Stop {
+        Stop::SyscallExit { number, ret: 0 }
+    }
+
+    fn stopped_at(stop: Stop, armed: PtraceFlags) -> SessionState {
+        let mut session = SessionState::new();
+        assert_eq!(session.resume(armed), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(stop), Delivery::Stopped);
+        session
+    }
+
+    /// Verifies that a fresh session stops nothing: attaching is a seize.
+    #[test]
+    fn attach_does_not_stop() {
+        let mut session = SessionState::new();
+        assert_eq!(session.stop(entry(1)), Delivery::Dropped);
+        assert_eq!(session.next_event(), Ok(None));
+    }
+
+    /// Verifies that only armed stops stop, and that the stop is queued for the tracer.
+    #[test]
+    fn stop_matches_armed_flags_only() {
+        let mut session = SessionState::new();
+        assert_eq!(session.resume(POST), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(entry(1)), Delivery::Dropped);
+        assert_eq!(session.stop(exit(1)), Delivery::Stopped);
+        assert!(session.is_stopped());
+        assert_eq!(session.next_event(), Ok(Some(exit(1).into())));
+        assert_eq!(session.next_event(), Ok(Some(exit(1).into())));
+        session.consume_event();
+        assert_eq!(session.next_event(), Ok(None));
+    }
+
+    /// Verifies that resuming a stopped tracee hands it the action exactly once.
+    #[test]
+    fn resume_hands_over_the_action_once() {
+        let mut session = stopped_at(entry(7), PRE);
+        assert_eq!(session.resume(PRE | IGNORE), Ok(Resumed::WasStopped));
+        assert!(!session.is_stopped());
+        assert!(session.take_action());
+        assert!(!session.take_action());
+        assert_eq!(session.tracee(), TraceeState::Running);
+        assert_eq!(session.armed(), PRE);
+    }
+
+    /// Verifies that PTRACE_FLAG_IGNORE is refused outside a skippable stop.
+    #[test]
+    fn ignore_needs_a_skippable_stop() {
+        let mut running = SessionState::new();
+        assert_eq!(running.resume(PRE | IGNORE), Err(Error::new(EINVAL)));
+        let mut at_exit = stopped_at(exit(1), POST);
+        assert_eq!(at_exit.resume(POST | IGNORE), Err(Error::new(EINVAL)));
+        assert!(at_exit.is_stopped());
+    }
+
+    /// Verifies that a write while the tracee is still waking only re-arms.
+    #[test]
+    fn resume_while_resuming_rearms() {
+        let mut session = stopped_at(entry(1), PRE);
+        assert_eq!(session.resume(PRE), Ok(Resumed::WasStopped));
+        assert_eq!(session.resume(POST), Ok(Resumed::WasRunning));
+        assert!(!session.take_action());
+        assert_eq!(session.armed(), POST);
+    }
+
+    /// Verifies that a notice is queued without stopping.
+    #[test]
+    fn notices_do_not_stop() {
+        let mut session = SessionState::new();
+        let switch = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
+        assert_eq!(session.resume(switch), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
+        assert!(!session.is_stopped());
+        assert_eq!(
+            session.next_event(),
+            Ok(Some(Stop::AddrSpaceSwitch.into()))
+        );
+    }
+
+    /// Verifies that detaching wakes a stopped tracee without an action and disarms.
+    #[test]
+    fn detach_releases_a_stopped_tracee() {
+        let mut session = stopped_at(entry(1), PRE);
+        assert!(session.detach());
+        assert!(!session.take_action());
+        assert_eq!(session.stop(entry(2)), Delivery::Dropped);
+        assert!(!session.detach());
+    }
+
+    /// Verifies that after the tracee exits, reads drain the queue and then fail with ESRCH.
+    #[test]
+    fn exit_drains_then_reports_esrch() {
+        let mut session = stopped_at(entry(1), PRE);
+        session.tracee_exited();
+        assert!(session.is_readable());
+        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
+        session.consume_event();
+        assert_eq!(session.next_event(), Err(Error::new(ESRCH)));
+        assert_eq!(session.resume(PRE), Err(Error::new(ESRCH)));
+        assert_eq!(session.stop(entry(2)), Delivery::Dropped);
+    }
+
+    /// Verifies that a full queue makes the tracee skip a notice instead of blocking.
+    #[test]
+    fn full_queue_skips_notices() {
+        let mut session = SessionState::new();
+        let switch = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
+        assert_eq!(session.resume(switch | PRE), Ok(Resumed::WasRunning));
+        for _ in 0..QUEUE_LEN {
+            assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
+        }
+        assert_eq!(session.stop(entry(1)), Delivery::Dropped);
+        assert!(!session.is_stopped());
+    }
+}
