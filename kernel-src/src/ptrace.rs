@@ -18,7 +18,6 @@ use syscall::data::GlobalSchemes;
 use trace_core::{Delivery, Resumed, SessionState, Stop, TraceEvent};
 
 use crate::{
-    arch::interrupt::InterruptStack,
     context::{self, context::HardBlockedReason, Context, ContextLock, Status},
     event,
     percpu::PercpuBlock,
@@ -174,17 +173,17 @@ fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
 }
 
 fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
-    let state = session.state.lock(token.token());
-    let (mut state, mut token) = state.into_split();
-    match state.stop(stop) {
-        Delivery::Dropped => return false,
-        Delivery::Queued => {
+    {
+        let state = session.state.lock(token.token());
+        let (mut state, mut token) = state.into_split();
+        let delivery = state.stop(stop);
+        if delivery != Delivery::Dropped {
             session.notify_tracer(&mut token);
+        }
+        if delivery != Delivery::Stopped {
             return false;
         }
-        Delivery::Stopped => session.notify_tracer(&mut token),
     }
-    drop(state);
     loop {
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
@@ -198,43 +197,26 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
     }
 }
 
-/// Syscall entry hook. Returns `false` when the tracer skips the syscall (sysemu); the tracer
-/// then provides the result in `rax` through `regs/int`.
-///
-/// CONTEXT: may sleep; the caller holds no locks. `stack` is the current context's saved user
-/// state, which the tracer may rewrite while this context sleeps.
-#[inline(always)]
-pub fn syscall_entry(stack: *const InterruptStack, token: &mut CleanLockToken) -> bool {
-    if !armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL) {
-        return true;
-    }
-    // SAFETY: the syscall frame of the current context, read before it sleeps.
-    let scratch = unsafe { &(*stack).scratch };
-    let stop = Stop::SyscallEntry {
-        number: scratch.rax,
-        args: [
-            scratch.rdi,
-            scratch.rsi,
-            scratch.rdx,
-            scratch.r10,
-            scratch.r8,
-            scratch.r9,
-        ],
-    };
-    !stop_current(stop, token)
-}
-
-/// Syscall exit hook: `number` is the syscall that ran (or was skipped), `rax` holds its result.
+/// Syscall entry hook, given the syscall number and its six argument registers. Returns
+/// `false` when the tracer skips the syscall (sysemu); the tracer then provides the result
+/// through `regs/int`. The tracer may rewrite the saved registers while this context sleeps, so
+/// the caller reads them again afterwards.
 ///
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
-pub fn syscall_exit(number: usize, stack: *const InterruptStack, token: &mut CleanLockToken) {
-    if !armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL) {
-        return;
+pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken) -> bool {
+    !armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL)
+        || !stop_current(Stop::SyscallEntry { number, args }, token)
+}
+
+/// Syscall exit hook: `number` is the syscall that ran (or was skipped), `ret` its result.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
+    if armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL) {
+        stop_current(Stop::SyscallExit { number, ret }, token);
     }
-    // SAFETY: the syscall frame of the current context.
-    let ret = unsafe { (*stack).scratch.rax };
-    stop_current(Stop::SyscallExit { number, ret }, token);
 }
 
 /// Debug-exception hook. Returns `true` when the single step was the tracer's.
