@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Host unit tests of everything that has them.
+source "$(dirname "$0")/lib.sh"
+
+cd "$project_root"
+note "host tests: kernel-src/trace-core"
+cargo +stable test --manifest-path kernel-src/trace-core/Cargo.toml
