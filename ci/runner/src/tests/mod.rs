@@ -1,0 +1,13 @@
+//! The test list: one file per area, one registration list for all of them.
+//!
+//! To add a test: write `pub fn scenario() -> Result<(), Failure>` with a "Verifies that …"
+//! doc comment in `<area>.rs`, and add `area::scenario` to [`ALL`]. Tests run in this order.
+//! Gate architecture-specific tests with `#[cfg(target_arch = …)]` on both.
+
+// The shared trace ABI, for the trace tests: `trace_core::TraceEvent` and friends.
+#[allow(unused_imports)]
+use trace_core as _;
+
+use crate::harness::Test;
+
+pub static ALL: &[Test] = tests![];
