@@ -10,4 +10,15 @@ use trace_core as _;
 
 use crate::harness::Test;
 
-pub static ALL: &[Test] = tests![];
+mod spawn;
+
+pub static ALL: &[Test] = tests![
+    spawn::child_writes_to_pipe,
+    spawn::exit_is_seen_through_status,
+    spawn::exit_closes_child_fds,
+    spawn::not_started_before_start,
+    spawn::regs_show_blocked_child,
+    spawn::kill_ends_running_child,
+    spawn::second_start_is_einval,
+    spawn::unknown_handle_is_einval,
+];
