@@ -26,25 +26,44 @@ image_ms=$(ms_since "$t0")
 # Power-off (the runner writes `shutdown` to sys:kstop) makes QEMU exit 0.
 rm -f "$log"
 t1=$(date +%s%N)
-rc=0
 timeout "$QEMU_TIMEOUT" "$QEMU" \
     -machine "$QEMU_MACHINE" -smp 2 -m 1024 \
     -vga none -display none -monitor none -no-reboot \
     -serial "file:$log" \
-    -drive "file=$disk,format=raw" || rc=$?
+    -drive "file=$disk,format=raw" &
+qemu=$!
+trap 'kill "$qemu" 2> /dev/null || true' EXIT
+# After a kernel panic, or a fault in the runner itself, the kernel only idles: stop QEMU
+# then (once the backtrace is out) instead of waiting for the timeout.
+fatal='KERNEL PANIC|UNHANDLED EXCEPTION.*NAME \[bootstrap\]'
+stopped=
+while kill -0 "$qemu" 2> /dev/null; do
+    if [ -z "$stopped" ] && grep -qE "$fatal" "$log" 2> /dev/null; then
+        sleep 0.5
+        kill "$qemu" 2> /dev/null || true
+        stopped=1
+    fi
+    sleep 0.05
+done
+rc=0
+wait "$qemu" || rc=$?
 boot_ms=$(ms_since "$t1")
 
 [ -f "$log" ] || die "QEMU wrote no serial log (exit status $rc)"
 tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
 
 problems=()
-case $rc in
-    0) ;;
-    124) problems+=("timed out after ${QEMU_TIMEOUT}s") ;;
-    *) problems+=("QEMU exited with status $rc") ;;
-esac
+if [ -n "$stopped" ]; then
+    problems+=("stopped QEMU after a fatal error")
+else
+    case $rc in
+        0) ;;
+        124) problems+=("timed out after ${QEMU_TIMEOUT}s") ;;
+        *) problems+=("QEMU exited with status $rc") ;;
+    esac
+fi
 grep -q 'KERNEL PANIC' "$log" && problems+=("kernel panic")
-grep -q 'panicked at' "$log" && problems+=("a panic")
+grep -v 'KERNEL PANIC' "$log" | grep -q 'panicked at' && problems+=("a panic (see the log)")
 grep -q 'UNHANDLED EXCEPTION' "$log" && problems+=("an unhandled exception")
 
 grep -E '^(ok|FAIL) ' "$log" || true
@@ -52,7 +71,7 @@ summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
 if [ -z "$summary" ]; then
     problems+=("no summary line from the runner")
 else
-    grep -E '^# [0-9]+ tests not run$' "$log" || true
+    grep -E '^# not run: [0-9]+$' "$log" || true
     echo "$summary"
     failed=${summary#*passed, }
     failed=${failed% failed}
