@@ -64,6 +64,17 @@ impl fmt::Display for Errno {
     }
 }
 
+/// An integer that `check_eq!` shows in hex, for registers and addresses:
+/// `check_eq!(Hex(regs.r12), Hex(MAGIC))`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hex(pub usize);
+
+impl fmt::Debug for Hex {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
 /// Registers tests: `tests![area::scenario, …]` gives a `&[Test]` named after the paths.
 macro_rules! tests {
     ($($area:ident :: $scenario:ident),* $(,)?) => {
@@ -161,7 +172,7 @@ fn finish() -> ! {
         .load(Ordering::Relaxed)
         .saturating_sub(passed + failed);
     if not_run > 0 {
-        println!("# {not_run} tests not run");
+        println!("# not run: {not_run}");
     }
     println!("{passed} passed, {failed} failed");
     sys::power_off()

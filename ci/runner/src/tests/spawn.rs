@@ -6,7 +6,7 @@ use syscall::{ContextStatus, Error, IntRegisters, EAGAIN, EINVAL, SYS_READ};
 
 use crate::{
     child::{self, Child},
-    harness::Failure,
+    harness::{Failure, Hex},
     sys,
 };
 
@@ -58,6 +58,8 @@ pub fn child_writes_to_pipe() -> Result<(), Failure> {
     let (reader, writer) = sys::pipe()?;
     let mut child = Child::new(write_message, 0)?;
     child.give(&writer)?;
+    // The child holds the only writer: if it dies without writing, the read sees EOF.
+    writer.close()?;
     child.start()?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
 
@@ -136,7 +138,7 @@ pub fn regs_show_blocked_child() -> Result<(), Failure> {
         size_of::<IntRegisters>(),
         "regs/int read size"
     );
-    check_eq!(regs.r12, MAGIC, "r12 = {:#x}", regs.r12);
+    check_eq!(Hex(regs.r12), Hex(MAGIC), "r12");
     check_eq!(regs.rdi, slot, "rdi");
 
     sys::write(&writer, b"!")?;
