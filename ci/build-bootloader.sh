@@ -21,14 +21,11 @@ if [ ! -d "$src/.git" ]; then
     mkdir -p "$BUILD"
     git clone -q --no-checkout "$BOOTLOADER_SRC" "$src"
 fi
-if [ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" != "$BOOTLOADER_COMMIT" ]; then
+if [ ! -f "$out" ] || [ "$(git -C "$src" rev-parse HEAD)" != "$BOOTLOADER_COMMIT" ]; then
     git -C "$src" cat-file -e "$BOOTLOADER_COMMIT^{commit}" 2>/dev/null ||
         git -C "$src" fetch -q "$BOOTLOADER_SRC"
     git -C "$src" checkout -q -f --detach "$BOOTLOADER_COMMIT"
     rm -f "$out"
-fi
-
-if [ ! -f "$out" ]; then
     note "building the bootloader in $src"
     cargo +stable fetch --quiet --manifest-path "$src/Cargo.toml"
     # Its Makefile links with GNU ld and expects the matching objcopy.
