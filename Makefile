@@ -5,6 +5,8 @@
 #   KERNEL_SRC  upstream kernel: a URL, a local checkout or a bare git dir
 #   BOOTLOADER  a built BIOS bootloader.bin; empty means "build it from BOOTLOADER_SRC"
 #   BOOTLOADER_SRC  upstream bootloader, used only when BOOTLOADER is empty
+#   KERNEL_BIN  a built kernel to boot in qemu-test; empty means "build/kernel-out/kernel,
+#               built by `make kernel`". Given, qemu-test skips the kernel build.
 
 CONFIG ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/redox-ptrace/config.mk
 -include $(CONFIG)
@@ -15,6 +17,7 @@ KERNEL_COMMIT := $(call upstream,commit)
 BOOTLOADER_SRC ?= $(call upstream,bootloader-url)
 BOOTLOADER_COMMIT := $(call upstream,bootloader-commit)
 BOOTLOADER ?=
+KERNEL_BIN ?=
 
 BUILD := $(CURDIR)/build
 KTREE := $(BUILD)/kernel
@@ -26,13 +29,13 @@ OBJCOPY ?= llvm-objcopy
 QEMU ?= qemu-system-x86_64
 QEMU_TIMEOUT ?= 120
 
-export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT
+export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT KERNEL_BIN
 export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
 	patches/UPSTREAM patches/series $(wildcard patches/*.patch)
 
-.PHONY: all apply kernel refresh bootloader runner qemu-test host-test test clean
+.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run host-test test clean
 
 all: kernel
 
@@ -58,7 +61,11 @@ runner:
 	ci/build-runner.sh
 
 ## qemu-test: boot the patched kernel with our test runner as the first userspace program
-qemu-test: kernel
+qemu-test: $(if $(KERNEL_BIN),,kernel)
+	ci/qemu-test.sh
+
+## qemu-run: the same, without building the kernel first (boots KERNEL_BIN or the last build)
+qemu-run:
 	ci/qemu-test.sh
 
 host-test:

@@ -12,6 +12,8 @@ upstream() { sed -n "s/^$1 //p" "$project_root/patches/UPSTREAM"; }
 : "${KERNEL_COMMIT:=$(upstream commit)}"
 : "${RUST_ENV:=RUSTUP_TOOLCHAIN=debian RUSTC_BOOTSTRAP=1 CARGO_NET_OFFLINE=true}"
 : "${OBJCOPY:=llvm-objcopy}"
+# nm from the same binutils as $OBJCOPY (llvm-objcopy-14 -> llvm-nm-14, objcopy -> nm).
+: "${NM:=${OBJCOPY/objcopy/nm}}"
 
 # Commits made in build/kernel carry a fixed identity, so that `make refresh` output only
 # changes when the code does.

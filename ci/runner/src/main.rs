@@ -1,0 +1,68 @@
+//! The redox-ptrace test runner: the first and only userspace program of the test kernel.
+//!
+//! The bootloader hands this blob to the kernel as the initfs; the kernel copies it to 0x1000
+//! and enters `_start` with every register zero and no stack. The runner sets up a stack,
+//! opens `debug:` for its log, runs every test in [`tests::ALL`] and powers the machine off.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+#[macro_use]
+mod log;
+#[macro_use]
+mod harness;
+
+mod child;
+#[path = "alloc.rs"]
+mod heap;
+mod sys;
+mod tests;
+
+use core::arch::global_asm;
+
+/// Size of the runner's own stack. Children get theirs from `child`.
+const STACK_SIZE: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+
+// A `.data` section, so that the stack is part of the blob (see link.ld).
+#[unsafe(link_section = ".data.stack")]
+static mut STACK: Stack = Stack([0; STACK_SIZE]);
+
+// The initfs header the bootloader checks (`RedoxFtw`) and the entry address the kernel reads
+// at offset 0x1a, then the entry itself.
+global_asm!(
+    r#"
+    .section .redox_header, "a"
+    .ascii "RedoxFtw"
+    .fill 0x1a - 8, 1, 0
+    .quad _start
+
+    .section .text.entry, "ax"
+    .global _start
+_start:
+    lea rsp, [rip + {stack} + {size}]
+    xor ebp, ebp
+    call {main}
+    ud2
+"#,
+    stack = sym STACK,
+    size = const STACK_SIZE,
+    main = sym main,
+);
+
+/// Whether `addr` lies on the runner's stack (as opposed to a child's).
+pub fn on_runner_stack(addr: usize) -> bool {
+    let base = (&raw const STACK) as usize;
+    (base..base + STACK_SIZE).contains(&addr)
+}
+
+extern "C" fn main() -> ! {
+    if log::init().is_err() {
+        // Nowhere to report anything: stop the machine so that the harness sees no summary.
+        sys::power_off();
+    }
+    harness::run(tests::ALL)
+}
