@@ -13,6 +13,8 @@ mod log;
 #[macro_use]
 mod harness;
 
+#[cfg(feature = "bench")]
+mod bench;
 mod child;
 #[path = "alloc.rs"]
 mod heap;
@@ -64,5 +66,10 @@ extern "C" fn main() -> ! {
         // Nowhere to report anything: stop the machine so that the harness sees no summary.
         sys::power_off();
     }
-    harness::run(tests::ALL)
+    #[cfg(not(feature = "bench"))]
+    let list = tests::ALL;
+    // The benchmarks only: the traced one fails on a kernel without trace sessions.
+    #[cfg(feature = "bench")]
+    let list = tests![bench::syscall_untraced, bench::syscall_traced];
+    harness::run(list)
 }

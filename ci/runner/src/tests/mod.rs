@@ -4,13 +4,10 @@
 //! doc comment in `<area>.rs`, and add `area::scenario` to [`ALL`]. Tests run in this order.
 //! Gate architecture-specific tests with `#[cfg(target_arch = …)]` on both.
 
-// The shared trace ABI, for the trace tests: `trace_core::TraceEvent` and friends.
-#[allow(unused_imports)]
-use trace_core as _;
-
 use crate::harness::Test;
 
 mod spawn;
+mod trace;
 
 pub static ALL: &[Test] = tests![
     spawn::child_writes_to_pipe,
@@ -21,4 +18,15 @@ pub static ALL: &[Test] = tests![
     spawn::kill_ends_running_child,
     spawn::second_start_is_einval,
     spawn::unknown_handle_is_einval,
+    trace::sees_syscall_sequence,
+    trace::sysemu_replaces_result,
+    trace::entry_argument_edit_changes_effect,
+    trace::second_tracer_is_ebusy,
+    trace::attach_to_self_is_eperm,
+    trace::close_lets_tracee_finish,
+    trace::exclusive_close_kills_tracee,
+    trace::exit_wakes_blocked_reader,
+    trace::event_multiplexes_two_tracees,
+    trace::privileged_register_writes_are_eperm,
+    trace::bad_requests_are_einval,
 ];
