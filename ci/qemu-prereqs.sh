@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 : "${BOOTLOADER:=}"
 : "${KERNEL_SRC:=$(upstream url)}"
 : "${BOOTLOADER_SRC:=$(upstream bootloader-url)}"
+: "${REDOXFS_AR:=$BUILD/tools/bin/redoxfs-ar}"
 
 cannot() { echo "$*"; exit 1; }
 
@@ -30,10 +31,17 @@ sysroot=$(with_rust_env rustc --print sysroot 2>/dev/null) ||
 [ -n "$KERNEL_SRC" ] || cannot "KERNEL_SRC is empty"
 reachable "$KERNEL_SRC" || cannot "KERNEL_SRC=$KERNEL_SRC is neither a local path nor reachable"
 
+# ci/mkimage.sh builds redoxfs-ar on first use; its fuser dependency needs fuse2's .pc file.
+if [ ! -x "$REDOXFS_AR" ]; then
+    pkg-config --exists fuse 2> /dev/null ||
+        cannot "redoxfs-ar is not built yet and cannot be: no pkg-config 'fuse' (libfuse-dev)"
+fi
+
 if [ -n "$BOOTLOADER" ]; then
     [ -f "$BOOTLOADER" ] || cannot "BOOTLOADER=$BOOTLOADER does not exist"
 else
     [ -n "$BOOTLOADER_SRC" ] || cannot "BOOTLOADER and BOOTLOADER_SRC are both empty"
+    command -v nasm > /dev/null || cannot "BOOTLOADER is empty and nasm (to build it) is missing"
     reachable "$BOOTLOADER_SRC" ||
         cannot "BOOTLOADER is empty and BOOTLOADER_SRC=$BOOTLOADER_SRC is not reachable"
 fi

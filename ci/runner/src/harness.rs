@@ -3,7 +3,9 @@
 //! Tests are `fn() -> Result<(), Failure>` registered once, in `tests::ALL`, under an
 //! `area::scenario` name. The runner prints one line per test, `ok <name>` or
 //! `FAIL <name> <file>:<line> <message>`, then exactly `<N> passed, <N> failed` on a line of its
-//! own, and powers the machine off. `ci/qemu-test.sh` reads those lines from the serial log.
+//! own, and ends QEMU: with a power-off (exit status 0) when all passed, else through the
+//! debug-exit device (exit status 2 × failed + 1). `ci/qemu-test.sh` reads those lines from
+//! the serial log and checks the exit status against them.
 //!
 //! Failures carry the source location of the failing check, or of the `?` that propagated a
 //! syscall error. A panic in a test is reported the same way, ends the run (the runner cannot
@@ -175,6 +177,10 @@ fn finish() -> ! {
         println!("# not run: {not_run}");
     }
     println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        // QEMU's exit status then says it too; without the device, power off as usual.
+        let _ = sys::debug_exit(failed.min(127) as u8);
+    }
     sys::power_off()
 }
 

@@ -12,8 +12,8 @@ use core::{
 };
 
 use syscall::{
-    CallFlags, GlobalSchemes, KernelSchemeInfo, Map, MapFlags, TimeSpec, EMFILE, ENODEV,
-    KERNEL_METADATA_SIZE, O_NONBLOCK, O_RDWR, O_WRONLY, SYS_CLOSE,
+    CallFlags, GlobalSchemes, KernelSchemeInfo, Map, MapFlags, ProcSchemeVerb, TimeSpec, EMFILE,
+    ENODEV, KERNEL_METADATA_SIZE, O_NONBLOCK, O_RDWR, O_WRONLY, SYS_CLOSE,
 };
 
 pub use syscall::error::{Error, Result};
@@ -241,6 +241,29 @@ pub fn map_anonymous(size: usize) -> Result<usize> {
 pub unsafe fn unmap(addr: usize, size: usize) -> Result<()> {
     unsafe { syscall::funmap(addr, size) }.map(drop)
 }
+
+/// Ends QEMU with exit status `code * 2 + 1` through its `isa-debug-exit` device (I/O port
+/// [`DEBUG_EXIT_PORT`]). Returns if the port write does not stop the machine (no such
+/// device), or if the kernel does not grant port access.
+pub fn debug_exit(code: u8) -> Result<()> {
+    let me = dup(scheme_root(GlobalSchemes::Proc)?, "cur-context")?;
+    // Iopl always applies to the caller, whatever context the handle names.
+    syscall::call_wo(
+        me.raw(),
+        &[],
+        CallFlags::empty(),
+        &[ProcSchemeVerb::Iopl as u64],
+    )?;
+    // SAFETY: the kernel allowed port I/O; the port is QEMU's debug-exit device or nothing.
+    unsafe {
+        core::arch::asm!("out dx, al", in("dx") DEBUG_EXIT_PORT, in("al") code,
+            options(nomem, nostack));
+    }
+    Ok(())
+}
+
+/// Where `ci/qemu-test.sh` puts QEMU's `isa-debug-exit` device.
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
 /// Powers the machine off through `sys:kstop`; spins if the kernel refuses.
 pub fn power_off() -> ! {
