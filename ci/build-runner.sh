@@ -4,13 +4,15 @@
 source "$(dirname "$0")/lib.sh"
 
 runner="$project_root/ci/runner"
-out="$BUILD/runner"
+# RUNNER_FEATURES selects a variant (e.g. `bench`); RUNNER_OUT is where it goes.
+out="${RUNNER_OUT:-$BUILD/runner}"
 elf="$out/target/x86_64-unknown-none/release/redox-ptrace-tests"
 mkdir -p "$out"
 
 cargo +stable fetch --quiet --manifest-path "$runner/Cargo.toml"
 # From inside ci/runner, so that cargo reads its .cargo/config.toml (target, build-std).
-(cd "$runner" && with_rust_env CARGO_TARGET_DIR="$out/target" cargo build --quiet --release)
+(cd "$runner" && with_rust_env CARGO_TARGET_DIR="$out/target" cargo build --quiet --release \
+    ${RUNNER_FEATURES:+--features "$RUNNER_FEATURES"})
 
 "$OBJCOPY" -O binary "$elf" "$out/initfs.tmp"
 # objcopy stops at the last byte with contents; pad up to __blob_end so that everything the

@@ -19,7 +19,7 @@ bootloader=${1:-${BOOTLOADER:-}}
 : "${REDOXFS_VERSION:=0.8.0}"
 : "${REDOXFS_AR:=$BUILD/tools/bin/redoxfs-ar}"
 : "${FS_SIZE:=64M}" # redoxfs-ar shrinks the image to what it uses
-initfs="$BUILD/runner/initfs"
+initfs="${RUNNER_OUT:-$BUILD/runner}/initfs"
 
 [ -n "$bootloader" ] || die "no bootloader: pass its path or set BOOTLOADER"
 for f in "$bootloader" "$KERNEL_BIN" "$initfs"; do

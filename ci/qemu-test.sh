@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 : "${QEMU_TIMEOUT:=120}"
 : "${QEMU_MACHINE:=q35}"
 here="$project_root/ci"
-log="$BUILD/qemu.log"
+log="${QEMU_LOG:-$BUILD/qemu.log}"
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 

@@ -5,7 +5,7 @@
 # missing.
 source "$(dirname "$0")/lib.sh"
 
-packages=(rustc-web cargo-web rust-web-src lld-22 llvm qemu-system-x86 nasm libfuse-dev pkg-config)
+packages=(rustc-web cargo-web rust-web-src lld-22 llvm binutils git make qemu-system-x86 nasm libfuse-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
