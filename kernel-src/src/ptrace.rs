@@ -11,6 +11,8 @@
 //!
 //! Lock order: the session lock is never held together with a context lock.
 
+pub mod mem;
+
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -25,7 +27,7 @@ use crate::{
     sync::{CleanLockToken, Mutex, WaitCondition, L1},
     syscall::{
         error::{Error, Result, EBUSY, EINVAL, EPERM, ESRCH},
-        flag::{EventFlags, PtraceFlags, EVENT_READ, O_EXCL, O_NONBLOCK},
+        flag::{ContextStatus, EventFlags, PtraceFlags, EVENT_READ, O_EXCL, O_NONBLOCK},
         usercopy::{UserSliceRo, UserSliceWo},
     },
 };
@@ -148,6 +150,21 @@ fn armed_here(flags: PtraceFlags) -> bool {
 /// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
 #[cold]
 fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
+    let ignore = stop_here(stop, token);
+    if PercpuBlock::current()
+        .switch_internals
+        .being_sigkilled
+        .get()
+    {
+        crate::syscall::exit_this_context(None, token);
+    }
+    ignore
+}
+
+/// [`stop_current`] for a context that is already exiting: being killed while stopped changes
+/// nothing.
+#[cold]
+fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
     let Some(session) = context::current().read(token.token()).ptrace.clone() else {
         return false;
     };
@@ -160,14 +177,6 @@ fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
     {
         // The debug exception after the next user instruction is the single-step stop.
         regs.set_singlestep(true);
-    }
-
-    if PercpuBlock::current()
-        .switch_internals
-        .being_sigkilled
-        .get()
-    {
-        crate::syscall::exit_this_context(None, token);
     }
     ignore
 }
@@ -237,6 +246,46 @@ pub fn singlestep(ip: usize, token: &mut CleanLockToken) -> bool {
 pub fn breakpoint(ip: usize, token: &mut CleanLockToken) -> bool {
     armed_here(PtraceFlags::PTRACE_STOP_BREAKPOINT)
         && stop_current(Stop::Breakpoint { ip }, token)
+}
+
+/// Exception hook, before the exception is handled (by a signal handler, or by death). Returns
+/// `true` when the tracer suppressed it with `PTRACE_FLAG_IGNORE`: the tracee then resumes at
+/// whatever `rip` the tracer left (a fault retries the instruction).
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn exception(excp: &syscall::Exception, token: &mut CleanLockToken) -> bool {
+    armed_here(PtraceFlags::PTRACE_STOP_SIGNAL)
+        && stop_current(
+            Stop::Exception {
+                kind: excp.kind,
+                code: excp.code,
+                address: excp.address,
+            },
+            token,
+        )
+}
+
+/// Exit hook: the current context is about to close its files and drop its address space, so
+/// the tracer can still read its registers and memory. `excp` is the exception killing it.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn exiting(excp: Option<&syscall::Exception>, token: &mut CleanLockToken) {
+    if !armed_here(PtraceFlags::PTRACE_STOP_EXIT) {
+        return;
+    }
+    let killed = context::current().read(token.token()).being_sigkilled;
+    let (status, exception) = match excp {
+        Some(excp) => (ContextStatus::UnhandledExcp, excp.kind),
+        None if killed => (ContextStatus::ForceKilled, 0),
+        None => (ContextStatus::Dead, 0),
+    };
+    stop_here(
+        Stop::Exit {
+            status: status as usize,
+            exception,
+        },
+        token,
+    );
 }
 
 /// Reports that `context`'s address space was replaced. Not a stop: the context doing the exec

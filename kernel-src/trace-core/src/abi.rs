@@ -15,6 +15,8 @@ pub const WRITABLE_FLAGS: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL
     .union(PtraceFlags::PTRACE_STOP_POST_SYSCALL)
     .union(PtraceFlags::PTRACE_STOP_SINGLESTEP)
     .union(PtraceFlags::PTRACE_STOP_BREAKPOINT)
+    .union(PtraceFlags::PTRACE_STOP_SIGNAL)
+    .union(PtraceFlags::PTRACE_STOP_EXIT)
     .union(PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH)
     .union(PtraceFlags::PTRACE_FLAG_IGNORE);
 
@@ -74,6 +76,17 @@ impl TraceEvent {
             Stop::SingleStep { ip: d0 }
         } else if cause == PtraceFlags::PTRACE_STOP_BREAKPOINT {
             Stop::Breakpoint { ip: d0 }
+        } else if cause == PtraceFlags::PTRACE_STOP_SIGNAL {
+            Stop::Exception {
+                kind: d0,
+                code: d1,
+                address: d2,
+            }
+        } else if cause == PtraceFlags::PTRACE_STOP_EXIT {
+            Stop::Exit {
+                status: d0,
+                exception: d1,
+            }
         } else if cause == PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH {
             Stop::AddrSpaceSwitch
         } else {
@@ -94,6 +107,17 @@ pub enum Stop {
     SingleStep { ip: usize },
     /// At a software breakpoint; `ip` is the address of the `int3` byte.
     Breakpoint { ip: usize },
+    /// A CPU exception the tracee raised, before it is handled (`syscall::Exception`'s fields:
+    /// the vector, the error code, and for page faults the faulting address).
+    Exception {
+        kind: usize,
+        code: usize,
+        address: usize,
+    },
+    /// The tracee is exiting; its registers and memory are still there. `status` is the
+    /// `ContextStatus` its status handle will show (`Dead`, `ForceKilled` or `UnhandledExcp`),
+    /// `exception` the vector of the exception that killed it (0 otherwise).
+    Exit { status: usize, exception: usize },
     /// The tracee's address space was replaced (exec). Reported, not a stop.
     AddrSpaceSwitch,
 }
@@ -106,6 +130,8 @@ impl Stop {
             Self::SyscallExit { .. } => PtraceFlags::PTRACE_STOP_POST_SYSCALL,
             Self::SingleStep { .. } => PtraceFlags::PTRACE_STOP_SINGLESTEP,
             Self::Breakpoint { .. } => PtraceFlags::PTRACE_STOP_BREAKPOINT,
+            Self::Exception { .. } => PtraceFlags::PTRACE_STOP_SIGNAL,
+            Self::Exit { .. } => PtraceFlags::PTRACE_STOP_EXIT,
             Self::AddrSpaceSwitch => PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH,
         }
     }
@@ -117,7 +143,10 @@ impl Stop {
 
     /// Whether `PTRACE_FLAG_IGNORE` means something when resuming from this stop.
     pub fn can_ignore(&self) -> bool {
-        matches!(self, Self::SyscallEntry { .. } | Self::Breakpoint { .. })
+        matches!(
+            self,
+            Self::SyscallEntry { .. } | Self::Breakpoint { .. } | Self::Exception { .. }
+        )
     }
 }
 
@@ -130,6 +159,12 @@ impl From<Stop> for TraceEvent {
             }
             Stop::SyscallExit { number, ret } => [number, ret, 0, 0, 0, 0, 0],
             Stop::SingleStep { ip } | Stop::Breakpoint { ip } => [ip, 0, 0, 0, 0, 0, 0],
+            Stop::Exception {
+                kind,
+                code,
+                address,
+            } => [kind, code, address, 0, 0, 0, 0],
+            Stop::Exit { status, exception } => [status, exception, 0, 0, 0, 0, 0],
             Stop::AddrSpaceSwitch => [0; 7],
         };
         Self {
@@ -170,6 +205,15 @@ mod tests {
             },
             Stop::SingleStep { ip: 0x1000 },
             Stop::Breakpoint { ip: 0x2000 },
+            Stop::Exception {
+                kind: 14,
+                code: 6,
+                address: 0xdead_0000,
+            },
+            Stop::Exit {
+                status: 6,
+                exception: 6,
+            },
             Stop::AddrSpaceSwitch,
         ];
         for stop in stops {
@@ -206,7 +250,7 @@ mod tests {
         assert_eq!(parse_flags(&0u64.to_ne_bytes()), Ok(PtraceFlags::empty()));
         assert_eq!(parse_flags(&[1, 0, 0, 0]), Err(Error::new(EINVAL)));
         assert_eq!(parse_flags(&(1u64 << 63).to_ne_bytes()), Err(Error::new(EINVAL)));
-        let exit = PtraceFlags::PTRACE_STOP_EXIT.bits();
-        assert_eq!(parse_flags(&exit.to_ne_bytes()), Err(Error::new(EINVAL)));
+        let clone = PtraceFlags::PTRACE_EVENT_CLONE.bits();
+        assert_eq!(parse_flags(&clone.to_ne_bytes()), Err(Error::new(EINVAL)));
     }
 }
