@@ -121,11 +121,24 @@ pub struct Child {
     started: bool,
     /// The last status read that said the child is gone, if any.
     ended: Option<ContextStatus>,
+    /// Runs in a copy of the runner's address space, see [`Child::forked`].
+    forked: bool,
 }
 
 impl Child {
     /// Makes a child that will run `entry(arg)` once started.
     pub fn new(entry: fn(usize) -> !, arg: usize) -> Result<Self> {
+        Self::spawn(entry, arg, false)
+    }
+
+    /// Makes a child like [`Child::new`], but in a copy-on-write copy of the runner's address
+    /// space, as after a fork: its memory starts as the runner's, and what either side writes
+    /// stays on that side. Results come back through fds, or the `mem` handle.
+    pub fn forked(entry: fn(usize) -> !, arg: usize) -> Result<Self> {
+        Self::spawn(entry, arg, true)
+    }
+
+    fn spawn(entry: fn(usize) -> !, arg: usize, forked: bool) -> Result<Self> {
         let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
         let context = sys::dup(proc_root, "new-context")?;
         let stack = sys::map_anonymous(STACK_SIZE)?;
@@ -137,15 +150,22 @@ impl Child {
             given: 0,
             started: false,
             ended: None,
+            forked,
         };
         let sp = child.set_entry(entry, arg);
 
-        // Run in our address space, from child_start with sp at [entry, arg].
+        // Run in our address space (or a copy), from child_start with sp at [entry, arg].
         let me = sys::dup(proc_root, "cur-context")?;
         let our_space = sys::dup(&me, "addrspace")?;
+        // Copied after set_entry, so that the copy has the entry words on its stack.
+        let space = if forked {
+            sys::dup(&our_space, "exclusive")?
+        } else {
+            our_space
+        };
         let switch = child.open("current-addrspace")?;
         let ip = child_start as extern "C" fn() -> ! as usize;
-        sys::write_usizes(&switch, &[our_space.raw(), sp, ip])?;
+        sys::write_usizes(&switch, &[space.raw(), sp, ip])?;
         switch.close()?;
 
         // The child's table is new and empty; fill the fixed slots.
@@ -253,9 +273,14 @@ impl Drop for Child {
     /// using it, i.e. after it exited by itself: `ForceKilled` already shows while a killed
     /// child still runs, so a killed child's stack is leaked.
     fn drop(&mut self) {
-        if !self.started {
+        // A forked child's stack is its own copy, beyond set_entry's reach: left unstarted, it
+        // never runs.
+        if !self.started && !self.forked {
             self.set_entry(exit_at_once, 0);
             let _ = self.start();
+        }
+        if !self.started {
+            return;
         }
         if self.ended.is_none() && self.wait_for(&is_gone, DROP_GRACE).is_err() {
             let _ = self.kill();

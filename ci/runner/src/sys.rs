@@ -13,7 +13,7 @@ use core::{
 
 use syscall::{
     CallFlags, GlobalSchemes, KernelSchemeInfo, Map, MapFlags, ProcSchemeVerb, TimeSpec, EMFILE,
-    ENODEV, KERNEL_METADATA_SIZE, O_NONBLOCK, O_RDWR, O_WRONLY, SYS_CLOSE,
+    ENODEV, KERNEL_METADATA_SIZE, O_NONBLOCK, O_RDWR, O_WRONLY, SYS_CLOSE, SYS_READ2, SYS_WRITE2,
 };
 
 pub use syscall::error::{Error, Result};
@@ -157,6 +157,36 @@ pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize> {
 
 pub fn write(fd: impl AsFd, buf: &[u8]) -> Result<usize> {
     syscall::write(fd.as_fd(), buf)
+}
+
+/// Reads at `offset` of a positioned handle (such as `mem`), leaving its file offset alone.
+pub fn read_at(fd: impl AsFd, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`; no flags (usize::MAX).
+    unsafe {
+        syscall::syscall5(
+            SYS_READ2,
+            fd.as_fd(),
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            offset as usize,
+            usize::MAX,
+        )
+    }
+}
+
+/// Writes at `offset` of a positioned handle (such as `mem`), leaving its file offset alone.
+pub fn write_at(fd: impl AsFd, offset: u64, buf: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`; no flags (usize::MAX).
+    unsafe {
+        syscall::syscall5(
+            SYS_WRITE2,
+            fd.as_fd(),
+            buf.as_ptr() as usize,
+            buf.len(),
+            offset as usize,
+            usize::MAX,
+        )
+    }
 }
 
 /// Writes native-endian `usize`s in one write.

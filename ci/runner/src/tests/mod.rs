@@ -6,7 +6,13 @@
 
 use crate::harness::Test;
 
+mod code;
+mod exec;
+mod exit;
+mod fault;
+mod mem;
 mod spawn;
+mod step;
 mod trace;
 
 pub static ALL: &[Test] = tests![
@@ -29,4 +35,15 @@ pub static ALL: &[Test] = tests![
     trace::event_multiplexes_two_tracees,
     trace::privileged_register_writes_are_eperm,
     trace::bad_requests_are_einval,
+    mem::reads_and_writes_across_pages,
+    mem::short_at_mapping_end_efault_beyond,
+    mem::breakpoint_in_code_is_copy_on_write,
+    mem::dead_tracee_is_esrch,
+    step::int3_then_steps_report_each_instruction,
+    step::unarmed_breakpoint_is_an_exception,
+    fault::invalid_opcode_stops_and_is_suppressed,
+    fault::page_fault_reports_the_address,
+    exit::stop_comes_before_teardown,
+    exit::killed_tracee_stops_at_exit,
+    exec::switch_is_reported_and_mem_follows,
 ];

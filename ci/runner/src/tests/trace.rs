@@ -24,20 +24,20 @@ const MESSAGE: &[u8] = b"hello";
 const BAD_FD: usize = 999;
 
 /// Arms `flags` on `trace`, resuming the tracee if it is stopped.
-fn resume(trace: &Fd, flags: PtraceFlags) -> sys::Result<()> {
+pub(super) fn resume(trace: &Fd, flags: PtraceFlags) -> sys::Result<()> {
     sys::write(trace, &flags.bits().to_ne_bytes()).map(drop)
 }
 
 /// Reads one event from `trace` (blocking unless it was opened non-blocking); a read that is
 /// not exactly one event fails with EINVAL.
-fn next_stop(trace: &Fd) -> sys::Result<Stop> {
+pub(super) fn next_stop(trace: &Fd) -> sys::Result<Stop> {
     let mut buf = [0; TraceEvent::SIZE];
     let len = sys::read(trace, &mut buf)?;
     TraceEvent::from_bytes(buf.get(..len).unwrap_or(&[]))?.decode()
 }
 
 /// Everything a non-blocking pipe holds now, up to end-of-file or EAGAIN.
-fn drain(reader: &Fd) -> sys::Result<alloc::vec::Vec<u8>> {
+pub(super) fn drain(reader: &Fd) -> sys::Result<alloc::vec::Vec<u8>> {
     let mut bytes = alloc::vec::Vec::new();
     let mut buf = [0; 64];
     loop {
@@ -50,7 +50,7 @@ fn drain(reader: &Fd) -> sys::Result<alloc::vec::Vec<u8>> {
     }
 }
 
-fn regs(child: &Child) -> Result<(Fd, IntRegisters), Failure> {
+pub(super) fn regs(child: &Child) -> Result<(Fd, IntRegisters), Failure> {
     let handle = child.open("regs/int")?;
     let mut regs = IntRegisters::default();
     check_eq!(sys::read(&handle, &mut regs)?, size_of::<IntRegisters>());
@@ -365,7 +365,7 @@ pub fn bad_requests_are_einval() -> Result<(), Failure> {
     let (_child, trace, _reader) = spawn_traced(write_message, dup_trace)?;
     check_errno!(sys::write(&trace, &[0; 4]), EINVAL);
     check_errno!(sys::write(&trace, &(1_u64 << 40).to_ne_bytes()), EINVAL);
-    check_errno!(resume(&trace, PtraceFlags::PTRACE_STOP_EXIT), EINVAL);
+    check_errno!(resume(&trace, PtraceFlags::PTRACE_EVENT_CLONE), EINVAL);
     check_errno!(resume(&trace, IGNORE), EINVAL);
     check_errno!(sys::read(&trace, &mut [0; 8]), EINVAL);
     Ok(())

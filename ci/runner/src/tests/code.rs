@@ -1,0 +1,91 @@
+//! Instruction sequences with known addresses and lengths, for the tests that stop a tracee
+//! at an instruction: breakpoints, single steps, faults.
+
+use core::arch::global_asm;
+
+global_asm!(
+    r#"
+    .section .text.rp_code, "ax"
+
+    // A literal breakpoint, then two instructions of known length.
+    .global rp_step
+rp_step:
+    int3
+    .global rp_step_mov
+rp_step_mov:
+    mov eax, 7
+    .global rp_step_add
+rp_step_add:
+    add eax, 3
+    .global rp_step_ret
+rp_step_ret:
+    ret
+
+    // Where a tracer plants a breakpoint: a nop to overwrite.
+    .global rp_patch
+rp_patch:
+    nop
+    .global rp_patch_next
+rp_patch_next:
+    mov eax, 42
+    ret
+
+    // An invalid opcode.
+    .global rp_ud2
+rp_ud2:
+    ud2
+    .global rp_ud2_next
+rp_ud2_next:
+    mov eax, 5
+    ret
+
+    // A load from an unmapped address.
+    .global rp_load
+rp_load:
+    mov rax, qword ptr [{unmapped}]
+    .global rp_load_next
+rp_load_next:
+    mov eax, 6
+    ret
+"#,
+    unmapped = const UNMAPPED,
+);
+
+/// An address in the never-mapped first page.
+pub const UNMAPPED: usize = 0x10;
+
+unsafe extern "C" {
+    pub safe fn rp_step() -> u32;
+    safe fn rp_step_mov();
+    safe fn rp_step_add();
+    safe fn rp_step_ret();
+    pub safe fn rp_patch() -> u32;
+    safe fn rp_patch_next();
+    pub safe fn rp_ud2() -> u32;
+    safe fn rp_ud2_next();
+    pub safe fn rp_load() -> u32;
+    safe fn rp_load_next();
+}
+
+/// Addresses of the labels above.
+pub mod at {
+    macro_rules! addresses {
+        ($($name:ident => $label:ident),* $(,)?) => {
+            $(pub fn $name() -> usize {
+                super::$label as *const () as usize
+            })*
+        };
+    }
+    addresses! {
+        step => rp_step,
+        step_mov => rp_step_mov,
+        step_add => rp_step_add,
+        step_ret => rp_step_ret,
+        patch => rp_patch,
+        patch_next => rp_patch_next,
+        ud2 => rp_ud2,
+        ud2_next => rp_ud2_next,
+        load => rp_load,
+        load_next => rp_load_next,
+    }
+}

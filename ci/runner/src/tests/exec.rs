@@ -1,0 +1,84 @@
+//! Address-space switches (exec): the notice, and the `mem` handle following the new space.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use syscall::{flag::PtraceFlags, ContextStatus, SYS_WRITE};
+use trace_core::Stop;
+
+use super::trace::{drain, next_stop, resume};
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys,
+};
+
+const STACK: usize = 16 * 1024;
+const MESSAGE: &[u8] = b"after exec";
+
+/// The runner changes this once the tracee has its own copy of the address space.
+static SPACE_MARK: AtomicUsize = AtomicUsize::new(1);
+
+/// Replaces its own address space with a copy of the current one, as an exec does, and goes
+/// on at [`after_exec`] on the stack whose top is `stack_top`. Its second fd is its own context
+/// handle.
+fn exec_self(stack_top: usize) -> ! {
+    let context = child::given(1);
+    let switch = || -> sys::Result<()> {
+        let space = sys::dup(context, "addrspace")?;
+        let copy = sys::dup(&space, "exclusive")?;
+        let switch = sys::dup(context, "current-addrspace")?;
+        let ip = after_exec as extern "C" fn() -> ! as usize;
+        sys::write_usizes(&switch, &[copy.raw(), stack_top, ip])?;
+        core::mem::forget((space, copy));
+        // Closing the handle switches; the close returns in after_exec.
+        switch.close()
+    };
+    let _ = switch();
+    child::exit()
+}
+
+extern "C" fn after_exec() -> ! {
+    let _ = sys::write(child::given(0), MESSAGE);
+    child::exit()
+}
+
+/// Verifies that replacing the tracee's address space is reported to a tracer that armed the
+/// notice, without stopping the tracee, and that a `mem` handle opened before then reads the
+/// new address space.
+pub fn switch_is_reported_and_mem_follows() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let stack = sys::map_anonymous(STACK)?;
+    // As if entered by a call: rsp + 8 is 16-byte aligned.
+    let mut child = Child::new(exec_self, stack + STACK - 8)?;
+    child.give(&writer)?;
+    child.give(child.context_fd())?;
+    let mem = child.open("mem")?;
+    let trace = child.open("trace")?;
+    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
+    resume(&trace, armed)?;
+    child.start()?;
+
+    let mut switched = false;
+    loop {
+        match next_stop(&trace)? {
+            Stop::AddrSpaceSwitch => switched = true,
+            Stop::SyscallEntry { number, args } if switched => {
+                check_eq!((number, args[0]), (SYS_WRITE, child::given(0)), "first call after");
+                break;
+            }
+            Stop::SyscallEntry { .. } => resume(&trace, armed)?,
+            other => fail!("unexpected {:?}", other),
+        }
+    }
+    // The tracee now runs in its copy: the runner's change is not in it.
+    SPACE_MARK.store(2, Ordering::SeqCst);
+    let mut word = [0; size_of::<usize>()];
+    sys::read_at(&mem, (&raw const SPACE_MARK) as u64, &mut word)?;
+    check_eq!(usize::from_ne_bytes(word), 1, "the mark in the tracee's new space");
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, MESSAGE);
+    SPACE_MARK.store(1, Ordering::SeqCst);
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Breakpoints and single steps.
+
+use syscall::{flag::PtraceFlags, ContextStatus};
+use trace_core::Stop;
+
+use super::{
+    code,
+    trace::{drain, next_stop, regs, resume},
+};
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys,
+};
+
+const BREAKPOINT: PtraceFlags = PtraceFlags::PTRACE_STOP_BREAKPOINT;
+const STEP: PtraceFlags = PtraceFlags::PTRACE_STOP_SINGLESTEP;
+const IGNORE: PtraceFlags = PtraceFlags::PTRACE_FLAG_IGNORE;
+
+/// Runs the `int3; mov; add; ret` sequence and writes what it returned to its first fd.
+fn call_step(_: usize) -> ! {
+    let _ = sys::write(child::given(0), &code::rp_step().to_ne_bytes());
+    child::exit()
+}
+
+/// Verifies that an int3 stops the tracee with `ip` and `rip` at the int3 byte, and that
+/// single steps then stop after each instruction with the next instruction's address.
+pub fn int3_then_steps_report_each_instruction() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut child = Child::new(call_step, 0)?;
+    child.give(&writer)?;
+    let trace = child.open("trace")?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+
+    check_eq!(next_stop(&trace)?, Stop::Breakpoint { ip: code::at::step() });
+    let (handle, mut stopped) = regs(&child)?;
+    check_eq!(stopped.rip, code::at::step(), "rip at the breakpoint");
+    // Past the int3, without the trap's default action, one instruction at a time.
+    stopped.rip = code::at::step_mov();
+    sys::write(&handle, &stopped)?;
+    resume(&trace, IGNORE | STEP)?;
+
+    for next in [code::at::step_add(), code::at::step_ret()] {
+        check_eq!(next_stop(&trace)?, Stop::SingleStep { ip: next });
+        check_eq!(regs(&child)?.1.rip, next, "rip after the step");
+        resume(&trace, STEP)?;
+    }
+    // The ret lands back in call_step; then run freely.
+    let Stop::SingleStep { ip } = next_stop(&trace)? else {
+        fail!("expected the step over ret");
+    };
+    check_eq!(ip == code::at::step_ret(), false, "ret returned");
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, 10_u32.to_ne_bytes());
+    Ok(())
+}
+
+/// Verifies that an int3 reaches a tracer that armed exception stops but not breakpoint
+/// stops as the breakpoint exception (vector 3), which the tracer can suppress.
+pub fn unarmed_breakpoint_is_an_exception() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut child = Child::new(call_step, 0)?;
+    child.give(&writer)?;
+    let trace = child.open("trace")?;
+    resume(&trace, PtraceFlags::PTRACE_STOP_SIGNAL)?;
+    child.start()?;
+    let Stop::Exception { kind, .. } = next_stop(&trace)? else {
+        fail!("expected the int3 as an exception");
+    };
+    check_eq!(kind, 3);
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rip = code::at::step_mov();
+    sys::write(&handle, &stopped)?;
+    resume(&trace, IGNORE)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, 10_u32.to_ne_bytes());
+    Ok(())
+}
