@@ -13,7 +13,10 @@
 
 pub mod mem;
 
-use alloc::sync::{Arc, Weak};
+use alloc::{
+    sync::{Arc, Weak},
+    vec::Vec,
+};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use syscall::data::GlobalSchemes;
@@ -45,6 +48,9 @@ pub struct Session {
     handle_id: AtomicUsize,
     /// Opened with `O_EXCL`: closing the handle kills the tracee.
     kill_on_close: bool,
+    /// Sessions of contexts this tracee created, until the tracer takes them (`clone/<n>`).
+    clones: Mutex<L1, Vec<(usize, Arc<Session>)>>,
+    next_clone: AtomicUsize,
 }
 
 impl core::fmt::Debug for Session {
@@ -57,6 +63,25 @@ impl core::fmt::Debug for Session {
 }
 
 impl Session {
+    fn new(tracee: &Arc<ContextLock>, kill_on_close: bool) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(SessionState::new()),
+            armed: AtomicU64::new(0),
+            tracee_wait: WaitCondition::new(),
+            tracer_wait: WaitCondition::new(),
+            tracee: Arc::downgrade(tracee),
+            handle_id: AtomicUsize::new(0),
+            kill_on_close,
+            clones: Mutex::new(Vec::new()),
+            next_clone: AtomicUsize::new(1),
+        })
+    }
+
+    /// The tracee's context, while it exists.
+    pub fn tracee(&self) -> Result<Arc<ContextLock>> {
+        self.tracee.upgrade().ok_or(Error::new(ESRCH))
+    }
+
     fn armed(&self) -> PtraceFlags {
         PtraceFlags::from_bits_retain(self.armed.load(Ordering::Acquire))
     }
@@ -106,15 +131,14 @@ pub fn attach(
         // The first stop would put the only reader of the events to sleep.
         return Err(Error::new(EPERM));
     }
-    let session = Arc::new(Session {
-        state: Mutex::new(SessionState::new()),
-        armed: AtomicU64::new(0),
-        tracee_wait: WaitCondition::new(),
-        tracer_wait: WaitCondition::new(),
-        tracee: Arc::downgrade(tracee),
-        handle_id: AtomicUsize::new(0),
-        kill_on_close: flags & O_EXCL == O_EXCL,
-    });
+    attach_session(tracee, Session::new(tracee, flags & O_EXCL == O_EXCL), token)
+}
+
+fn attach_session(
+    tracee: &Arc<ContextLock>,
+    session: Arc<Session>,
+    token: &mut CleanLockToken,
+) -> Result<Arc<Session>> {
     let mut context = tracee.write(token.token());
     if context.status.is_dead() {
         return Err(Error::new(ESRCH));
@@ -299,6 +323,45 @@ pub fn addrspace_switched(context: &Arc<ContextLock>, token: &mut CleanLockToken
     let _ = deliver(&session, Stop::AddrSpaceSwitch, token);
 }
 
+/// `new-context` hook: the current context created `child`. If its tracer armed
+/// `PTRACE_EVENT_CLONE`, `child` gets a session with the same stops armed before it can ever
+/// run, so it is traced from its first instruction; the creator stops with a clone event until
+/// resumed, and the tracer takes the new session with `dup(trace, "clone/<n>")`. Until then the
+/// child waits at its first stop. The new session inherits `O_EXCL` from the creator's.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> Result<()> {
+    if !armed_here(PtraceFlags::PTRACE_EVENT_CLONE) {
+        return Ok(());
+    }
+    let Some(parent) = context::current().read(token.token()).ptrace.clone() else {
+        return Ok(());
+    };
+    let session = attach_session(child, Session::new(child, parent.kill_on_close), token)?;
+    let armed = parent.armed();
+    session.state.lock(token.token()).resume(armed)?;
+    session.armed.store(armed.bits(), Ordering::Release);
+
+    let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
+    parent.clones.lock(token.token()).push((number, session));
+    drop(parent);
+    stop_current(Stop::Clone { number }, token);
+    Ok(())
+}
+
+/// `dup(trace, "clone/<n>")`: takes the session of the `n`th context the tracee created.
+///
+/// RETURNS: `EINVAL` for a bad name or a number not (or no longer) waiting.
+pub fn take_clone(session: &Session, name: &[u8], token: &mut CleanLockToken) -> Result<Arc<Session>> {
+    let number = trace_core::abi::parse_clone_name(name)?;
+    let mut clones = session.clones.lock(token.token());
+    let index = clones
+        .iter()
+        .position(|(candidate, _)| *candidate == number)
+        .ok_or(Error::new(EINVAL))?;
+    Ok(clones.swap_remove(index).1)
+}
+
 //  ___                          _                  _
 // | _ \___ ____  _ _ __  ___   /_\  _ _  _ __  ___(_)_ _  __ _
 // |   / -_|_-< || | '  \/ -_) / _ \| '_|| '  \/ -_) | ' \/ _` |
@@ -406,6 +469,11 @@ pub fn fevent(session: &Session, token: &mut CleanLockToken) -> EventFlags {
 ///
 /// CONTEXT: takes the tracee's lock, then the session lock.
 pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
+    // Clones nobody took go as this session goes: resumed untraced, or killed with it.
+    let clones = core::mem::take(&mut *session.clones.lock(token.token()));
+    for (_, clone) in clones {
+        close(clone, token);
+    }
     let wake = {
         let mut state = session.state.lock(token.token());
         session.armed.store(0, Ordering::Release);

@@ -207,6 +207,12 @@ impl Child {
         Ok(slot)
     }
 
+    /// Copies `fd` into the child's table at `slot` (for fds code expects at a fixed number,
+    /// such as a scheme root).
+    pub fn give_as(&mut self, fd: impl AsFd, slot: usize) -> Result<()> {
+        sys::send_fd(&self.filetable, fd, slot)
+    }
+
     /// Lets the child run.
     pub fn start(&mut self) -> Result<()> {
         let start = self.open("start")?;

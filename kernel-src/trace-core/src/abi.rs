@@ -10,6 +10,19 @@ use syscall::{
 /// Name of the trace handle, opened relative to a context handle with `dup` or `openat`.
 pub const TRACE_HANDLE: &str = "trace";
 
+/// `dup` names on a trace handle: its tracee's context handle, and a clone's trace handle.
+pub const CONTEXT_OF_TRACE: &[u8] = b"context";
+const CLONE_PREFIX: &[u8] = b"clone/";
+
+/// Parses `clone/<number>`, the `dup` name that takes a clone's session (see [`Stop::Clone`]).
+pub fn parse_clone_name(name: &[u8]) -> Result<usize> {
+    name.strip_prefix(CLONE_PREFIX)
+        .and_then(|digits| core::str::from_utf8(digits).ok())
+        .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or(Error::new(EINVAL))
+}
+
 /// Flags a tracer may write: the stops this kernel implements, and the resume action.
 pub const WRITABLE_FLAGS: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL
     .union(PtraceFlags::PTRACE_STOP_POST_SYSCALL)
@@ -17,6 +30,7 @@ pub const WRITABLE_FLAGS: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL
     .union(PtraceFlags::PTRACE_STOP_BREAKPOINT)
     .union(PtraceFlags::PTRACE_STOP_SIGNAL)
     .union(PtraceFlags::PTRACE_STOP_EXIT)
+    .union(PtraceFlags::PTRACE_EVENT_CLONE)
     .union(PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH)
     .union(PtraceFlags::PTRACE_FLAG_IGNORE);
 
@@ -87,6 +101,8 @@ impl TraceEvent {
                 status: d0,
                 exception: d1,
             }
+        } else if cause == PtraceFlags::PTRACE_EVENT_CLONE {
+            Stop::Clone { number: d0 }
         } else if cause == PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH {
             Stop::AddrSpaceSwitch
         } else {
@@ -118,6 +134,10 @@ pub enum Stop {
     /// `ContextStatus` its status handle will show (`Dead`, `ForceKilled` or `UnhandledExcp`),
     /// `exception` the vector of the exception that killed it (0 otherwise).
     Exit { status: usize, exception: usize },
+    /// The tracee created a context (`new-context`), which is traced from its first instruction
+    /// with the same stops armed; the tracer takes its session with
+    /// `dup(trace, "clone/<number>")`.
+    Clone { number: usize },
     /// The tracee's address space was replaced (exec). Reported, not a stop.
     AddrSpaceSwitch,
 }
@@ -132,6 +152,7 @@ impl Stop {
             Self::Breakpoint { .. } => PtraceFlags::PTRACE_STOP_BREAKPOINT,
             Self::Exception { .. } => PtraceFlags::PTRACE_STOP_SIGNAL,
             Self::Exit { .. } => PtraceFlags::PTRACE_STOP_EXIT,
+            Self::Clone { .. } => PtraceFlags::PTRACE_EVENT_CLONE,
             Self::AddrSpaceSwitch => PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH,
         }
     }
@@ -165,6 +186,7 @@ impl From<Stop> for TraceEvent {
                 address,
             } => [kind, code, address, 0, 0, 0, 0],
             Stop::Exit { status, exception } => [status, exception, 0, 0, 0, 0, 0],
+            Stop::Clone { number } => [number, 0, 0, 0, 0, 0, 0],
             Stop::AddrSpaceSwitch => [0; 7],
         };
         Self {
@@ -214,6 +236,7 @@ mod tests {
                 status: 6,
                 exception: 6,
             },
+            Stop::Clone { number: 1 },
             Stop::AddrSpaceSwitch,
         ];
         for stop in stops {
@@ -242,6 +265,15 @@ mod tests {
         );
     }
 
+    /// Verifies that clone names parse to their number and nothing else does.
+    #[test]
+    fn clone_names_parse() {
+        assert_eq!(parse_clone_name(b"clone/7"), Ok(7));
+        for bad in [&b"clone/"[..], b"clone/-1", b"clone/+1", b"clone/1x", b"clones/1", b"7"] {
+            assert_eq!(parse_clone_name(bad), Err(Error::new(EINVAL)));
+        }
+    }
+
     /// Verifies that writes must be exactly eight bytes of known, implemented flags.
     #[test]
     fn parse_flags_accepts_only_writable_u64s() {
@@ -250,7 +282,7 @@ mod tests {
         assert_eq!(parse_flags(&0u64.to_ne_bytes()), Ok(PtraceFlags::empty()));
         assert_eq!(parse_flags(&[1, 0, 0, 0]), Err(Error::new(EINVAL)));
         assert_eq!(parse_flags(&(1u64 << 63).to_ne_bytes()), Err(Error::new(EINVAL)));
-        let clone = PtraceFlags::PTRACE_EVENT_CLONE.bits();
-        assert_eq!(parse_flags(&clone.to_ne_bytes()), Err(Error::new(EINVAL)));
+        // Inside PTRACE_STOP_MASK, but no stop.
+        assert_eq!(parse_flags(&0x40_u64.to_ne_bytes()), Err(Error::new(EINVAL)));
     }
 }

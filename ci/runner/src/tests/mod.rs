@@ -6,6 +6,7 @@
 
 use crate::harness::Test;
 
+mod clone;
 mod code;
 mod exec;
 mod exit;
@@ -46,4 +47,5 @@ pub static ALL: &[Test] = tests![
     exit::stop_comes_before_teardown,
     exit::killed_tracee_stops_at_exit,
     exec::switch_is_reported_and_mem_follows,
+    clone::grandchild_is_traced_from_the_start,
 ];

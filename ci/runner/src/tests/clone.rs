@@ -1,0 +1,97 @@
+//! Following: contexts a tracee creates are traced from their first instruction.
+
+use alloc::{format, vec::Vec};
+
+use syscall::{flag::PtraceFlags, ContextStatus, GlobalSchemes, EAGAIN, EINVAL, ESRCH, SYS_WRITE};
+use trace_core::Stop;
+
+use super::trace::{drain, next_stop, resume};
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys::{self, Fd},
+};
+
+const MESSAGE: &[u8] = b"grandchild";
+
+fn grandchild(_: usize) -> ! {
+    let _ = sys::write(child::given(0), MESSAGE);
+    child::exit()
+}
+
+/// Spawns [`grandchild`] with its own first fd, waits for it, then exits.
+fn spawn_grandchild(_: usize) -> ! {
+    let run = || -> sys::Result<()> {
+        let mut grandchild = Child::new(grandchild, 0)?;
+        grandchild.give(child::given(0))?;
+        grandchild.start()?;
+        grandchild.wait_exit().map(drop)
+    };
+    let _ = run();
+    child::exit()
+}
+
+/// Verifies that a context created by a tracee is traced from its first instruction by the
+/// same tracer, which sees every one of its syscalls, while the creator goes on.
+pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
+    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
+    let mut child = Child::new(spawn_grandchild, 0)?;
+    child.give(&writer)?;
+    child.give_as(proc_root, proc_root)?;
+    let parent = sys::openat(child.context_fd(), "trace", syscall::O_RDWR | syscall::O_NONBLOCK)?;
+    resume(&parent, armed)?;
+    child.start()?;
+
+    let mut grandchild: Option<Fd> = None;
+    let mut seen = Vec::new();
+    let mut gone = [false; 2];
+    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
+    while gone != [true; 2] {
+        let mut progress = false;
+        let mut claimed = None;
+        for (index, trace) in [Some(&parent), grandchild.as_ref()].into_iter().enumerate() {
+            let Some(trace) = trace else { continue };
+            match next_stop(trace) {
+                Err(error) if error.errno == EAGAIN => continue,
+                Err(error) if error.errno == ESRCH => {
+                    gone[index] = true;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+                Ok(Stop::Clone { number }) if index == 0 => {
+                    check_eq!(grandchild.is_none(), true, "one clone");
+                    let name = format!("clone/{}", number);
+                    claimed = Some(sys::dup(&parent, &name)?);
+                    check_errno!(sys::dup(&parent, &name).map(drop), EINVAL);
+                }
+                Ok(Stop::SyscallEntry { number, args }) => {
+                    if index == 1 {
+                        seen.push((number, args[0]));
+                    }
+                }
+                Ok(other) => fail!("unexpected stop {:?}", other),
+            }
+            resume(trace, armed)?;
+            progress = true;
+        }
+        if claimed.is_some() {
+            grandchild = claimed;
+        }
+        if !progress {
+            if sys::monotonic()? > deadline {
+                fail!("timed out; grandchild syscalls so far: {:?}", seen);
+            }
+            sys::yield_now();
+        }
+    }
+    check_eq!(
+        seen,
+        [(SYS_WRITE, child::given(0)), (SYS_WRITE, child::SELF_FD)],
+        "the grandchild's syscalls"
+    );
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, MESSAGE);
+    Ok(())
+}
