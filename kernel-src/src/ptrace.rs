@@ -250,6 +250,27 @@ pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
     if armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL) {
         stop_current(Stop::SyscallExit { number, ret }, token);
     }
+    if armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
+        step_over_syscall(token);
+    }
+}
+
+/// A `syscall` instruction run with the trap flag set traps only after the instruction that
+/// follows it (the kernel returns with `iretq`), so a debugger would miss one step: report the
+/// step over the `syscall` instruction here instead.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[cold]
+fn step_over_syscall(token: &mut CleanLockToken) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const TRAP_FLAG: usize = 1 << 8;
+        let ip = match context::current().read(token.token()).regs() {
+            Some(regs) if regs.iret.rflags & TRAP_FLAG != 0 => regs.instr_pointer(),
+            _ => return,
+        };
+        stop_current(Stop::SingleStep { ip }, token);
+    }
 }
 
 /// Debug-exception hook. Returns `true` when the single step was the tracer's.

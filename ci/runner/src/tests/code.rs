@@ -21,6 +21,20 @@ rp_step_add:
 rp_step_ret:
     ret
 
+    // A breakpoint, then a syscall (number 0: ENOSYS) between two instructions.
+    .global rp_syscall
+rp_syscall:
+    int3
+    .global rp_syscall_xor
+rp_syscall_xor:
+    xor eax, eax
+    .global rp_syscall_insn
+rp_syscall_insn:
+    syscall
+    .global rp_syscall_ret
+rp_syscall_ret:
+    ret
+
     // Where a tracer plants a breakpoint: a nop to overwrite.
     .global rp_patch
 rp_patch:
@@ -59,6 +73,10 @@ unsafe extern "C" {
     safe fn rp_step_mov();
     safe fn rp_step_add();
     safe fn rp_step_ret();
+    pub safe fn rp_syscall() -> usize;
+    safe fn rp_syscall_xor();
+    safe fn rp_syscall_insn();
+    safe fn rp_syscall_ret();
     pub safe fn rp_patch() -> u32;
     safe fn rp_patch_next();
     pub safe fn rp_ud2() -> u32;
@@ -81,6 +99,10 @@ pub mod at {
         step_mov => rp_step_mov,
         step_add => rp_step_add,
         step_ret => rp_step_ret,
+        syscall => rp_syscall,
+        syscall_xor => rp_syscall_xor,
+        syscall_insn => rp_syscall_insn,
+        syscall_ret => rp_syscall_ret,
         patch => rp_patch,
         patch_next => rp_patch_next,
         ud2 => rp_ud2,

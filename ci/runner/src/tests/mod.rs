@@ -41,6 +41,7 @@ pub static ALL: &[Test] = tests![
     mem::breakpoint_in_code_is_copy_on_write,
     mem::dead_tracee_is_esrch,
     step::int3_then_steps_report_each_instruction,
+    step::step_over_syscall_stops_after_it,
     step::unarmed_breakpoint_is_an_exception,
     fault::invalid_opcode_stops_and_is_suppressed,
     fault::page_fault_reports_the_address,

@@ -58,6 +58,64 @@ pub fn int3_then_steps_report_each_instruction() -> Result<(), Failure> {
     Ok(())
 }
 
+fn call_syscall(_: usize) -> ! {
+    let _ = sys::write(child::given(0), &code::rp_syscall().to_ne_bytes());
+    child::exit()
+}
+
+/// Verifies that single-stepping over a `syscall` instruction gives its entry and exit stops,
+/// then a step stop right after the instruction, not one instruction later.
+pub fn step_over_syscall_stops_after_it() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut child = Child::new(call_syscall, 0)?;
+    child.give(&writer)?;
+    let trace = child.open("trace")?;
+    let all = STEP
+        | PtraceFlags::PTRACE_STOP_PRE_SYSCALL
+        | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+
+    check_eq!(next_stop(&trace)?, Stop::Breakpoint { ip: code::at::syscall() });
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rip = code::at::syscall_xor();
+    sys::write(&handle, &stopped)?;
+    resume(&trace, IGNORE | all)?;
+
+    let enosys = syscall::ENOSYS.wrapping_neg() as usize;
+    let expected = [
+        Stop::SingleStep {
+            ip: code::at::syscall_insn(),
+        },
+        Stop::SyscallEntry {
+            number: 0,
+            args: [0; 6],
+        },
+        Stop::SyscallExit {
+            number: 0,
+            ret: enosys,
+        },
+        Stop::SingleStep {
+            ip: code::at::syscall_ret(),
+        },
+    ];
+    for (index, want) in expected.into_iter().enumerate() {
+        let mut got = next_stop(&trace)?;
+        // Argument registers hold whatever the caller left there.
+        if let Stop::SyscallEntry { args, .. } = &mut got {
+            *args = [0; 6];
+        }
+        check_eq!(got, want, "stop {}", index);
+        resume(&trace, all)?;
+    }
+    check_eq!(next_stop(&trace)?.flag(), STEP, "the step over ret");
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, enosys.to_ne_bytes());
+    Ok(())
+}
+
 /// Verifies that an int3 reaches a tracer that armed exception stops but not breakpoint
 /// stops as the breakpoint exception (vector 3), which the tracer can suppress.
 pub fn unarmed_breakpoint_is_an_exception() -> Result<(), Failure> {
