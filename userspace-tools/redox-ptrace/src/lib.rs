@@ -22,6 +22,12 @@ pub mod error;
 pub mod fd;
 pub mod mem;
 pub mod raw;
+pub mod stop;
+pub mod tracee;
+pub mod tracer;
 
 pub use error::{Error, Request, Result, TraceeId};
 pub use fd::{ContextFd, TraceFd};
+pub use stop::{Restart, Stop, StopSet};
+pub use tracee::Tracee;
+pub use tracer::Tracer;

@@ -1,6 +1,8 @@
 //! Representative syscalls printed the way strace would: strings, flags, structs, errors,
 //! truncation, and what happens without memory access.
 
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use redox_ptrace::{
     decode::{decode, DecodeOptions, FinishedCall, PendingCall},
     mem::{FakeMemory, NoMemory, TraceeMemory},

@@ -5,6 +5,8 @@
 //! decoder entry of the same name. A new syscall in a crate update fails here until the
 //! decoder learns it.
 
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::{collections::BTreeMap, path::PathBuf, process::Command};
 
 use redox_ptrace::decode::{lookup, ALL_SYSCALLS};

@@ -65,9 +65,9 @@ const OPEN_BITS: &[(usize, &str)] = &[
 
 /// Open flags: the access mode, the flag bits, and the low 16 bits (the creation mode) in octal.
 pub fn write_open_flags(f: &mut dyn Write, value: usize) -> fmt::Result {
-    let mut parts = 0;
+    let mut parts = 0u32;
     let mut sep = |f: &mut dyn Write| -> fmt::Result {
-        parts += 1;
+        parts = parts.saturating_add(1);
         if parts > 1 { f.write_char('|') } else { Ok(()) }
     };
     match value & O_ACCMODE {
