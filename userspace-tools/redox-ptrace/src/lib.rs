@@ -22,6 +22,9 @@ pub mod error;
 pub mod fd;
 pub mod mem;
 pub mod raw;
+#[cfg(target_arch = "x86_64")]
+pub mod regs;
+pub mod stats;
 pub mod stop;
 pub mod tracee;
 pub mod tracer;
