@@ -24,6 +24,8 @@ pub mod mem;
 pub mod raw;
 #[cfg(target_arch = "x86_64")]
 pub mod regs;
+#[cfg(feature = "std")]
+pub mod spawn;
 pub mod stats;
 pub mod stop;
 pub mod tracee;
