@@ -104,6 +104,26 @@ pub fn default_source() -> alloc::boxed::Box<dyn ContextSource> {
     }
 }
 
+/// A new `event:` queue for [`crate::Tracer::with_event_queue`]: opened through std at
+/// `/scheme/event`, then cloned into a slot of our own ([`crate::raw::event_queue_adopt`]).
+pub fn open_event_queue() -> Result<crate::fd::EventQueueFd> {
+    #[cfg(target_os = "redox")]
+    {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/scheme/event")
+            .map_err(|_| Error::Unsupported { what: "cannot open /scheme/event" })?;
+        let raw = usize::try_from(file.as_raw_fd()).map_err(|_| Error::Unsupported { what: "bad event queue handle" })?;
+        crate::raw::event_queue_adopt(raw)
+    }
+    #[cfg(not(target_os = "redox"))]
+    {
+        Err(Error::Unsupported { what: "event queues need Redox" })
+    }
+}
+
 /// Waits for process `pid` (a child of ours) and returns how it ended.
 pub fn wait_exit(pid: usize) -> ExitStatus {
     #[cfg(target_os = "redox")]
