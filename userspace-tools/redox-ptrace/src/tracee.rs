@@ -5,8 +5,6 @@
 //! ([`TraceeState::on_exit`]). Syscall entry and exit are paired here, so callers get the entry
 //! arguments with the exit stop.
 
-use alloc::boxed::Box;
-
 use syscall::{EnvRegisters, FloatRegisters, IntRegisters};
 
 use crate::{
@@ -236,9 +234,6 @@ impl Tracee {
         }
     }
 }
-
-/// Boxed memory for callers that want to keep one around.
-pub type BoxedMemory = Box<dyn TraceeMemory>;
 
 #[cfg(test)]
 mod tests {
