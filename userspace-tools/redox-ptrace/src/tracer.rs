@@ -1,12 +1,22 @@
 //! The tracer: owns sessions, hands out stops, takes restarts (pete's `Ptracer`).
 //!
-//! ```ignore
-//! let mut tracer = Tracer::with_event_queue(queue);
-//! let id = tracer.attach(ctx, Some(pid))?;
-//! tracer.restart(id, Restart::Syscall)?;        // arm: the tracee was running
-//! while let Some((id, stop)) = tracer.wait()? {
-//!     // ... look at stop, registers, memory ...
-//!     if stop.is_stop() { tracer.restart(id, Restart::Syscall)?; }
+//! ```no_run
+//! use redox_ptrace::{fd::EventQueueFd, ContextFd, Restart, Stop, Tracer};
+//!
+//! fn trace(queue: EventQueueFd, ctx: ContextFd, pid: usize) -> redox_ptrace::Result<()> {
+//!     let mut tracer = Tracer::with_event_queue(queue);
+//!     let id = tracer.attach(ctx, Some(pid))?;
+//!     tracer.restart(id, Restart::Syscall)?; // arm: the tracee was running
+//!     while let Some((id, stop)) = tracer.wait()? {
+//!         if let Stop::SyscallEntry { number, .. } = stop {
+//!             let _regs = tracer.tracee(id).map(|t| t.int_regs());
+//!             let _ = number;
+//!         }
+//!         if stop.is_stop() {
+//!             tracer.restart(id, Restart::Syscall)?;
+//!         }
+//!     }
+//!     Ok(())
 //! }
 //! ```
 //!
@@ -194,6 +204,10 @@ impl Tracer {
                     tracee.reopen_memory();
                 }
                 self.pending.push_back((tracee.id, stop));
+            }
+            if blocking && n == 0 {
+                // A blocking read returns at least one event or fails; never spin on it.
+                return Err(tracee.protocol("empty read from a blocking trace handle"));
             }
             if n == 0 || blocking {
                 return Ok(());
