@@ -74,7 +74,10 @@ impl Request {
 #[non_exhaustive]
 pub enum Error {
     /// The tracee exited (the kernel said `ESRCH`).
-    TraceeDied { tracee: Option<TraceeId>, request: Request },
+    TraceeDied {
+        tracee: Option<TraceeId>,
+        request: Request,
+    },
     /// The kernel refused `request` with `errno`.
     Os {
         tracee: Option<TraceeId>,
@@ -85,7 +88,10 @@ pub enum Error {
     /// or breakpoint stop, restarting a tracee that is not stopped...).
     InvalidRestart { tracee: TraceeId, why: &'static str },
     /// The kernel sent something this library does not understand.
-    Protocol { tracee: Option<TraceeId>, what: &'static str },
+    Protocol {
+        tracee: Option<TraceeId>,
+        what: &'static str,
+    },
     /// No tracee with this id.
     UnknownTracee { tracee: TraceeId },
     /// The platform cannot do this (see the README's "What is missing").

@@ -63,12 +63,18 @@ pub fn read_bytes(
 
 /// A NUL-terminated string of at most `limit` bytes (the NUL not included). Returns the bytes
 /// and whether the string went on past `limit`.
-pub fn read_cstr(mem: &dyn TraceeMemory, addr: usize, limit: usize) -> Result<(Vec<u8>, bool), MemError> {
+pub fn read_cstr(
+    mem: &dyn TraceeMemory,
+    addr: usize,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), MemError> {
     const CHUNK: usize = 64;
     let mut out = Vec::new();
     let mut chunk = [0u8; CHUNK];
     loop {
-        let at = addr.checked_add(out.len()).ok_or(MemError::Fault { addr })?;
+        let at = addr
+            .checked_add(out.len())
+            .ok_or(MemError::Fault { addr })?;
         // Never read across a page boundary in one go: the next page may be unmapped.
         let to_page_end = 4096usize.saturating_sub(at.checked_rem(4096).unwrap_or(0));
         let want = CHUNK.min(to_page_end);
@@ -101,7 +107,12 @@ macro_rules! plain {
     )* };
 }
 plain!(u8, u16, u32, u64, usize, i32, i64, isize);
-plain!(syscall::data::Map, syscall::data::TimeSpec, syscall::data::Event, syscall::data::Stat);
+plain!(
+    syscall::data::Map,
+    syscall::data::TimeSpec,
+    syscall::data::Event,
+    syscall::data::Stat
+);
 
 /// Reads a `T` at `addr`.
 pub fn read_plain<T: Plain>(mem: &dyn TraceeMemory, addr: usize) -> Result<T, MemError> {
@@ -109,7 +120,8 @@ pub fn read_plain<T: Plain>(mem: &dyn TraceeMemory, addr: usize) -> Result<T, Me
     // SAFETY: the byte view covers exactly the value; it is fully written before assume_init
     // (read_exact fails otherwise), and Plain says any bytes are a valid T.
     unsafe {
-        let bytes = core::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), size_of::<T>());
+        let bytes =
+            core::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), size_of::<T>());
         bytes.fill(0);
         read_exact(mem, addr, bytes)?;
         Ok(value.assume_init())
@@ -193,7 +205,9 @@ impl FakeMemory {
     pub fn with_plain<T: Plain>(self, addr: usize, value: &T) -> Self {
         // SAFETY: reading the bytes of a Plain value; padding bytes may be anything, which is
         // fine for a test fixture.
-        let bytes = unsafe { core::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) };
+        let bytes = unsafe {
+            core::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>())
+        };
         self.with(addr, bytes)
     }
 }
@@ -206,7 +220,10 @@ impl TraceeMemory for FakeMemory {
             .next_back()
             .ok_or(MemError::Fault { addr })?;
         let offset = addr.checked_sub(*start).ok_or(MemError::Fault { addr })?;
-        let src = bytes.get(offset..).filter(|s| !s.is_empty()).ok_or(MemError::Fault { addr })?;
+        let src = bytes
+            .get(offset..)
+            .filter(|s| !s.is_empty())
+            .ok_or(MemError::Fault { addr })?;
         let n = src.len().min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), src.get(..n)) {
             dst.copy_from_slice(src);
@@ -225,7 +242,10 @@ mod tests {
         let mem = FakeMemory::new().with(0x1000, b"hello\0world");
         assert_eq!(read_cstr(&mem, 0x1000, 64), Ok((b"hello".to_vec(), false)));
         assert_eq!(read_cstr(&mem, 0x1000, 3), Ok((b"hel".to_vec(), true)));
-        assert_eq!(read_cstr(&mem, 0x1006, 64), Err(MemError::Fault { addr: 0x100b }));
+        assert_eq!(
+            read_cstr(&mem, 0x1006, 64),
+            Err(MemError::Fault { addr: 0x100b })
+        );
     }
 
     /// Verifies that byte ranges are cut to the limit and holes are faults.
@@ -233,9 +253,18 @@ mod tests {
     fn read_bytes_cuts_and_faults() {
         let mem = FakeMemory::new().with(0x2000, b"abcdef");
         assert_eq!(read_bytes(&mem, 0x2000, 6, 4), Ok((b"abcd".to_vec(), true)));
-        assert_eq!(read_bytes(&mem, 0x2002, 4, 64), Ok((b"cdef".to_vec(), false)));
-        assert_eq!(read_bytes(&mem, 0x2002, 5, 64), Err(MemError::Fault { addr: 0x2006 }));
-        assert_eq!(read_bytes(&mem, 0x10, 1, 64), Err(MemError::Fault { addr: 0x10 }));
+        assert_eq!(
+            read_bytes(&mem, 0x2002, 4, 64),
+            Ok((b"cdef".to_vec(), false))
+        );
+        assert_eq!(
+            read_bytes(&mem, 0x2002, 5, 64),
+            Err(MemError::Fault { addr: 0x2006 })
+        );
+        assert_eq!(
+            read_bytes(&mem, 0x10, 1, 64),
+            Err(MemError::Fault { addr: 0x10 })
+        );
     }
 
     /// Verifies that a repr(C) struct reads back field by field.

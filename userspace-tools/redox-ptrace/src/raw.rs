@@ -93,7 +93,9 @@ pub fn set_nonblocking(fd: &TraceFd, nonblocking: bool) -> Result<()> {
     } else {
         flags & !O_NONBLOCK
     };
-    syscall::fcntl(fd.raw(), F_SETFL, flags).map(drop).map_err(err)
+    syscall::fcntl(fd.raw(), F_SETFL, flags)
+        .map(drop)
+        .map_err(err)
 }
 
 // ---- stop, event delivery, resume --------------------------------------------------------------
@@ -191,15 +193,31 @@ pub fn open_mem(ctx: &ContextFd) -> Result<MemFd> {
 /// fewer than asked at the end of a mapping.
 pub fn read_mem(mem: &MemFd, addr: usize, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: buf is writable for buf.len() bytes.
-    unsafe { rw2(SYS_READ2, mem.raw(), buf.as_mut_ptr() as usize, buf.len(), addr) }
-        .map_err(|e| Error::os(Request::ReadMem, None, e))
+    unsafe {
+        rw2(
+            SYS_READ2,
+            mem.raw(),
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            addr,
+        )
+    }
+    .map_err(|e| Error::os(Request::ReadMem, None, e))
 }
 
 /// Writes tracee memory at `addr`: `write2(mem, buf, offset = addr)`. Returns the bytes written.
 pub fn write_mem(mem: &MemFd, addr: usize, buf: &[u8]) -> Result<usize> {
     // SAFETY: buf is readable for buf.len() bytes; the kernel only reads it.
-    unsafe { rw2(SYS_WRITE2, mem.raw(), buf.as_ptr() as usize, buf.len(), addr) }
-        .map_err(|e| Error::os(Request::WriteMem, None, e))
+    unsafe {
+        rw2(
+            SYS_WRITE2,
+            mem.raw(),
+            buf.as_ptr() as usize,
+            buf.len(),
+            addr,
+        )
+    }
+    .map_err(|e| Error::os(Request::WriteMem, None, e))
 }
 
 /// The tracee's address space: `dup(ctx, "addrspace")`, for [`crate::mem::AddrSpaceMemory`].
@@ -243,8 +261,17 @@ pub fn event_queue_adopt(fd: usize) -> Result<EventQueueFd> {
 
 /// Asks `queue` to report `flags` on handle `fd`, tagged with `data`:
 /// `write(queue, Event { id: fd, flags, data })`.
-pub fn event_register(queue: &EventQueueFd, fd: usize, flags: EventFlags, data: usize) -> Result<()> {
-    let event = Event { id: fd, flags, data };
+pub fn event_register(
+    queue: &EventQueueFd,
+    fd: usize,
+    flags: EventFlags,
+    data: usize,
+) -> Result<()> {
+    let event = Event {
+        id: fd,
+        flags,
+        data,
+    };
     syscall::write(queue.raw(), &event)
         .map(drop)
         .map_err(|e| Error::os(Request::EventQueue, None, e))
@@ -317,7 +344,13 @@ where
 ///
 /// # Safety
 /// `ptr..ptr+len` must be valid for the direction of `number`.
-unsafe fn rw2(number: usize, fd: usize, ptr: usize, len: usize, offset: usize) -> Result<usize, Errno> {
+unsafe fn rw2(
+    number: usize,
+    fd: usize,
+    ptr: usize,
+    len: usize,
+    offset: usize,
+) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller; the kernel checks the user slice itself.
     unsafe { syscall::syscall5(number, fd, ptr, len, offset, usize::MAX) }
 }
@@ -344,7 +377,11 @@ mod tests {
         let mut tries = 0;
         let got = with_slot(&range, |slot| {
             tries += 1;
-            if tries < 3 { Err(Errno::new(EEXIST)) } else { Ok(slot) }
+            if tries < 3 {
+                Err(Errno::new(EEXIST))
+            } else {
+                Ok(slot)
+            }
         })
         .map(Fd::into_raw);
         assert_eq!(got, Ok(syscall::UPPER_FDTBL_TAG | 0x12));

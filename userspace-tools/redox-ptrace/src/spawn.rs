@@ -60,7 +60,9 @@ impl Gate {
             // SAFETY: as above.
             unsafe { libc::close(self.fd) };
             if written != 1 {
-                return Err(Error::Unsupported { what: "the spawned child went away before its gate opened" });
+                return Err(Error::Unsupported {
+                    what: "the spawned child went away before its gate opened",
+                });
             }
         }
         Ok(())
@@ -79,16 +81,21 @@ pub enum ExitStatus {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unavailable;
 
-const NO_PID_LOOKUP: &str = "attaching by pid needs procmgr to hand out another process's thread handle \
+const NO_PID_LOOKUP: &str =
+    "attaching by pid needs procmgr to hand out another process's thread handle \
      (it only gives them to the forking parent); see userspace-tools/README.md";
 
 impl ContextSource for Unavailable {
     fn spawn(&mut self, _argv: &[String]) -> Result<Spawned> {
-        Err(Error::Unsupported { what: "spawning a tracee needs Redox (relibc fork + kernel.proc handles)" })
+        Err(Error::Unsupported {
+            what: "spawning a tracee needs Redox (relibc fork + kernel.proc handles)",
+        })
     }
 
     fn by_pid(&mut self, _pid: usize) -> Result<ContextFd> {
-        Err(Error::Unsupported { what: NO_PID_LOOKUP })
+        Err(Error::Unsupported {
+            what: NO_PID_LOOKUP,
+        })
     }
 }
 
@@ -114,13 +121,19 @@ pub fn open_event_queue() -> Result<crate::fd::EventQueueFd> {
             .read(true)
             .write(true)
             .open("/scheme/event")
-            .map_err(|_| Error::Unsupported { what: "cannot open /scheme/event" })?;
-        let raw = usize::try_from(file.as_raw_fd()).map_err(|_| Error::Unsupported { what: "bad event queue handle" })?;
+            .map_err(|_| Error::Unsupported {
+                what: "cannot open /scheme/event",
+            })?;
+        let raw = usize::try_from(file.as_raw_fd()).map_err(|_| Error::Unsupported {
+            what: "bad event queue handle",
+        })?;
         crate::raw::event_queue_adopt(raw)
     }
     #[cfg(not(target_os = "redox"))]
     {
-        Err(Error::Unsupported { what: "event queues need Redox" })
+        Err(Error::Unsupported {
+            what: "event queues need Redox",
+        })
     }
 }
 
@@ -129,7 +142,9 @@ pub fn wait_exit(pid: usize) -> ExitStatus {
     #[cfg(target_os = "redox")]
     {
         let mut status = 0;
-        let Ok(pid) = libc::pid_t::try_from(pid) else { return ExitStatus::Unknown };
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return ExitStatus::Unknown;
+        };
         // SAFETY: plain waitpid on our own child.
         if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
             return ExitStatus::Unknown;
@@ -190,7 +205,9 @@ mod redox {
         fn spawn(&mut self, argv: &[String]) -> Result<Spawned> {
             let args: Vec<CString> = argv
                 .iter()
-                .map(|a| CString::new(a.as_bytes()).map_err(|_| spawn_error(syscall::error::EINVAL)))
+                .map(|a| {
+                    CString::new(a.as_bytes()).map_err(|_| spawn_error(syscall::error::EINVAL))
+                })
                 .collect::<Result<_>>()?;
             let mut ptrs: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
             ptrs.push(core::ptr::null());
@@ -209,7 +226,16 @@ mod redox {
             let pid = unsafe { libc::fork() };
             if pid == 0 {
                 // SAFETY: in the child, see child().
-                unsafe { child(filetable.raw(), slot, ready_w, go_r, program.as_ptr(), ptrs.as_ptr()) }
+                unsafe {
+                    child(
+                        filetable.raw(),
+                        slot,
+                        ready_w,
+                        go_r,
+                        program.as_ptr(),
+                        ptrs.as_ptr(),
+                    )
+                }
             }
             // SAFETY: closing our copies of the child's pipe ends.
             unsafe {
@@ -234,7 +260,11 @@ mod redox {
                 // SAFETY: our own pipe end; the child exits once it sees EOF or an error.
                 unsafe { libc::close(go_w) };
                 let _ = super::wait_exit(usize::try_from(pid).unwrap_or(0));
-                return Err(spawn_error(if errno != 0 { errno } else { syscall::error::ECHILD }));
+                return Err(spawn_error(if errno != 0 {
+                    errno
+                } else {
+                    syscall::error::ECHILD
+                }));
             }
             drop(filetable);
             Ok(Spawned {
@@ -246,7 +276,9 @@ mod redox {
         }
 
         fn by_pid(&mut self, _pid: usize) -> Result<ContextFd> {
-            Err(Error::Unsupported { what: NO_PID_LOOKUP })
+            Err(Error::Unsupported {
+                what: NO_PID_LOOKUP,
+            })
         }
     }
 

@@ -41,18 +41,26 @@ impl SyscallStats {
     }
 
     fn total(&self) -> CallStats {
-        self.by_number.values().fold(CallStats::default(), |acc, s| CallStats {
-            calls: acc.calls.saturating_add(s.calls),
-            errors: acc.errors.saturating_add(s.errors),
-            nanos: acc.nanos.saturating_add(s.nanos),
-        })
+        self.by_number
+            .values()
+            .fold(CallStats::default(), |acc, s| CallStats {
+                calls: acc.calls.saturating_add(s.calls),
+                errors: acc.errors.saturating_add(s.errors),
+                nanos: acc.nanos.saturating_add(s.nanos),
+            })
     }
 }
 
 const RULE: &str = "------ ----------- ----------- --------- --------- ----------------";
 
 /// One row: `% time`, seconds, usecs/call, calls, errors (blank when 0), name.
-fn row(f: &mut fmt::Formatter<'_>, stats: &CallStats, total_nanos: u64, name: &dyn fmt::Display, per_call: bool) -> fmt::Result {
+fn row(
+    f: &mut fmt::Formatter<'_>,
+    stats: &CallStats,
+    total_nanos: u64,
+    name: &dyn fmt::Display,
+    per_call: bool,
+) -> fmt::Result {
     let percent = if total_nanos == 0 {
         0.0
     } else {
@@ -79,14 +87,18 @@ impl fmt::Display for SyscallStats {
     /// The table, most time first (then most calls, then name).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let total = self.total();
-        let mut rows: Vec<(usize, &CallStats)> = self.by_number.iter().map(|(n, s)| (*n, s)).collect();
+        let mut rows: Vec<(usize, &CallStats)> =
+            self.by_number.iter().map(|(n, s)| (*n, s)).collect();
         rows.sort_by(|(na, a), (nb, b)| {
             b.nanos
                 .cmp(&a.nanos)
                 .then(b.calls.cmp(&a.calls))
                 .then(syscall_name(*na).cmp(&syscall_name(*nb)))
         });
-        writeln!(f, "% time     seconds  usecs/call     calls    errors syscall")?;
+        writeln!(
+            f,
+            "% time     seconds  usecs/call     calls    errors syscall"
+        )?;
         writeln!(f, "{RULE}")?;
         for (number, stats) in rows {
             row(f, stats, total.nanos, &syscall_name(number), true)?;
@@ -128,6 +140,9 @@ mod tests {
     #[test]
     fn empty_table_has_zero_total() {
         let text = SyscallStats::new().to_string();
-        assert!(text.ends_with("  0.00    0.000000                     0           total\n"), "{text}");
+        assert!(
+            text.ends_with("  0.00    0.000000                     0           total\n"),
+            "{text}"
+        );
     }
 }

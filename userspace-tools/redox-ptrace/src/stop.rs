@@ -66,7 +66,10 @@ impl Stop {
     /// Whether the tracee waits for a [`Restart`]. Notices and exits do not.
     pub fn is_stop(&self) -> bool {
         match self {
-            Self::SyscallEntry { .. } | Self::SyscallExit { .. } | Self::SingleStep { .. } | Self::Breakpoint { .. } => true,
+            Self::SyscallEntry { .. }
+            | Self::SyscallExit { .. }
+            | Self::SingleStep { .. }
+            | Self::Breakpoint { .. } => true,
             Self::AddrSpaceSwitch | Self::Exited => false,
         }
     }
@@ -121,7 +124,10 @@ impl Restart {
 mod tests {
     use super::*;
 
-    const ENTRY: Stop = Stop::SyscallEntry { number: 3, args: [0; 6] };
+    const ENTRY: Stop = Stop::SyscallEntry {
+        number: 3,
+        args: [0; 6],
+    };
     const BREAK: Stop = Stop::Breakpoint { ip: 0x1000 };
 
     /// Verifies that Syscall arms entry and exit plus the standing set.
@@ -137,7 +143,9 @@ mod tests {
     /// Verifies that Sysemu adds IGNORE at a syscall entry and is refused anywhere else.
     #[test]
     fn sysemu_only_at_syscall_entry() {
-        let flags = Restart::Sysemu.flags(Some(&ENTRY), StopSet::NONE).expect("at entry");
+        let flags = Restart::Sysemu
+            .flags(Some(&ENTRY), StopSet::NONE)
+            .expect("at entry");
         assert!(flags.contains(PtraceFlags::PTRACE_FLAG_IGNORE));
         assert!(Restart::Sysemu.flags(Some(&BREAK), StopSet::NONE).is_err());
         assert!(Restart::Sysemu.flags(None, StopSet::NONE).is_err());
@@ -147,29 +155,47 @@ mod tests {
     #[test]
     fn skip_breakpoint_only_at_breakpoint() {
         let flags = Restart::SkipBreakpoint(StopSet::BREAKPOINT).flags(Some(&BREAK), StopSet::NONE);
-        assert_eq!(flags, Ok(PtraceFlags::PTRACE_STOP_BREAKPOINT | PtraceFlags::PTRACE_FLAG_IGNORE));
-        assert!(Restart::SkipBreakpoint(StopSet::NONE).flags(Some(&ENTRY), StopSet::NONE).is_err());
+        assert_eq!(
+            flags,
+            Ok(PtraceFlags::PTRACE_STOP_BREAKPOINT | PtraceFlags::PTRACE_FLAG_IGNORE)
+        );
+        assert!(Restart::SkipBreakpoint(StopSet::NONE)
+            .flags(Some(&ENTRY), StopSet::NONE)
+            .is_err());
     }
 
     /// Verifies that Detach disarms everything, standing set included, and Step is one bit.
     #[test]
     fn detach_disarms_and_step_steps() {
-        assert_eq!(Restart::Detach.flags(Some(&ENTRY), StopSet::SYSCALLS), Ok(PtraceFlags::empty()));
-        assert_eq!(Restart::Step.flags(None, StopSet::NONE), Ok(PtraceFlags::PTRACE_STOP_SINGLESTEP));
-        assert_eq!(Restart::Continue(StopSet::NONE).flags(None, StopSet::NONE), Ok(PtraceFlags::empty()));
+        assert_eq!(
+            Restart::Detach.flags(Some(&ENTRY), StopSet::SYSCALLS),
+            Ok(PtraceFlags::empty())
+        );
+        assert_eq!(
+            Restart::Step.flags(None, StopSet::NONE),
+            Ok(PtraceFlags::PTRACE_STOP_SINGLESTEP)
+        );
+        assert_eq!(
+            Restart::Continue(StopSet::NONE).flags(None, StopSet::NONE),
+            Ok(PtraceFlags::empty())
+        );
     }
 
     /// Verifies that every flag a restart can produce is one the kernel accepts.
     #[test]
     fn restarts_write_only_writable_flags() {
-        let all = StopSet::SYSCALLS | StopSet::STEP | StopSet::BREAKPOINT | StopSet::ADDRSPACE_SWITCH;
+        let all =
+            StopSet::SYSCALLS | StopSet::STEP | StopSet::BREAKPOINT | StopSet::ADDRSPACE_SWITCH;
         for (restart, at) in [
             (Restart::Continue(all), None),
             (Restart::Sysemu, Some(&ENTRY)),
             (Restart::SkipBreakpoint(all), Some(&BREAK)),
         ] {
             let flags = restart.flags(at, all).expect("valid here");
-            assert!(trace_core::abi::WRITABLE_FLAGS.contains(flags), "{restart:?}");
+            assert!(
+                trace_core::abi::WRITABLE_FLAGS.contains(flags),
+                "{restart:?}"
+            );
         }
     }
 }

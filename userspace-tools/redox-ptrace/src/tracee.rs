@@ -76,13 +76,18 @@ impl TraceeState {
             (Run::Running, true) => Run::Stopped { stop },
             (Run::Running, false) => Run::Running,
             (Run::Stopped { stop: held }, false) => Run::Stopped { stop: held },
-            (Run::Stopped { .. }, true) => return Err("a stop while the tracee is already stopped"),
+            (Run::Stopped { .. }, true) => {
+                return Err("a stop while the tracee is already stopped")
+            }
             (Run::Exited, _) => return Err("an event after the tracee exited"),
         };
         let syscall = match stop {
             Stop::SyscallEntry { number, args } => SyscallState::Inside { number, args },
             Stop::SyscallExit { .. } => SyscallState::Outside,
-            Stop::SingleStep { .. } | Stop::Breakpoint { .. } | Stop::AddrSpaceSwitch | Stop::Exited => self.syscall,
+            Stop::SingleStep { .. }
+            | Stop::Breakpoint { .. }
+            | Stop::AddrSpaceSwitch
+            | Stop::Exited => self.syscall,
         };
         Ok((Self { run, syscall }, stop))
     }
@@ -97,9 +102,11 @@ impl TraceeState {
         let syscall = match restart {
             // Leaving the tracer: the next entry/exit it sees is unrelated to this one.
             Restart::Detach => SyscallState::Outside,
-            Restart::Continue(_) | Restart::Syscall | Restart::Step | Restart::Sysemu | Restart::SkipBreakpoint(_) => {
-                self.syscall
-            }
+            Restart::Continue(_)
+            | Restart::Syscall
+            | Restart::Step
+            | Restart::Sysemu
+            | Restart::SkipBreakpoint(_) => self.syscall,
         };
         Ok(Self { run, syscall })
     }
@@ -245,7 +252,12 @@ mod tests {
     const ARGS: [usize; 6] = [1, 2, 3, 4, 5, 6];
 
     fn entered() -> TraceeState {
-        let (state, _) = TraceeState::new().on_event(Raw::SyscallEntry { number: 3, args: ARGS }).expect("entry");
+        let (state, _) = TraceeState::new()
+            .on_event(Raw::SyscallEntry {
+                number: 3,
+                args: ARGS,
+            })
+            .expect("entry");
         state
     }
 
@@ -253,30 +265,62 @@ mod tests {
     #[test]
     fn entry_stops_and_remembers_call() {
         let state = entered();
-        assert_eq!(state.syscall, SyscallState::Inside { number: 3, args: ARGS });
-        assert_eq!(state.held(), Some(&Stop::SyscallEntry { number: 3, args: ARGS }));
+        assert_eq!(
+            state.syscall,
+            SyscallState::Inside {
+                number: 3,
+                args: ARGS
+            }
+        );
+        assert_eq!(
+            state.held(),
+            Some(&Stop::SyscallEntry {
+                number: 3,
+                args: ARGS
+            })
+        );
     }
 
     /// Verifies that the exit stop carries the entry's arguments and leaves the syscall.
     #[test]
     fn exit_pairs_with_entry() {
         let running = entered().on_restart(Restart::Syscall).expect("restart");
-        let (state, stop) = running.on_event(Raw::SyscallExit { number: 3, ret: 7 }).expect("exit");
-        assert_eq!(stop, Stop::SyscallExit { number: 3, ret: 7, args: Some(ARGS) });
+        let (state, stop) = running
+            .on_event(Raw::SyscallExit { number: 3, ret: 7 })
+            .expect("exit");
+        assert_eq!(
+            stop,
+            Stop::SyscallExit {
+                number: 3,
+                ret: 7,
+                args: Some(ARGS)
+            }
+        );
         assert_eq!(state.syscall, SyscallState::Outside);
     }
 
     /// Verifies that an exit without a seen entry (attached mid-call) has no arguments.
     #[test]
     fn exit_without_entry_has_no_args() {
-        let (_, stop) = TraceeState::new().on_event(Raw::SyscallExit { number: 3, ret: 0 }).expect("exit");
-        assert_eq!(stop, Stop::SyscallExit { number: 3, ret: 0, args: None });
+        let (_, stop) = TraceeState::new()
+            .on_event(Raw::SyscallExit { number: 3, ret: 0 })
+            .expect("exit");
+        assert_eq!(
+            stop,
+            Stop::SyscallExit {
+                number: 3,
+                ret: 0,
+                args: None
+            }
+        );
     }
 
     /// Verifies that a notice does not stop a running tracee nor release a stopped one.
     #[test]
     fn notices_do_not_stop() {
-        let (state, stop) = TraceeState::new().on_event(Raw::AddrSpaceSwitch).expect("notice");
+        let (state, stop) = TraceeState::new()
+            .on_event(Raw::AddrSpaceSwitch)
+            .expect("notice");
         assert_eq!((state.run, stop), (Run::Running, Stop::AddrSpaceSwitch));
         let (state, _) = entered().on_event(Raw::AddrSpaceSwitch).expect("notice");
         assert!(matches!(state.run, Run::Stopped { .. }));
@@ -291,10 +335,14 @@ mod tests {
     /// Verifies that breakpoints and single steps stop and keep the syscall state.
     #[test]
     fn step_and_breakpoint_stop() {
-        let (state, stop) = TraceeState::new().on_event(Raw::Breakpoint { ip: 0x10 }).expect("int3");
+        let (state, stop) = TraceeState::new()
+            .on_event(Raw::Breakpoint { ip: 0x10 })
+            .expect("int3");
         assert_eq!(stop, Stop::Breakpoint { ip: 0x10 });
         let running = state.on_restart(Restart::Step).expect("step");
-        let (state, stop) = running.on_event(Raw::SingleStep { ip: 0x11 }).expect("step");
+        let (state, stop) = running
+            .on_event(Raw::SingleStep { ip: 0x11 })
+            .expect("step");
         assert_eq!(stop, Stop::SingleStep { ip: 0x11 });
         assert_eq!(state.syscall, SyscallState::Outside);
     }
@@ -302,14 +350,19 @@ mod tests {
     /// Verifies that re-arming a running tracee is allowed and keeps it running.
     #[test]
     fn restart_while_running_rearms() {
-        let state = TraceeState::new().on_restart(Restart::Continue(StopSet::SYSCALLS)).expect("re-arm");
+        let state = TraceeState::new()
+            .on_restart(Restart::Continue(StopSet::SYSCALLS))
+            .expect("re-arm");
         assert_eq!(state.run, Run::Running);
     }
 
     /// Verifies that exit reports the syscall the tracee died in, and nothing follows it.
     #[test]
     fn exit_reports_unfinished_call() {
-        let (state, died_in) = entered().on_restart(Restart::Syscall).expect("restart").on_exit();
+        let (state, died_in) = entered()
+            .on_restart(Restart::Syscall)
+            .expect("restart")
+            .on_exit();
         assert_eq!(died_in, Some((3, ARGS)));
         assert_eq!(state.run, Run::Exited);
         assert!(state.on_restart(Restart::Syscall).is_err());

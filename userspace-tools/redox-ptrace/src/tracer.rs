@@ -93,7 +93,12 @@ impl Tracer {
 
     /// Takes over a session opened by the caller (for example with [`raw::attach_with`] and
     /// `O_EXCL`).
-    pub fn adopt(&mut self, ctx: ContextFd, trace: TraceFd, pid: Option<usize>) -> Result<TraceeId> {
+    pub fn adopt(
+        &mut self,
+        ctx: ContextFd,
+        trace: TraceFd,
+        pid: Option<usize>,
+    ) -> Result<TraceeId> {
         let id = self.next_id(pid);
         self.adopt_as(id, ctx, trace)
     }
@@ -108,7 +113,8 @@ impl Tracer {
         match &self.queue {
             Some(queue) => {
                 raw::set_nonblocking(&trace, true).map_err(|e| e.on(id))?;
-                raw::event_register(queue, trace.raw(), EventFlags::EVENT_READ, id.index).map_err(|e| e.on(id))?;
+                raw::event_register(queue, trace.raw(), EventFlags::EVENT_READ, id.index)
+                    .map_err(|e| e.on(id))?;
             }
             None if !self.tracees.is_empty() => {
                 return Err(Error::Unsupported {
@@ -153,7 +159,8 @@ impl Tracer {
             if self.tracees.is_empty() {
                 return Ok(None);
             }
-            let ready: alloc::vec::Vec<usize> = core::mem::take(&mut self.ready).into_iter().collect();
+            let ready: alloc::vec::Vec<usize> =
+                core::mem::take(&mut self.ready).into_iter().collect();
             for index in ready {
                 self.drain(index)?;
             }
@@ -197,8 +204,13 @@ impl Tracer {
                 Err(e) => return Err(e.on(tracee.id)),
             };
             for event in events.iter().take(n) {
-                let raw_stop = event.decode().map_err(|_| tracee.protocol("undecodable trace event"))?;
-                let (state, stop) = tracee.state.on_event(raw_stop).map_err(|what| tracee.protocol(what))?;
+                let raw_stop = event
+                    .decode()
+                    .map_err(|_| tracee.protocol("undecodable trace event"))?;
+                let (state, stop) = tracee
+                    .state
+                    .on_event(raw_stop)
+                    .map_err(|what| tracee.protocol(what))?;
                 tracee.state = state;
                 if stop == Stop::AddrSpaceSwitch {
                     tracee.reopen_memory();
@@ -223,9 +235,14 @@ impl Tracer {
     /// [`Stop::Exited`]. [`Restart::Detach`] also closes the session and forgets the tracee.
     pub fn restart(&mut self, id: TraceeId, restart: Restart) -> Result<()> {
         let always = self.always;
-        let tracee = self.tracees.get_mut(&id.index).ok_or(Error::UnknownTracee { tracee: id })?;
+        let tracee = self
+            .tracees
+            .get_mut(&id.index)
+            .ok_or(Error::UnknownTracee { tracee: id })?;
         let invalid = |why| Error::InvalidRestart { tracee: id, why };
-        let flags = restart.flags(tracee.state.held(), always).map_err(invalid)?;
+        let flags = restart
+            .flags(tracee.state.held(), always)
+            .map_err(invalid)?;
         let state = tracee.state.on_restart(restart).map_err(invalid)?;
         if let Err(e) = raw::resume(&tracee.trace, flags) {
             self.ready.insert(id.index);
@@ -245,14 +262,19 @@ impl Tracer {
             self.ready.remove(&id.index);
             self.pending.retain(|(pending, _)| *pending != id);
             let (_ctx, trace) = tracee.into_handles();
-            trace.close().map_err(|e| Error::os(Request::Resume, Some(id), e))?;
+            trace
+                .close()
+                .map_err(|e| Error::os(Request::Resume, Some(id), e))?;
         }
         Ok(())
     }
 
     /// Kills tracee `id` ([`raw::kill`]). Its exit is reported by [`Tracer::wait`].
     pub fn kill(&mut self, id: TraceeId) -> Result<()> {
-        let tracee = self.tracees.get(&id.index).ok_or(Error::UnknownTracee { tracee: id })?;
+        let tracee = self
+            .tracees
+            .get(&id.index)
+            .ok_or(Error::UnknownTracee { tracee: id })?;
         let result = raw::kill(tracee.context()).map_err(|e| e.on(id));
         self.ready.insert(id.index);
         result

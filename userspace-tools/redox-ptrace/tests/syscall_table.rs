@@ -29,7 +29,13 @@ fn number_rs() -> PathBuf {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let run = |offline: bool| {
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["metadata", "--format-version", "1", "--manifest-path", manifest]);
+        cmd.args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            manifest,
+        ]);
         if offline {
             cmd.arg("--offline");
         }
@@ -41,7 +47,11 @@ fn number_rs() -> PathBuf {
     if !out.status.success() {
         out = run(false);
     }
-    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
     let package = meta["packages"]
         .as_array()
@@ -50,23 +60,41 @@ fn number_rs() -> PathBuf {
         .find(|p| p["name"] == "redox_syscall" && p["version"] == "0.9.2")
         .expect("redox_syscall 0.9.2 in the dependency graph");
     let manifest_path = PathBuf::from(package["manifest_path"].as_str().expect("manifest_path"));
-    manifest_path.parent().expect("package dir").join("src/number.rs")
+    manifest_path
+        .parent()
+        .expect("package dir")
+        .join("src/number.rs")
 }
 
 /// `name -> value` for every `pub const SYS_*: usize = expr;`, where `expr` is `|`-joined
 /// names and integer literals.
 fn parse_numbers() -> BTreeMap<String, usize> {
     let path = number_rs();
-    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut values = BTreeMap::new();
     for line in source.lines() {
-        let Some(rest) = line.trim().strip_prefix("pub const ") else { continue };
+        let Some(rest) = line.trim().strip_prefix("pub const ") else {
+            continue;
+        };
         let (name, rest) = rest.split_once(':').expect("const NAME: type");
-        let expr = rest.split_once('=').expect("= value").1.trim().trim_end_matches(';');
-        let value = expr.split('|').map(|term| eval_term(term.trim(), &values)).fold(0, |a, b| a | b);
+        let expr = rest
+            .split_once('=')
+            .expect("= value")
+            .1
+            .trim()
+            .trim_end_matches(';');
+        let value = expr
+            .split('|')
+            .map(|term| eval_term(term.trim(), &values))
+            .fold(0, |a, b| a | b);
         values.insert(name.trim().to_string(), value);
     }
-    assert!(values.len() > MASKS.len(), "parsed nothing from {}", path.display());
+    assert!(
+        values.len() > MASKS.len(),
+        "parsed nothing from {}",
+        path.display()
+    );
     values
 }
 
@@ -77,7 +105,9 @@ fn eval_term(term: &str, known: &BTreeMap<String, usize>) -> usize {
     } else if digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().expect("decimal literal")
     } else {
-        *known.get(term).unwrap_or_else(|| panic!("unknown name {term}"))
+        *known
+            .get(term)
+            .unwrap_or_else(|| panic!("unknown name {term}"))
     }
 }
 
@@ -118,7 +148,10 @@ mod decode_table {
     fn masks_are_the_known_ones() {
         let numbers = parse_numbers();
         for mask in MASKS {
-            assert!(numbers.contains_key(*mask), "{mask} vanished from number.rs");
+            assert!(
+                numbers.contains_key(*mask),
+                "{mask} vanished from number.rs"
+            );
         }
     }
 }

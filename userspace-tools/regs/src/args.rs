@@ -48,14 +48,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("option {name} needs an argument"));
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("option {name} needs an argument"))
+        };
         match arg.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help),
             "--float" => opts.float = true,
             "--env" => opts.env = true,
             "--syscall" => {
                 let name = value("--syscall")?;
-                let spec = lookup_name(&name).ok_or_else(|| format!("invalid system call '{name}'"))?;
+                let spec =
+                    lookup_name(&name).ok_or_else(|| format!("invalid system call '{name}'"))?;
                 opts.stop_at = StopAt::Syscall(spec.number);
             }
             "--count" => {
@@ -67,7 +71,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "-p" => {
                 let pid = value("-p")?;
-                opts.pid = Some(pid.parse().map_err(|_| format!("invalid process id '{pid}'"))?);
+                opts.pid = Some(
+                    pid.parse()
+                        .map_err(|_| format!("invalid process id '{pid}'"))?,
+                );
             }
             "--" => {
                 opts.command.extend(args);
@@ -105,28 +112,50 @@ mod tests {
     #[test]
     fn defaults_and_command() {
         let opts = run(&["ls", "--float"]).expect("valid");
-        assert_eq!((opts.float, opts.env, opts.stop_at), (false, false, StopAt::Count(1)));
+        assert_eq!(
+            (opts.float, opts.env, opts.stop_at),
+            (false, false, StopAt::Count(1))
+        );
         assert_eq!(opts.command, ["ls", "--float"]);
     }
 
     /// Verifies the register-set switches and the stop selection.
     #[test]
     fn switches_and_stop_selection() {
-        let opts = run(&["--float", "--env", "--syscall", "write", "--", "echo", "x"]).expect("valid");
+        let opts =
+            run(&["--float", "--env", "--syscall", "write", "--", "echo", "x"]).expect("valid");
         assert!(opts.float && opts.env);
         assert_eq!(opts.stop_at, StopAt::Syscall(SYS_WRITE));
         assert_eq!(opts.command, ["echo", "x"]);
-        assert_eq!(run(&["--count", "3", "ls"]).expect("valid").stop_at, StopAt::Count(3));
+        assert_eq!(
+            run(&["--count", "3", "ls"]).expect("valid").stop_at,
+            StopAt::Count(3)
+        );
     }
 
     /// Verifies the error messages.
     #[test]
     fn errors() {
-        assert_eq!(run(&["--count", "0", "ls"]), Err("invalid --count '0' (1 or more)".to_string()));
-        assert_eq!(run(&["--syscall", "nope", "ls"]), Err("invalid system call 'nope'".to_string()));
-        assert_eq!(run(&["--float"]), Err("must have COMMAND or -p PID".to_string()));
-        assert_eq!(run(&["-p", "1", "ls"]), Err("-p and COMMAND are mutually exclusive".to_string()));
-        assert_eq!(run(&["--bogus", "ls"]), Err("unknown option --bogus".to_string()));
+        assert_eq!(
+            run(&["--count", "0", "ls"]),
+            Err("invalid --count '0' (1 or more)".to_string())
+        );
+        assert_eq!(
+            run(&["--syscall", "nope", "ls"]),
+            Err("invalid system call 'nope'".to_string())
+        );
+        assert_eq!(
+            run(&["--float"]),
+            Err("must have COMMAND or -p PID".to_string())
+        );
+        assert_eq!(
+            run(&["-p", "1", "ls"]),
+            Err("-p and COMMAND are mutually exclusive".to_string())
+        );
+        assert_eq!(
+            run(&["--bogus", "ls"]),
+            Err("unknown option --bogus".to_string())
+        );
         assert_eq!(run(&["-p", "9"]).expect("valid").pid, Some(9));
     }
 }

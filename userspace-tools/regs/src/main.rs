@@ -50,9 +50,13 @@ fn run(opts: &Options) -> Result<i32, String> {
             (id, None)
         }
         None => {
-            let spawned = source.spawn(&opts.command).map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
+            let spawned = source
+                .spawn(&opts.command)
+                .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
             let pid = spawned.pid;
-            let id = tracer.attach(spawned.ctx, Some(pid)).map_err(|e| e.to_string())?;
+            let id = tracer
+                .attach(spawned.ctx, Some(pid))
+                .map_err(|e| e.to_string())?;
             tracer.restart(id, arm).map_err(|e| e.to_string())?;
             spawned.gate.release().map_err(|e| e.to_string())?;
             (id, Some(pid))
@@ -74,11 +78,17 @@ fn run(opts: &Options) -> Result<i32, String> {
                 if here {
                     let tracee = tracer.tracee(stop_id).ok_or("tracee vanished")?;
                     print_registers(tracee, number, opts)?;
-                    tracer.restart(stop_id, Restart::Detach).map_err(|e| e.to_string())?;
+                    tracer
+                        .restart(stop_id, Restart::Detach)
+                        .map_err(|e| e.to_string())?;
                     return Ok(child.map_or(0, |pid| exit_code(id, spawn::wait_exit(pid))));
                 }
             }
-            Stop::Exited => return Err(format!("{id} exited before the stop (after {seen} syscalls)")),
+            Stop::Exited => {
+                return Err(format!(
+                    "{id} exited before the stop (after {seen} syscalls)"
+                ))
+            }
             _ => {}
         }
         if stop.is_stop() {
@@ -90,7 +100,11 @@ fn run(opts: &Options) -> Result<i32, String> {
 
 fn print_registers(tracee: &Tracee, number: usize, opts: &Options) -> Result<(), String> {
     let err = |e: redox_ptrace::Error| e.to_string();
-    println!("{}: stopped at entry of {} ({number:#x})", tracee.id(), syscall_name(number));
+    println!(
+        "{}: stopped at entry of {} ({number:#x})",
+        tracee.id(),
+        syscall_name(number)
+    );
     print!("{}", IntRegs(&tracee.int_regs().map_err(err)?));
     if opts.float {
         print!("{}", FloatRegs(&tracee.float_regs().map_err(err)?));

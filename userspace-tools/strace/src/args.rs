@@ -91,7 +91,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 'e' | 'o' | 's' | 'p' => {
                     let rest = cluster.get(i + c.len_utf8()..).unwrap_or_default();
                     let value = if rest.is_empty() {
-                        args.next().ok_or_else(|| format!("option -{c} needs an argument"))?
+                        args.next()
+                            .ok_or_else(|| format!("option -{c} needs an argument"))?
                     } else {
                         rest.to_string()
                     };
@@ -119,8 +120,18 @@ fn apply_value(opts: &mut Options, option: char, value: &str) -> Result<(), Stri
     match option {
         'e' => opts.filter = parse_filter(value)?,
         'o' => opts.output = Some(value.to_string()),
-        's' => opts.string_limit = value.parse().map_err(|_| format!("invalid -s value '{value}'"))?,
-        'p' => opts.pid = Some(value.parse().map_err(|_| format!("invalid process id '{value}'"))?),
+        's' => {
+            opts.string_limit = value
+                .parse()
+                .map_err(|_| format!("invalid -s value '{value}'"))?
+        }
+        'p' => {
+            opts.pid = Some(
+                value
+                    .parse()
+                    .map_err(|_| format!("invalid process id '{value}'"))?,
+            )
+        }
         _ => return Err(format!("unknown option -{option}")),
     }
     Ok(())
@@ -130,7 +141,11 @@ fn apply_value(opts: &mut Options, option: char, value: &str) -> Result<(), Stri
 fn parse_filter(expr: &str) -> Result<Option<Vec<usize>>, String> {
     let list = match expr.split_once('=') {
         Some(("trace", list)) => list,
-        Some((qualifier, _)) => return Err(format!("unsupported -e qualifier '{qualifier}' (only trace=)")),
+        Some((qualifier, _)) => {
+            return Err(format!(
+                "unsupported -e qualifier '{qualifier}' (only trace=)"
+            ))
+        }
         None => expr,
     };
     if list == "all" {
@@ -177,7 +192,10 @@ mod tests {
         assert_eq!(opts.string_limit, 64);
         assert_eq!(opts.output.as_deref(), Some("out.txt"));
         assert_eq!(opts.command, ["echo", "hi"]);
-        assert_eq!(run(&["-ttt", "x"]).expect("valid").timestamps, Timestamps::Epoch);
+        assert_eq!(
+            run(&["-ttt", "x"]).expect("valid").timestamps,
+            Timestamps::Epoch
+        );
     }
 
     /// Verifies -e trace= with names, the short form, and all.
@@ -185,9 +203,18 @@ mod tests {
     fn trace_filter_names_syscalls() {
         let opts = run(&["-e", "trace=read,write", "cat"]).expect("valid");
         assert_eq!(opts.filter, Some(vec![SYS_READ, SYS_WRITE]));
-        assert_eq!(run(&["-eread", "cat"]).expect("valid").filter, Some(vec![SYS_READ]));
-        assert_eq!(run(&["-e", "trace=all", "cat"]).expect("valid").filter, None);
-        assert_eq!(run(&["-e", "trace=bogus", "cat"]), Err("invalid system call 'bogus'".to_string()));
+        assert_eq!(
+            run(&["-eread", "cat"]).expect("valid").filter,
+            Some(vec![SYS_READ])
+        );
+        assert_eq!(
+            run(&["-e", "trace=all", "cat"]).expect("valid").filter,
+            None
+        );
+        assert_eq!(
+            run(&["-e", "trace=bogus", "cat"]),
+            Err("invalid system call 'bogus'".to_string())
+        );
         assert!(run(&["-e", "signal=none", "cat"]).is_err());
     }
 

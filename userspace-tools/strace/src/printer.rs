@@ -73,23 +73,43 @@ impl<W: Write> Printer<W> {
     }
 
     fn wanted(&self, number: usize) -> bool {
-        self.filter.as_ref().is_none_or(|list| list.contains(&number))
+        self.filter
+            .as_ref()
+            .is_none_or(|list| list.contains(&number))
     }
 
-    pub fn syscall_entry(&mut self, id: TraceeId, number: usize, args: [usize; 6], now: Moment, mem: &dyn TraceeMemory) {
+    pub fn syscall_entry(
+        &mut self,
+        id: TraceeId,
+        number: usize,
+        args: [usize; 6],
+        now: Moment,
+        mem: &dyn TraceeMemory,
+    ) {
         let wanted = self.wanted(number);
         let decode = self.decode;
-        let Some(view) = self.tracees.get_mut(&id) else { return };
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return;
+        };
         view.in_flight = (view.shown && wanted).then(|| InFlight {
             call: PendingCall::enter(number, args, mem, &decode),
             entered: now.mono,
         });
     }
 
-    pub fn syscall_exit(&mut self, id: TraceeId, number: usize, ret: usize, now: Moment, mem: &dyn TraceeMemory) -> std::io::Result<()> {
+    pub fn syscall_exit(
+        &mut self,
+        id: TraceeId,
+        number: usize,
+        ret: usize,
+        now: Moment,
+        mem: &dyn TraceeMemory,
+    ) -> std::io::Result<()> {
         let wanted = self.wanted(number);
         let decode = self.decode;
-        let Some(view) = self.tracees.get_mut(&id) else { return Ok(()) };
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return Ok(());
+        };
         if !view.shown || !wanted {
             view.in_flight = None;
             return Ok(());
@@ -108,14 +128,20 @@ impl<W: Write> Printer<W> {
         }
         let mut line = finished.to_string();
         if let (true, Some(took)) = (self.syscall_times, took) {
-            line.push_str(&format!(" <{}.{:06}>", took.as_secs(), took.subsec_micros()));
+            line.push_str(&format!(
+                " <{}.{:06}>",
+                took.as_secs(),
+                took.subsec_micros()
+            ));
         }
         self.line(id, now, &line)
     }
 
     /// The tracee's address space was replaced (exec).
     pub fn exec(&mut self, id: TraceeId, now: Moment) -> std::io::Result<()> {
-        let Some(view) = self.tracees.get_mut(&id) else { return Ok(()) };
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return Ok(());
+        };
         view.shown = true;
         view.in_flight = None;
         if self.summary {
@@ -126,7 +152,9 @@ impl<W: Write> Printer<W> {
 
     /// The tracee is gone; `status` from procmgr when it was our child.
     pub fn exited(&mut self, id: TraceeId, status: ExitStatus, now: Moment) -> std::io::Result<()> {
-        let Some(view) = self.tracees.remove(&id) else { return Ok(()) };
+        let Some(view) = self.tracees.remove(&id) else {
+            return Ok(());
+        };
         if self.summary {
             return Ok(());
         }
@@ -188,7 +216,10 @@ mod tests {
 
     use super::*;
 
-    const ID: TraceeId = TraceeId { index: 0, pid: Some(7) };
+    const ID: TraceeId = TraceeId {
+        index: 0,
+        pid: Some(7),
+    };
 
     fn at(micros: u64) -> Moment {
         Moment {
@@ -210,13 +241,17 @@ mod tests {
     fn write_call(p: &mut Printer<Vec<u8>>, start: u64, end: u64) {
         let mem = FakeMemory::new().with(0x1000, b"hi\n");
         p.syscall_entry(ID, SYS_WRITE, [1, 0x1000, 3, 0, 0, 0], at(start), &mem);
-        p.syscall_exit(ID, SYS_WRITE, 3, at(end), &mem).expect("Vec");
+        p.syscall_exit(ID, SYS_WRITE, 3, at(end), &mem)
+            .expect("Vec");
     }
 
     /// Verifies a plain line, and -T's time in angle brackets.
     #[test]
     fn lines_and_syscall_times() {
-        let mut p = printer(&Options { syscall_times: true, ..Options::default() });
+        let mut p = printer(&Options {
+            syscall_times: true,
+            ..Options::default()
+        });
         write_call(&mut p, 10, 135);
         assert_eq!(text(p), "write(1, \"hi\\n\", 3) = 3 <0.000125>\n");
     }
@@ -224,26 +259,49 @@ mod tests {
     /// Verifies -tt timestamps and -f's pid prefix.
     #[test]
     fn timestamps_and_pid_prefix() {
-        let opts = Options { timestamps: Timestamps::Micros, follow_forks: true, ..Options::default() };
+        let opts = Options {
+            timestamps: Timestamps::Micros,
+            follow_forks: true,
+            ..Options::default()
+        };
         let mut p = printer(&opts);
         write_call(&mut p, 42, 50);
-        assert_eq!(text(p), "[pid     7] 13:05:09.000050 write(1, \"hi\\n\", 3) = 3\n");
+        assert_eq!(
+            text(p),
+            "[pid     7] 13:05:09.000050 write(1, \"hi\\n\", 3) = 3\n"
+        );
     }
 
     /// Verifies that -e trace= hides other calls, and -c prints only the table.
     #[test]
     fn filter_and_summary() {
-        let mut p = printer(&Options { filter: Some(vec![SYS_CLOSE]), ..Options::default() });
+        let mut p = printer(&Options {
+            filter: Some(vec![SYS_CLOSE]),
+            ..Options::default()
+        });
         write_call(&mut p, 0, 1);
         p.syscall_entry(ID, SYS_CLOSE, [9, 0, 0, 0, 0, 0], at(2), &NoMemory);
-        p.syscall_exit(ID, SYS_CLOSE, (-(EBADF as isize)) as usize, at(3), &NoMemory).expect("Vec");
+        p.syscall_exit(
+            ID,
+            SYS_CLOSE,
+            (-(EBADF as isize)) as usize,
+            at(3),
+            &NoMemory,
+        )
+        .expect("Vec");
         assert_eq!(text(p), "close(9) = -1 EBADF (Bad file number)\n");
 
-        let mut p = printer(&Options { summary: true, ..Options::default() });
+        let mut p = printer(&Options {
+            summary: true,
+            ..Options::default()
+        });
         write_call(&mut p, 0, 100);
         let out = text(p);
         assert!(out.starts_with("% time"), "{out}");
-        assert!(out.contains("100.00    0.000100         100         1           write\n"), "{out}");
+        assert!(
+            out.contains("100.00    0.000100         100         1           write\n"),
+            "{out}"
+        );
     }
 
     /// Verifies that a spawned tracee is silent until its exec, and that exits are reported
@@ -256,14 +314,18 @@ mod tests {
         p.exec(ID, at(2)).expect("Vec");
         p.syscall_entry(ID, SYS_YIELD, [0; 6], at(3), &NoMemory);
         p.exited(ID, ExitStatus::Code(3), at(4)).expect("Vec");
-        assert_eq!(text(p), "--- exec: address space replaced ---\nyield() = ?\n+++ exited with 3 +++\n");
+        assert_eq!(
+            text(p),
+            "--- exec: address space replaced ---\nyield() = ?\n+++ exited with 3 +++\n"
+        );
     }
 
     /// Verifies that an exit without its entry prints as resumed.
     #[test]
     fn exit_without_entry_is_resumed() {
         let mut p = printer(&Options::default());
-        p.syscall_exit(ID, SYS_READ, 1, at(0), &NoMemory).expect("Vec");
+        p.syscall_exit(ID, SYS_READ, 1, at(0), &NoMemory)
+            .expect("Vec");
         assert_eq!(text(p), "<... read resumed>) = 1\n");
     }
 }

@@ -25,7 +25,9 @@ impl Clock {
     fn now(&self) -> Moment {
         Moment {
             mono: self.0.elapsed(),
-            wall: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+            wall: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
         }
     }
 }
@@ -93,17 +95,31 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
 }
 
 /// Spawns the command (held at its gate until syscall stops are armed) or attaches to `-p`.
-fn start(opts: &Options, source: &mut dyn ContextSource, tracer: &mut Tracer) -> Result<(TraceeId, Option<usize>), String> {
+fn start(
+    opts: &Options,
+    source: &mut dyn ContextSource,
+    tracer: &mut Tracer,
+) -> Result<(TraceeId, Option<usize>), String> {
     if let Some(pid) = opts.pid {
         let ctx = source.by_pid(pid).map_err(|e| format!("attach: {e}"))?;
-        let id = tracer.attach(ctx, Some(pid)).map_err(|e| format!("attach: {e}"))?;
-        tracer.restart(id, Restart::Syscall).map_err(|e| format!("attach: {e}"))?;
+        let id = tracer
+            .attach(ctx, Some(pid))
+            .map_err(|e| format!("attach: {e}"))?;
+        tracer
+            .restart(id, Restart::Syscall)
+            .map_err(|e| format!("attach: {e}"))?;
         return Ok((id, None));
     }
-    let spawned = source.spawn(&opts.command).map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
+    let spawned = source
+        .spawn(&opts.command)
+        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
     let pid = spawned.pid;
-    let id = tracer.attach(spawned.ctx, Some(pid)).map_err(|e| format!("attach: {e}"))?;
-    tracer.restart(id, Restart::Syscall).map_err(|e| format!("arm: {e}"))?;
+    let id = tracer
+        .attach(spawned.ctx, Some(pid))
+        .map_err(|e| format!("attach: {e}"))?;
+    tracer
+        .restart(id, Restart::Syscall)
+        .map_err(|e| format!("arm: {e}"))?;
     spawned.gate.release().map_err(|e| e.to_string())?;
     Ok((id, Some(pid)))
 }

@@ -5,7 +5,7 @@ use core::fmt::{self, Write};
 
 use syscall::{
     data::{Map, Stat, TimeSpec},
-    flag::{CallFlags, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FUTEX_WAIT, FUTEX_WAIT64},
+    flag::{CallFlags, FUTEX_WAIT, FUTEX_WAIT64, F_GETFD, F_GETFL, F_SETFD, F_SETFL},
     UPPER_FDTBL_TAG,
 };
 
@@ -25,7 +25,11 @@ pub fn write_fd(f: &mut dyn Write, fd: usize) -> fmt::Result {
 
 /// Addresses: `NULL` or hex.
 pub fn write_addr(f: &mut dyn Write, addr: usize) -> fmt::Result {
-    if addr == 0 { f.write_str("NULL") } else { write!(f, "{addr:#x}") }
+    if addr == 0 {
+        f.write_str("NULL")
+    } else {
+        write!(f, "{addr:#x}")
+    }
 }
 
 /// Whether `arg` can only be printed once the syscall returned.
@@ -67,7 +71,9 @@ pub fn write_arg(
         Arg::Uint => write!(f, "{value}"),
         Arg::Addr => write_addr(f, value),
         Arg::Hidden => Ok(()),
-        Arg::InStr { len } | Arg::InBuf { len } => write_buffer(f, mem, value, get(args, len), limit),
+        Arg::InStr { len } | Arg::InBuf { len } => {
+            write_buffer(f, mem, value, get(args, len), limit)
+        }
         Arg::OutBuf => match ret {
             Some(count) => write_buffer(f, mem, value, count, limit),
             None => write_addr(f, value),
@@ -147,7 +153,13 @@ pub fn write_fcntl_ret(f: &mut dyn Write, cmd: usize, value: usize) -> fmt::Resu
 }
 
 /// A byte buffer as a quoted string cut to `limit`; the address when memory can't be read.
-fn write_buffer(f: &mut dyn Write, mem: &dyn TraceeMemory, addr: usize, len: usize, limit: usize) -> fmt::Result {
+fn write_buffer(
+    f: &mut dyn Write,
+    mem: &dyn TraceeMemory,
+    addr: usize,
+    len: usize,
+    limit: usize,
+) -> fmt::Result {
     if addr == 0 && len != 0 {
         return f.write_str("NULL");
     }

@@ -13,7 +13,12 @@ pub const O_CLOEXEC: usize = 0x0100_0000;
 /// Prints the names of the bits of `value` in `table` joined by `|`, and what is left in hex.
 /// Entries are tried in order, so put multi-bit masks before their parts. `zero` is printed
 /// for 0.
-pub fn write_bits(f: &mut dyn Write, value: usize, table: &[(usize, &str)], zero: &str) -> fmt::Result {
+pub fn write_bits(
+    f: &mut dyn Write,
+    value: usize,
+    table: &[(usize, &str)],
+    zero: &str,
+) -> fmt::Result {
     if value == 0 {
         return f.write_str(zero);
     }
@@ -68,7 +73,11 @@ pub fn write_open_flags(f: &mut dyn Write, value: usize) -> fmt::Result {
     let mut parts = 0u32;
     let mut sep = |f: &mut dyn Write| -> fmt::Result {
         parts = parts.saturating_add(1);
-        if parts > 1 { f.write_char('|') } else { Ok(()) }
+        if parts > 1 {
+            f.write_char('|')
+        } else {
+            Ok(())
+        }
     };
     match value & O_ACCMODE {
         O_RDONLY => {
@@ -132,7 +141,10 @@ pub fn write_mremap_flags(f: &mut dyn Write, value: usize) -> fmt::Result {
 
 /// `EventFlags`.
 pub fn write_event_flags(f: &mut dyn Write, value: usize) -> fmt::Result {
-    const TABLE: &[(usize, &str)] = &[(EVENT_READ.bits(), "EVENT_READ"), (EVENT_WRITE.bits(), "EVENT_WRITE")];
+    const TABLE: &[(usize, &str)] = &[
+        (EVENT_READ.bits(), "EVENT_READ"),
+        (EVENT_WRITE.bits(), "EVENT_WRITE"),
+    ];
     write_bits(f, value, TABLE, "EVENT_NONE")
 }
 
@@ -178,9 +190,16 @@ pub const FCNTL_CMDS: &[(usize, &str)] = &[
     (F_SETFL, "F_SETFL"),
 ];
 
-pub const WHENCES: &[(usize, &str)] = &[(SEEK_SET, "SEEK_SET"), (SEEK_CUR, "SEEK_CUR"), (SEEK_END, "SEEK_END")];
+pub const WHENCES: &[(usize, &str)] = &[
+    (SEEK_SET, "SEEK_SET"),
+    (SEEK_CUR, "SEEK_CUR"),
+    (SEEK_END, "SEEK_END"),
+];
 
-pub const CLOCKS: &[(usize, &str)] = &[(CLOCK_REALTIME, "CLOCK_REALTIME"), (CLOCK_MONOTONIC, "CLOCK_MONOTONIC")];
+pub const CLOCKS: &[(usize, &str)] = &[
+    (CLOCK_REALTIME, "CLOCK_REALTIME"),
+    (CLOCK_MONOTONIC, "CLOCK_MONOTONIC"),
+];
 
 pub const FUTEX_OPS: &[(usize, &str)] = &[
     (FUTEX_WAIT, "FUTEX_WAIT"),
@@ -222,20 +241,29 @@ mod tests {
     /// Verifies that open flags print the access mode, the bits, and the mode in octal.
     #[test]
     fn open_flags_are_symbolic() {
-        assert_eq!(show(write_open_flags, O_RDONLY | O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(
+            show(write_open_flags, O_RDONLY | O_CLOEXEC),
+            "O_RDONLY|O_CLOEXEC"
+        );
         assert_eq!(
             show(write_open_flags, O_WRONLY | O_CREAT | O_TRUNC | 0o644),
             "O_WRONLY|O_CREAT|O_TRUNC|0644"
         );
         assert_eq!(show(write_open_flags, 0), "0");
-        assert_eq!(show(write_open_flags, O_RDWR | (1 << 60)), "O_RDWR|0x1000000000000000");
+        assert_eq!(
+            show(write_open_flags, O_RDWR | (1 << 60)),
+            "O_RDWR|0x1000000000000000"
+        );
     }
 
     /// Verifies that multi-bit map flags win over their parts, and zero is PROT_NONE.
     #[test]
     fn map_flags_prefer_multi_bit_names() {
         let flags = (PROT_READ | PROT_WRITE | MAP_PRIVATE | MAP_FIXED_NOREPLACE).bits();
-        assert_eq!(show(write_map_flags, flags), "PROT_READ|PROT_WRITE|MAP_PRIVATE|MAP_FIXED_NOREPLACE");
+        assert_eq!(
+            show(write_map_flags, flags),
+            "PROT_READ|PROT_WRITE|MAP_PRIVATE|MAP_FIXED_NOREPLACE"
+        );
         assert_eq!(show(write_map_flags, 0), "PROT_NONE");
     }
 
@@ -253,6 +281,12 @@ mod tests {
     /// Verifies that st_mode prints the file type and permissions.
     #[test]
     fn mode_prints_type_and_permissions() {
-        assert_eq!(show(|f, v| write_mode(f, v as u16), usize::from(MODE_FILE | 0o644)), "MODE_FILE|0644");
+        assert_eq!(
+            show(
+                |f, v| write_mode(f, v as u16),
+                usize::from(MODE_FILE | 0o644)
+            ),
+            "MODE_FILE|0644"
+        );
     }
 }

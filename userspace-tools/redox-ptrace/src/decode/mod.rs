@@ -64,7 +64,12 @@ pub struct PendingCall {
 
 impl PendingCall {
     /// Decodes the inputs of syscall `number` called with `args`.
-    pub fn enter(number: usize, args: [usize; 6], mem: &dyn TraceeMemory, opts: &DecodeOptions) -> Self {
+    pub fn enter(
+        number: usize,
+        args: [usize; 6],
+        mem: &dyn TraceeMemory,
+        opts: &DecodeOptions,
+    ) -> Self {
         let pieces = match lookup(number) {
             Some(spec) => spec
                 .args
@@ -75,13 +80,22 @@ impl PendingCall {
                     if args::is_output(arg, &args) {
                         Piece::AtExit { index, arg }
                     } else {
-                        Piece::Text(render(|f| args::write_arg(f, arg, index, &args, None, mem, opts)))
+                        Piece::Text(render(|f| {
+                            args::write_arg(f, arg, index, &args, None, mem, opts)
+                        }))
                     }
                 })
                 .collect(),
-            None => args.iter().map(|a| Piece::Text(format!("{a:#x}"))).collect(),
+            None => args
+                .iter()
+                .map(|a| Piece::Text(format!("{a:#x}")))
+                .collect(),
         };
-        Self { number, args, pieces }
+        Self {
+            number,
+            args,
+            pieces,
+        }
     }
 
     pub fn name(&self) -> String {
@@ -123,7 +137,10 @@ impl PendingCall {
     /// Ends a call that never returned (the tracee died in it): `name(args) = ?`.
     pub fn unfinished(self) -> FinishedCall {
         let text = self.entry_text();
-        let args_text = text.split_once('(').map(|(_, a)| String::from(a)).unwrap_or_default();
+        let args_text = text
+            .split_once('(')
+            .map(|(_, a)| String::from(a))
+            .unwrap_or_default();
         FinishedCall {
             number: self.number,
             args_text: Some(args_text),
@@ -132,7 +149,12 @@ impl PendingCall {
         }
     }
 
-    fn render_args(&self, ok: Option<usize>, mem: &dyn TraceeMemory, opts: &DecodeOptions) -> String {
+    fn render_args(
+        &self,
+        ok: Option<usize>,
+        mem: &dyn TraceeMemory,
+        opts: &DecodeOptions,
+    ) -> String {
         let mut out = String::new();
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
@@ -214,6 +236,12 @@ fn render(write: impl FnOnce(&mut dyn Write) -> fmt::Result) -> String {
 
 /// Decodes a whole call at once from its entry arguments and its return value (for tests and
 /// for tracers that stop only at syscall exit and read the arguments from the registers).
-pub fn decode(number: usize, args: [usize; 6], ret: usize, mem: &dyn TraceeMemory, opts: &DecodeOptions) -> FinishedCall {
+pub fn decode(
+    number: usize,
+    args: [usize; 6],
+    ret: usize,
+    mem: &dyn TraceeMemory,
+    opts: &DecodeOptions,
+) -> FinishedCall {
     PendingCall::enter(number, args, mem, opts).finish(ret, mem, opts)
 }

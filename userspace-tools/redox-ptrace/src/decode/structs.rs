@@ -44,10 +44,20 @@ mod tests {
             address: 0x1000,
         };
         write_map(&mut s, &map).expect("String");
-        assert_eq!(s, "{offset=0x0, size=4096, flags=PROT_READ|MAP_PRIVATE, address=0x1000}");
+        assert_eq!(
+            s,
+            "{offset=0x0, size=4096, flags=PROT_READ|MAP_PRIVATE, address=0x1000}"
+        );
 
         s.clear();
-        write_timespec(&mut s, &TimeSpec { tv_sec: 1, tv_nsec: 5 }).expect("String");
+        write_timespec(
+            &mut s,
+            &TimeSpec {
+                tv_sec: 1,
+                tv_nsec: 5,
+            },
+        )
+        .expect("String");
         assert_eq!(s, "{tv_sec=1, tv_nsec=5}");
 
         s.clear();

@@ -22,19 +22,31 @@ pub enum Arg {
     /// An argument shown through another one (the length of a path); not printed.
     Hidden,
     /// A string the tracee passes in: pointer here, length in argument `len` (paths, names).
-    InStr { len: u8 },
+    InStr {
+        len: u8,
+    },
     /// A buffer the tracee passes in (`write`): printed at entry, cut to `-s`.
-    InBuf { len: u8 },
+    InBuf {
+        len: u8,
+    },
     /// A buffer the kernel fills (`read`): printed at exit, as many bytes as returned.
     OutBuf,
     /// `SYS_CALL`'s target: one handle, or with `MULTIPLE_FDS` (in flags argument `flags`) a
     /// pointer to an array of handles whose byte length is argument `len`.
-    CallTarget { flags: u8, len: u8 },
+    CallTarget {
+        flags: u8,
+        len: u8,
+    },
     /// `SYS_CALL`'s payload of length argument `len`: sent (`WRITE`), received (`READ`, shown at
     /// exit), or handles to pass (`FD`), depending on flags argument `flags`.
-    CallPayload { len: u8, flags: u8 },
+    CallPayload {
+        len: u8,
+        flags: u8,
+    },
     /// `SYS_CALL`'s metadata words; their count is the low byte of flags argument `flags`.
-    CallMetadata { flags: u8 },
+    CallMetadata {
+        flags: u8,
+    },
     OpenFlags,
     AtFlags,
     RwFlags,
@@ -44,12 +56,16 @@ pub enum Arg {
     CallFlags,
     FcntlCmd,
     /// `fcntl`'s argument, printed according to the command in argument `cmd`.
-    FcntlArg { cmd: u8 },
+    FcntlArg {
+        cmd: u8,
+    },
     Whence,
     ClockId,
     FutexOp,
     /// `futex`'s fourth argument: a timeout `TimeSpec` pointer for waits, a number otherwise.
-    FutexVal2 { op: u8 },
+    FutexVal2 {
+        op: u8,
+    },
     /// Pointer to a `Map` the tracee passes in.
     InMap,
     /// Pointer to a `TimeSpec` the tracee passes in.
@@ -98,22 +114,57 @@ use Arg::*;
 /// Every syscall redox_syscall 0.9.2 numbers, in `number.rs` order.
 pub const ALL_SYSCALLS: &[SyscallSpec] = &[
     // openat_into(dirfd, path, path_len, flags, fcntl_flags, out)
-    spec(SYS_OPENAT_INTO, "openat_into", &[Fd, InStr { len: 2 }, Hidden, OpenFlags, OpenFlags, Fd], Ret::Fd),
+    spec(
+        SYS_OPENAT_INTO,
+        "openat_into",
+        &[Fd, InStr { len: 2 }, Hidden, OpenFlags, OpenFlags, Fd],
+        Ret::Fd,
+    ),
     // unlinkat(dirfd, path, path_len, flags)
-    spec(SYS_UNLINKAT, "unlinkat", &[Fd, InStr { len: 2 }, Hidden, AtFlags], Ret::Uint),
+    spec(
+        SYS_UNLINKAT,
+        "unlinkat",
+        &[Fd, InStr { len: 2 }, Hidden, AtFlags],
+        Ret::Uint,
+    ),
     spec(SYS_CLOSE, "close", &[Fd], Ret::Uint),
     // dup_into(fd, name, name_len, out)
-    spec(SYS_DUP_INTO, "dup_into", &[Fd, InStr { len: 2 }, Hidden, Fd], Ret::Fd),
+    spec(
+        SYS_DUP_INTO,
+        "dup_into",
+        &[Fd, InStr { len: 2 }, Hidden, Fd],
+        Ret::Fd,
+    ),
     // dup2(fd, newfd, name, name_len)
-    spec(SYS_DUP2, "dup2", &[Fd, Fd, InStr { len: 3 }, Hidden], Ret::Fd),
+    spec(
+        SYS_DUP2,
+        "dup2",
+        &[Fd, Fd, InStr { len: 3 }, Hidden],
+        Ret::Fd,
+    ),
     spec(SYS_READ, "read", &[Fd, OutBuf, Uint], Ret::Uint),
     // read2(fd, buf, len, offset, flags)
-    spec(SYS_READ2, "read2", &[Fd, OutBuf, Uint, Uint, RwFlags], Ret::Uint),
+    spec(
+        SYS_READ2,
+        "read2",
+        &[Fd, OutBuf, Uint, Uint, RwFlags],
+        Ret::Uint,
+    ),
     spec(SYS_WRITE, "write", &[Fd, InBuf { len: 2 }, Uint], Ret::Uint),
-    spec(SYS_WRITE2, "write2", &[Fd, InBuf { len: 2 }, Uint, Uint, RwFlags], Ret::Uint),
+    spec(
+        SYS_WRITE2,
+        "write2",
+        &[Fd, InBuf { len: 2 }, Uint, Uint, RwFlags],
+        Ret::Uint,
+    ),
     spec(SYS_LSEEK, "lseek", &[Fd, Int, Whence], Ret::Uint),
     spec(SYS_FCHOWN, "fchown", &[Fd, Uint, Uint], Ret::Uint),
-    spec(SYS_FCNTL, "fcntl", &[Fd, FcntlCmd, FcntlArg { cmd: 1 }], Ret::Fcntl { cmd: 1 }),
+    spec(
+        SYS_FCNTL,
+        "fcntl",
+        &[Fd, FcntlCmd, FcntlArg { cmd: 1 }],
+        Ret::Fcntl { cmd: 1 },
+    ),
     spec(SYS_FEVENT, "fevent", &[Fd, EventFlags], Ret::EventFlags),
     // call(fd | fds, payload, payload_len, flags | metadata_len, metadata[, fds_len])
     spec(
@@ -133,17 +184,47 @@ pub const ALL_SYSCALLS: &[SyscallSpec] = &[
     spec(SYS_FMAP, "fmap", &[FdOrAnon, InMap, Uint], Ret::Addr),
     spec(SYS_FUNMAP, "funmap", &[Addr, Uint], Ret::Uint),
     // mremap(old_address, old_size, new_address, new_size, flags)
-    spec(SYS_MREMAP, "mremap", &[Addr, Uint, Addr, Uint, MremapFlags], Ret::Addr),
-    spec(SYS_FLINK, "flink", &[Fd, InStr { len: 2 }, Hidden], Ret::Uint),
+    spec(
+        SYS_MREMAP,
+        "mremap",
+        &[Addr, Uint, Addr, Uint, MremapFlags],
+        Ret::Addr,
+    ),
+    spec(
+        SYS_FLINK,
+        "flink",
+        &[Fd, InStr { len: 2 }, Hidden],
+        Ret::Uint,
+    ),
     spec(SYS_FPATH, "fpath", &[Fd, OutBuf, Uint], Ret::Uint),
-    spec(SYS_FRENAME, "frename", &[Fd, InStr { len: 2 }, Hidden], Ret::Uint),
+    spec(
+        SYS_FRENAME,
+        "frename",
+        &[Fd, InStr { len: 2 }, Hidden],
+        Ret::Uint,
+    ),
     spec(SYS_FSTAT, "fstat", &[Fd, OutStat, Uint], Ret::Uint),
     spec(SYS_FSYNC, "fsync", &[Fd], Ret::Uint),
-    spec(SYS_CLOCK_GETTIME, "clock_gettime", &[ClockId, OutTimeSpec], Ret::Uint),
+    spec(
+        SYS_CLOCK_GETTIME,
+        "clock_gettime",
+        &[ClockId, OutTimeSpec],
+        Ret::Uint,
+    ),
     // futex(addr, op, val, val2 | timeout, addr2)
-    spec(SYS_FUTEX, "futex", &[Addr, FutexOp, Int, FutexVal2 { op: 1 }, Addr], Ret::Uint),
+    spec(
+        SYS_FUTEX,
+        "futex",
+        &[Addr, FutexOp, Int, FutexVal2 { op: 1 }, Addr],
+        Ret::Uint,
+    ),
     spec(SYS_MPROTECT, "mprotect", &[Addr, Uint, MapFlags], Ret::Uint),
-    spec(SYS_NANOSLEEP, "nanosleep", &[InTimeSpec, OutTimeSpec], Ret::Uint),
+    spec(
+        SYS_NANOSLEEP,
+        "nanosleep",
+        &[InTimeSpec, OutTimeSpec],
+        Ret::Uint,
+    ),
     spec(SYS_YIELD, "yield", &[], Ret::Uint),
 ];
 
@@ -190,7 +271,10 @@ mod tests {
     #[test]
     fn lookup_by_number_and_name() {
         assert_eq!(lookup(SYS_WRITE).map(|s| s.name), Some("write"));
-        assert_eq!(lookup_name("dup_into").map(|s| s.number), Some(SYS_DUP_INTO));
+        assert_eq!(
+            lookup_name("dup_into").map(|s| s.number),
+            Some(SYS_DUP_INTO)
+        );
         assert_eq!(lookup(0xdead), None);
     }
 }

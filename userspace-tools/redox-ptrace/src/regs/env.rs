@@ -27,7 +27,10 @@ mod tests {
     /// Verifies the two env lines.
     #[test]
     fn env_registers_print_like_gdb() {
-        let regs = EnvRegisters { fsbase: 0x1000, gsbase: 0 };
+        let regs = EnvRegisters {
+            fsbase: 0x1000,
+            gsbase: 0,
+        };
         assert_eq!(
             EnvRegs(&regs).to_string(),
             "fs_base        0x1000             4096\ngs_base        0x0                0\n"

@@ -46,7 +46,8 @@ impl fmt::Display for FloatRegs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Copies: the struct is packed, so no references into it.
         let r = *self.0;
-        let (fcw, fsw, ftw, fop, fip, fdp, mxcsr) = (r.fcw, r.fsw, r.ftw, r.fop, r.fip, r.fdp, r.mxcsr);
+        let (fcw, fsw, ftw, fop, fip, fdp, mxcsr) =
+            (r.fcw, r.fsw, r.ftw, r.fop, r.fip, r.fdp, r.mxcsr);
         let (st, xmm) = (r.st_space, r.xmm_space);
         line(f, "fctrl", fcw.into(), &fcw)?;
         line(f, "fstat", fsw.into(), &fsw)?;
@@ -82,14 +83,30 @@ mod tests {
     /// Verifies the control lines and the st/xmm rows.
     #[test]
     fn float_registers_print_control_and_vectors() {
-        let mut regs = FloatRegisters { fcw: 0x37f, mxcsr: 0x1f80, ..FloatRegisters::default() };
+        let mut regs = FloatRegisters {
+            fcw: 0x37f,
+            mxcsr: 0x1f80,
+            ..FloatRegisters::default()
+        };
         regs.xmm_space[1] = 0x1234;
         let text = format!("{}", FloatRegs(&regs));
         let lines: alloc::vec::Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 7 + 8 + 16);
-        assert_eq!(lines.first().copied(), Some("fctrl          0x37f              895"));
-        assert_eq!(lines.get(6).copied(), Some("mxcsr          0x1f80             [ IM DM ZM OM UM PM ]"));
-        assert_eq!(lines.get(7).copied(), Some("st0            0x00000000000000000000"));
-        assert_eq!(lines.get(16).copied(), Some("xmm1           0x00000000000000000000000000001234"));
+        assert_eq!(
+            lines.first().copied(),
+            Some("fctrl          0x37f              895")
+        );
+        assert_eq!(
+            lines.get(6).copied(),
+            Some("mxcsr          0x1f80             [ IM DM ZM OM UM PM ]")
+        );
+        assert_eq!(
+            lines.get(7).copied(),
+            Some("st0            0x00000000000000000000")
+        );
+        assert_eq!(
+            lines.get(16).copied(),
+            Some("xmm1           0x00000000000000000000000000001234")
+        );
     }
 }

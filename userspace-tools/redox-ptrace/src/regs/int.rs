@@ -120,10 +120,25 @@ mod tests {
         let text = format!("{}", IntRegs(&regs));
         let lines: alloc::vec::Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 20);
-        assert_eq!(lines.first().copied(), Some("rax            0x1c               28"));
-        assert_eq!(lines.get(7).copied(), Some("rsp            0x7ffff000         0x7ffff000"));
-        assert_eq!(lines.get(15).copied(), Some("r15            0xffffffffffffffff -1"));
-        assert_eq!(lines.get(17).copied(), Some("rflags         0x246              [ PF ZF IF ]"));
-        assert_eq!(lines.get(18).copied(), Some("cs             0x2b               43"));
+        assert_eq!(
+            lines.first().copied(),
+            Some("rax            0x1c               28")
+        );
+        assert_eq!(
+            lines.get(7).copied(),
+            Some("rsp            0x7ffff000         0x7ffff000")
+        );
+        assert_eq!(
+            lines.get(15).copied(),
+            Some("r15            0xffffffffffffffff -1")
+        );
+        assert_eq!(
+            lines.get(17).copied(),
+            Some("rflags         0x246              [ PF ZF IF ]")
+        );
+        assert_eq!(
+            lines.get(18).copied(),
+            Some("cs             0x2b               43")
+        );
     }
 }

@@ -19,7 +19,12 @@ pub use float::{FloatRegs, Mxcsr};
 pub use int::{IntRegs, Rflags};
 
 /// One gdb-style line: the name in 15 columns, the hex value in 19, then `natural`.
-pub(crate) fn line(f: &mut fmt::Formatter<'_>, name: &str, hex: u64, natural: &dyn fmt::Display) -> fmt::Result {
+pub(crate) fn line(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    hex: u64,
+    natural: &dyn fmt::Display,
+) -> fmt::Result {
     let hex = HexValue(hex);
     writeln!(f, "{name:<15}{hex:<19}{natural}")
 }
@@ -57,7 +62,11 @@ fn format_hex(mut value: u64, buf: &mut [u8; 18]) -> &str {
 }
 
 /// Bit names joined gdb-style: `[ PF ZF IF ]`; `[ ]` for none.
-pub(crate) fn write_bit_names(f: &mut fmt::Formatter<'_>, value: u64, names: &[(u64, &str)]) -> fmt::Result {
+pub(crate) fn write_bit_names(
+    f: &mut fmt::Formatter<'_>,
+    value: u64,
+    names: &[(u64, &str)],
+) -> fmt::Result {
     f.write_str("[ ")?;
     for (bit, name) in names {
         if value & bit != 0 {
