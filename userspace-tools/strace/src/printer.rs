@@ -1,0 +1,331 @@
+//! Turns stops into strace's lines (or, with `-c`, into the summary table).
+//!
+//! Lines are written when a call returns, with the inputs captured at its entry stop. Calls a
+//! spawned tracee makes before its first exec (the tracer's handoff and relibc's program
+//! loader) are not shown: the trace starts where the traced program does.
+
+use std::{collections::BTreeMap, io::Write, time::Duration};
+
+use redox_ptrace::{
+    decode::{DecodeOptions, FinishedCall, PendingCall},
+    mem::TraceeMemory,
+    spawn::ExitStatus,
+    stats::SyscallStats,
+    TraceeId,
+};
+
+use crate::args::{Options, Timestamps};
+
+/// When something happened: a monotonic clock for durations, the wall clock for `-t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moment {
+    pub mono: Duration,
+    pub wall: Duration,
+}
+
+struct InFlight {
+    call: PendingCall,
+    entered: Duration,
+}
+
+struct TraceeView {
+    /// False until the tracee's first exec when we spawned it.
+    shown: bool,
+    in_flight: Option<InFlight>,
+}
+
+pub struct Printer<W: Write> {
+    out: W,
+    timestamps: Timestamps,
+    syscall_times: bool,
+    summary: bool,
+    prefix_pids: bool,
+    filter: Option<Vec<usize>>,
+    decode: DecodeOptions,
+    tracees: BTreeMap<TraceeId, TraceeView>,
+    stats: SyscallStats,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, opts: &Options) -> Self {
+        Self {
+            out,
+            timestamps: opts.timestamps,
+            syscall_times: opts.syscall_times,
+            summary: opts.summary,
+            prefix_pids: opts.follow_forks,
+            filter: opts.filter.clone(),
+            decode: DecodeOptions {
+                string_limit: opts.string_limit,
+            },
+            tracees: BTreeMap::new(),
+            stats: SyscallStats::new(),
+        }
+    }
+
+    /// A new tracee. `spawned`: hide its calls until its first exec.
+    pub fn add_tracee(&mut self, id: TraceeId, spawned: bool) {
+        let view = TraceeView {
+            shown: !spawned,
+            in_flight: None,
+        };
+        self.tracees.insert(id, view);
+    }
+
+    fn wanted(&self, number: usize) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|list| list.contains(&number))
+    }
+
+    pub fn syscall_entry(
+        &mut self,
+        id: TraceeId,
+        number: usize,
+        args: [usize; 6],
+        now: Moment,
+        mem: &dyn TraceeMemory,
+    ) {
+        let wanted = self.wanted(number);
+        let decode = self.decode;
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return;
+        };
+        view.in_flight = (view.shown && wanted).then(|| InFlight {
+            call: PendingCall::enter(number, args, mem, &decode),
+            entered: now.mono,
+        });
+    }
+
+    pub fn syscall_exit(
+        &mut self,
+        id: TraceeId,
+        number: usize,
+        ret: usize,
+        now: Moment,
+        mem: &dyn TraceeMemory,
+    ) -> std::io::Result<()> {
+        let wanted = self.wanted(number);
+        let decode = self.decode;
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return Ok(());
+        };
+        if !view.shown || !wanted {
+            view.in_flight = None;
+            return Ok(());
+        }
+        let (finished, took) = match view.in_flight.take() {
+            Some(flight) if flight.call.number == number => {
+                let took = now.mono.saturating_sub(flight.entered);
+                (flight.call.finish(ret, mem, &decode), Some(took))
+            }
+            Some(_) | None => (FinishedCall::resumed(number, ret), None),
+        };
+        if self.summary {
+            let nanos = took.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+            self.stats.record(number, nanos, finished.errno().is_some());
+            return Ok(());
+        }
+        let mut line = finished.to_string();
+        if let (true, Some(took)) = (self.syscall_times, took) {
+            line.push_str(&format!(
+                " <{}.{:06}>",
+                took.as_secs(),
+                took.subsec_micros()
+            ));
+        }
+        self.line(id, now, &line)
+    }
+
+    /// The tracee's address space was replaced (exec).
+    pub fn exec(&mut self, id: TraceeId, now: Moment) -> std::io::Result<()> {
+        let Some(view) = self.tracees.get_mut(&id) else {
+            return Ok(());
+        };
+        view.shown = true;
+        view.in_flight = None;
+        if self.summary {
+            return Ok(());
+        }
+        self.line(id, now, "--- exec: address space replaced ---")
+    }
+
+    /// The tracee is gone; `status` from procmgr when it was our child.
+    pub fn exited(&mut self, id: TraceeId, status: ExitStatus, now: Moment) -> std::io::Result<()> {
+        let Some(view) = self.tracees.remove(&id) else {
+            return Ok(());
+        };
+        if self.summary {
+            return Ok(());
+        }
+        if let Some(flight) = view.in_flight {
+            let line = flight.call.unfinished().to_string();
+            self.line(id, now, &line)?;
+        }
+        let text = match status {
+            ExitStatus::Code(code) => format!("+++ exited with {code} +++"),
+            ExitStatus::Signal(sig) => format!("+++ killed by signal {sig} +++"),
+            ExitStatus::Unknown => "+++ exited +++".to_string(),
+        };
+        self.line(id, now, &text)
+    }
+
+    /// A message from strace itself, in the trace (`strace: ...`).
+    pub fn note(&mut self, text: &str) -> std::io::Result<()> {
+        writeln!(self.out, "strace: {text}")
+    }
+
+    /// Prints the `-c` table (if asked for) and flushes.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.summary {
+            write!(self.out, "{}", self.stats)?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn line(&mut self, id: TraceeId, now: Moment, text: &str) -> std::io::Result<()> {
+        if self.prefix_pids {
+            match id.pid {
+                Some(pid) => write!(self.out, "[pid {pid:>5}] ")?,
+                None => write!(self.out, "[tracee {:>2}] ", id.index)?,
+            }
+        }
+        write_timestamp(&mut self.out, self.timestamps, now.wall)?;
+        writeln!(self.out, "{text}")
+    }
+}
+
+/// `-t`: `HH:MM:SS `; `-tt`: `HH:MM:SS.uuuuuu `; `-ttt`: `SECONDS.uuuuuu `. Times of day are UTC
+/// (Redox has no time zone database for a tracer to consult).
+fn write_timestamp(out: &mut dyn Write, style: Timestamps, wall: Duration) -> std::io::Result<()> {
+    let secs = wall.as_secs();
+    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match style {
+        Timestamps::None => Ok(()),
+        Timestamps::Seconds => write!(out, "{h:02}:{m:02}:{s:02} "),
+        Timestamps::Micros => write!(out, "{h:02}:{m:02}:{s:02}.{:06} ", wall.subsec_micros()),
+        Timestamps::Epoch => write!(out, "{secs}.{:06} ", wall.subsec_micros()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redox_ptrace::mem::{FakeMemory, NoMemory};
+    use syscall::{error::EBADF, number::*};
+
+    use super::*;
+
+    const ID: TraceeId = TraceeId {
+        index: 0,
+        pid: Some(7),
+    };
+
+    fn at(micros: u64) -> Moment {
+        Moment {
+            mono: Duration::from_micros(micros),
+            wall: Duration::from_secs(3600 * 13 + 60 * 5 + 9) + Duration::from_micros(micros),
+        }
+    }
+
+    fn printer(opts: &Options) -> Printer<Vec<u8>> {
+        let mut p = Printer::new(Vec::new(), opts);
+        p.add_tracee(ID, false);
+        p
+    }
+
+    fn text(p: Printer<Vec<u8>>) -> String {
+        String::from_utf8(p.finish().expect("Vec")).expect("UTF-8")
+    }
+
+    fn write_call(p: &mut Printer<Vec<u8>>, start: u64, end: u64) {
+        let mem = FakeMemory::new().with(0x1000, b"hi\n");
+        p.syscall_entry(ID, SYS_WRITE, [1, 0x1000, 3, 0, 0, 0], at(start), &mem);
+        p.syscall_exit(ID, SYS_WRITE, 3, at(end), &mem)
+            .expect("Vec");
+    }
+
+    /// Verifies a plain line, and -T's time in angle brackets.
+    #[test]
+    fn lines_and_syscall_times() {
+        let mut p = printer(&Options {
+            syscall_times: true,
+            ..Options::default()
+        });
+        write_call(&mut p, 10, 135);
+        assert_eq!(text(p), "write(1, \"hi\\n\", 3) = 3 <0.000125>\n");
+    }
+
+    /// Verifies -tt timestamps and -f's pid prefix.
+    #[test]
+    fn timestamps_and_pid_prefix() {
+        let opts = Options {
+            timestamps: Timestamps::Micros,
+            follow_forks: true,
+            ..Options::default()
+        };
+        let mut p = printer(&opts);
+        write_call(&mut p, 42, 50);
+        assert_eq!(
+            text(p),
+            "[pid     7] 13:05:09.000050 write(1, \"hi\\n\", 3) = 3\n"
+        );
+    }
+
+    /// Verifies that -e trace= hides other calls, and -c prints only the table.
+    #[test]
+    fn filter_and_summary() {
+        let mut p = printer(&Options {
+            filter: Some(vec![SYS_CLOSE]),
+            ..Options::default()
+        });
+        write_call(&mut p, 0, 1);
+        p.syscall_entry(ID, SYS_CLOSE, [9, 0, 0, 0, 0, 0], at(2), &NoMemory);
+        p.syscall_exit(
+            ID,
+            SYS_CLOSE,
+            (-(EBADF as isize)) as usize,
+            at(3),
+            &NoMemory,
+        )
+        .expect("Vec");
+        assert_eq!(text(p), "close(9) = -1 EBADF (Bad file number)\n");
+
+        let mut p = printer(&Options {
+            summary: true,
+            ..Options::default()
+        });
+        write_call(&mut p, 0, 100);
+        let out = text(p);
+        assert!(out.starts_with("% time"), "{out}");
+        assert!(
+            out.contains("100.00    0.000100         100         1           write\n"),
+            "{out}"
+        );
+    }
+
+    /// Verifies that a spawned tracee is silent until its exec, and that exits are reported
+    /// with the call the tracee died in.
+    #[test]
+    fn spawned_tracee_starts_at_exec() {
+        let mut p = Printer::new(Vec::new(), &Options::default());
+        p.add_tracee(ID, true);
+        write_call(&mut p, 0, 1);
+        p.exec(ID, at(2)).expect("Vec");
+        p.syscall_entry(ID, SYS_YIELD, [0; 6], at(3), &NoMemory);
+        p.exited(ID, ExitStatus::Code(3), at(4)).expect("Vec");
+        assert_eq!(
+            text(p),
+            "--- exec: address space replaced ---\nyield() = ?\n+++ exited with 3 +++\n"
+        );
+    }
+
+    /// Verifies that an exit without its entry prints as resumed.
+    #[test]
+    fn exit_without_entry_is_resumed() {
+        let mut p = printer(&Options::default());
+        p.syscall_exit(ID, SYS_READ, 1, at(0), &NoMemory)
+            .expect("Vec");
+        assert_eq!(text(p), "<... read resumed>) = 1\n");
+    }
+}

@@ -1,0 +1,132 @@
+//! Drives the tracer: spawn (or attach), arm syscall stops, print every stop, report the exit.
+
+use std::{
+    io::Write,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use redox_ptrace::{
+    spawn::{self, ContextSource, ExitStatus},
+    Restart, Stop, StopSet, TraceeId, Tracer,
+};
+
+use crate::{
+    args::Options,
+    printer::{Moment, Printer},
+};
+
+const NO_FOLLOW: &str = "-f: new processes and threads cannot be followed yet: the kernel has no \
+     PTRACE_EVENT_CLONE and procmgr hands their handles only to the forking process; \
+     tracing the initial process only";
+
+struct Clock(Instant);
+
+impl Clock {
+    fn now(&self) -> Moment {
+        Moment {
+            mono: self.0.elapsed(),
+            wall: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Traces as `opts` says, printing to `out`. Returns the exit code strace should exit with
+/// (the traced command's, like strace).
+pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
+    let clock = Clock(Instant::now());
+    let mut source = spawn::default_source();
+    let mut printer = Printer::new(out, opts);
+    let mut tracer = match spawn::open_event_queue() {
+        Ok(queue) => Tracer::with_event_queue(queue),
+        Err(_) => Tracer::new(),
+    };
+    tracer.set_always(StopSet::ADDRSPACE_SWITCH);
+    if opts.follow_forks {
+        printer.note(NO_FOLLOW).map_err(|e| e.to_string())?;
+    }
+
+    let (main, child_pid) = start(opts, source.as_mut(), &mut tracer)?;
+    printer.add_tracee(main, child_pid.is_some());
+    let mut exit_code = 0;
+
+    while let Some((id, stop)) = tracer.wait().map_err(|e| e.to_string())? {
+        let now = clock.now();
+        let io = match stop {
+            Stop::SyscallEntry { number, args } => {
+                let mem = memory(&mut tracer, id);
+                printer.syscall_entry(id, number, args, now, mem);
+                Ok(())
+            }
+            Stop::SyscallExit { number, ret, .. } => {
+                let mem = memory(&mut tracer, id);
+                printer.syscall_exit(id, number, ret, now, mem)
+            }
+            Stop::AddrSpaceSwitch => printer.exec(id, now),
+            Stop::Exited => {
+                let status = match child_pid {
+                    Some(pid) if id == main => spawn::wait_exit(pid),
+                    Some(_) | None => ExitStatus::Unknown,
+                };
+                if id == main {
+                    exit_code = match status {
+                        ExitStatus::Code(code) => code,
+                        ExitStatus::Signal(sig) => 128_i32.saturating_add(sig),
+                        ExitStatus::Unknown => 0,
+                    };
+                }
+                printer.exited(id, status, now)
+            }
+            _ => Ok(()),
+        };
+        io.map_err(|e| e.to_string())?;
+        if stop.is_stop() {
+            match tracer.restart(id, Restart::Syscall) {
+                Ok(()) => {}
+                // Gone in the meantime: the next wait() reports its exit.
+                Err(e) if e.is_tracee_died() => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    printer.finish().map_err(|e| e.to_string())?;
+    Ok(exit_code)
+}
+
+/// Spawns the command (held at its gate until syscall stops are armed) or attaches to `-p`.
+fn start(
+    opts: &Options,
+    source: &mut dyn ContextSource,
+    tracer: &mut Tracer,
+) -> Result<(TraceeId, Option<usize>), String> {
+    if let Some(pid) = opts.pid {
+        let ctx = source.by_pid(pid).map_err(|e| format!("attach: {e}"))?;
+        let id = tracer
+            .attach(ctx, Some(pid))
+            .map_err(|e| format!("attach: {e}"))?;
+        tracer
+            .restart(id, Restart::Syscall)
+            .map_err(|e| format!("attach: {e}"))?;
+        return Ok((id, None));
+    }
+    let spawned = source
+        .spawn(&opts.command)
+        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
+    let pid = spawned.pid;
+    let id = tracer
+        .attach(spawned.ctx, Some(pid))
+        .map_err(|e| format!("attach: {e}"))?;
+    tracer
+        .restart(id, Restart::Syscall)
+        .map_err(|e| format!("arm: {e}"))?;
+    spawned.gate.release().map_err(|e| e.to_string())?;
+    Ok((id, Some(pid)))
+}
+
+fn memory(tracer: &mut Tracer, id: TraceeId) -> &dyn redox_ptrace::mem::TraceeMemory {
+    match tracer.tracee_mut(id) {
+        Some(tracee) => tracee.memory(),
+        None => &redox_ptrace::mem::NoMemory,
+    }
+}
