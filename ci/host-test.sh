@@ -5,3 +5,6 @@ source "$(dirname "$0")/lib.sh"
 cd "$project_root"
 note "host tests: kernel-src/trace-core"
 cargo +stable test --manifest-path kernel-src/trace-core/Cargo.toml
+
+note "host tests: userspace-tools (tracing library, decoder, strace, regs)"
+cargo +stable test --manifest-path userspace-tools/Cargo.toml

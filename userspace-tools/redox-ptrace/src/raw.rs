@@ -177,12 +177,31 @@ pub fn set_env_regs(ctx: &ContextFd, regs: &EnvRegisters) -> Result<()> {
     write_struct(ctx, "regs/env", &mut copy, Request::SetEnvRegs)
 }
 
+// ---- following ---------------------------------------------------------------------------------
+
+/// Takes the session of the context the tracee created as its `number`th clone:
+/// `dup(trace, "clone/<number>")` (after a `PTRACE_EVENT_CLONE` stop).
+///
+/// Errors: `EINVAL` (no such clone waiting, or already taken).
+pub fn take_clone(trace: &TraceFd, number: usize) -> Result<TraceFd> {
+    let name = alloc::format!("clone/{}", number);
+    dup_into(trace.raw(), name.as_bytes(), fd::default_allocator())
+        .map(TraceFd)
+        .map_err(|e| Error::os(Request::Attach, None, e))
+}
+
+/// The context handle behind a trace handle: `dup(trace, "context")`.
+pub fn context_of(trace: &TraceFd) -> Result<ContextFd> {
+    dup_into(trace.raw(), trace_core::abi::CONTEXT_OF_TRACE, fd::default_allocator())
+        .map(ContextFd)
+        .map_err(|e| Error::os(Request::Attach, None, e))
+}
+
 // ---- memory ------------------------------------------------------------------------------------
 
 /// Opens the tracee's memory: `dup(ctx, "mem")`.
 ///
-/// **Needs the `mem` handle of issue 4, which the kernel does not have yet** (today this fails
-/// with the kernel's error for an unknown name). File offset = tracee address.
+/// File offset = tracee address; the handle follows the tracee across exec (docs/abi.md).
 pub fn open_mem(ctx: &ContextFd) -> Result<MemFd> {
     dup_into(ctx.raw(), b"mem", fd::default_allocator())
         .map(MemFd)

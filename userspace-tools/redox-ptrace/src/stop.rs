@@ -14,6 +14,12 @@ impl StopSet {
     pub const SYSCALLS: Self = Self::SYSCALL_ENTRY.union(Self::SYSCALL_EXIT);
     pub const STEP: Self = Self(PtraceFlags::PTRACE_STOP_SINGLESTEP);
     pub const BREAKPOINT: Self = Self(PtraceFlags::PTRACE_STOP_BREAKPOINT);
+    /// CPU exceptions (faults, traps), before they are handled.
+    pub const EXCEPTION: Self = Self(PtraceFlags::PTRACE_STOP_SIGNAL);
+    /// The tracee's exit, before its memory goes.
+    pub const EXIT: Self = Self(PtraceFlags::PTRACE_STOP_EXIT);
+    /// Contexts the tracee creates, traced from their first instruction.
+    pub const CLONE: Self = Self(PtraceFlags::PTRACE_EVENT_CLONE);
     /// A notice (the tracee does not stop) when its address space is replaced (exec).
     pub const ADDRSPACE_SWITCH: Self = Self(PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH);
 
@@ -56,6 +62,18 @@ pub enum Stop {
     SingleStep { ip: usize },
     /// At an `int3`; `ip` is the address of the `int3` byte.
     Breakpoint { ip: usize },
+    /// A CPU exception (vector `kind`, error `code`, faulting `address`), not yet handled; see
+    /// [`Restart::Suppress`].
+    Exception {
+        kind: usize,
+        code: usize,
+        address: usize,
+    },
+    /// The tracee is exiting; its registers and memory are still readable. `status` is the
+    /// `ContextStatus` it will show, `exception` the vector that killed it (0 otherwise).
+    Exiting { status: usize, exception: usize },
+    /// The tracee created a context; [`crate::Tracer::adopt_clone`] takes it over.
+    Clone { number: usize },
     /// Notice: the address space was replaced (exec). The tracee did not stop.
     AddrSpaceSwitch,
     /// The tracee is gone; the tracer has dropped its handles.
@@ -69,7 +87,10 @@ impl Stop {
             Self::SyscallEntry { .. }
             | Self::SyscallExit { .. }
             | Self::SingleStep { .. }
-            | Self::Breakpoint { .. } => true,
+            | Self::Breakpoint { .. }
+            | Self::Exception { .. }
+            | Self::Exiting { .. }
+            | Self::Clone { .. } => true,
             Self::AddrSpaceSwitch | Self::Exited => false,
         }
     }
@@ -93,6 +114,9 @@ pub enum Restart {
     Sysemu,
     /// Only at a breakpoint stop: resume without raising the exception, arming the set.
     SkipBreakpoint(StopSet),
+    /// Only at an exception stop: resume without handling the exception, arming the set. The
+    /// tracee resumes at the `rip` the tracer left: a fault not fixed happens again.
+    Suppress(StopSet),
     /// Disarm everything, resume, and close the trace handle. With an `O_EXCL` session this
     /// kills the tracee (docs/abi.md).
     Detach,
@@ -114,6 +138,10 @@ impl Restart {
             Self::SkipBreakpoint(set) => match at {
                 Some(Stop::Breakpoint { .. }) => set.union(always).flags() | ignore,
                 _ => return Err("SkipBreakpoint is only valid at a breakpoint stop"),
+            },
+            Self::Suppress(set) => match at {
+                Some(Stop::Exception { .. }) => set.union(always).flags() | ignore,
+                _ => return Err("Suppress is only valid at an exception stop"),
             },
             Self::Detach => PtraceFlags::empty(),
         })
@@ -138,6 +166,21 @@ mod tests {
             | PtraceFlags::PTRACE_STOP_POST_SYSCALL
             | PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
         assert_eq!(flags, Ok(want));
+    }
+
+    /// Verifies that Suppress adds IGNORE at an exception stop and is refused anywhere else.
+    #[test]
+    fn suppress_only_at_exception() {
+        let fault = Stop::Exception {
+            kind: 14,
+            code: 4,
+            address: 0x10,
+        };
+        let flags = Restart::Suppress(StopSet::EXIT).flags(Some(&fault), StopSet::NONE);
+        let want = PtraceFlags::PTRACE_STOP_EXIT | PtraceFlags::PTRACE_FLAG_IGNORE;
+        assert_eq!(flags, Ok(want));
+        assert!(Restart::Suppress(StopSet::NONE).flags(Some(&BREAK), StopSet::NONE).is_err());
+        assert!(Restart::Suppress(StopSet::NONE).flags(None, StopSet::NONE).is_err());
     }
 
     /// Verifies that Sysemu adds IGNORE at a syscall entry and is refused anywhere else.

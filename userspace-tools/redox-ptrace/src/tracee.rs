@@ -70,6 +70,17 @@ impl TraceeState {
             }
             Raw::SingleStep { ip } => Stop::SingleStep { ip },
             Raw::Breakpoint { ip } => Stop::Breakpoint { ip },
+            Raw::Exception {
+                kind,
+                code,
+                address,
+            } => Stop::Exception {
+                kind,
+                code,
+                address,
+            },
+            Raw::Exit { status, exception } => Stop::Exiting { status, exception },
+            Raw::Clone { number } => Stop::Clone { number },
             Raw::AddrSpaceSwitch => Stop::AddrSpaceSwitch,
         };
         let run = match (self.run, stop.is_stop()) {
@@ -86,6 +97,9 @@ impl TraceeState {
             Stop::SyscallExit { .. } => SyscallState::Outside,
             Stop::SingleStep { .. }
             | Stop::Breakpoint { .. }
+            | Stop::Exception { .. }
+            | Stop::Exiting { .. }
+            | Stop::Clone { .. }
             | Stop::AddrSpaceSwitch
             | Stop::Exited => self.syscall,
         };
@@ -106,7 +120,8 @@ impl TraceeState {
             | Restart::Syscall
             | Restart::Step
             | Restart::Sysemu
-            | Restart::SkipBreakpoint(_) => self.syscall,
+            | Restart::SkipBreakpoint(_)
+            | Restart::Suppress(_) => self.syscall,
         };
         Ok(Self { run, syscall })
     }

@@ -103,6 +103,23 @@ impl Tracer {
         self.adopt_as(id, ctx, trace)
     }
 
+    /// Takes over the context the tracee `parent` created, announced by its
+    /// [`Stop::Clone`] stop: [`raw::take_clone`] and [`raw::context_of`]. The clone is traced
+    /// from its first instruction and waits at its first stop for a [`Tracer::restart`].
+    pub fn adopt_clone(&mut self, parent: TraceeId, number: usize) -> Result<TraceeId> {
+        let parent_trace = self
+            .tracees
+            .get(&parent.index)
+            .ok_or(Error::Unsupported {
+                what: "adopt_clone of a tracee this tracer does not have",
+            })?
+            .trace_handle();
+        let trace = raw::take_clone(parent_trace, number).map_err(|e| e.on(parent))?;
+        let ctx = raw::context_of(&trace).map_err(|e| e.on(parent))?;
+        let id = self.next_id(None);
+        self.adopt_as(id, ctx, trace)
+    }
+
     fn next_id(&mut self, pid: Option<usize>) -> TraceeId {
         let index = self.next_index;
         self.next_index = self.next_index.saturating_add(1);
