@@ -172,10 +172,6 @@ handle!(
     /// An `event:` queue: register handles by writing `Event`s, read `Event`s back.
     EventQueueFd
 );
-handle!(
-    /// An `AddrSpace` handle (`dup(context, "addrspace")`), used to borrow a tracee's pages.
-    AddrSpaceFd
-);
 
 #[cfg(test)]
 mod tests {

@@ -1,15 +1,13 @@
 //! Reading a tracee's memory, behind a trait so decoders and tests do not care how.
 //!
-//! Implementations: [`MemHandle`] (the `mem` handle of issue 4: file offset = address; not in
-//! the kernel yet), [`AddrSpaceMemory`] (borrows the tracee's pages through its `addrspace`
-//! handle, which today's kernel has; untested on hardware), [`NoMemory`] (decoders then print
-//! bare addresses) and [`FakeMemory`] for host tests.
+//! Implementations: [`MemHandle`] (the tracee's `mem` handle: file offset = address),
+//! [`NoMemory`] (decoders then print bare addresses) and [`FakeMemory`] for host tests.
 
 use alloc::{collections::BTreeMap, vec::Vec};
 use core::mem::{size_of, MaybeUninit};
 
 use crate::{
-    fd::{AddrSpaceFd, MemFd},
+    fd::MemFd,
     raw,
 };
 
@@ -138,49 +136,13 @@ impl TraceeMemory for NoMemory {
     }
 }
 
-/// Memory through the `mem` handle (issue 4; not in the kernel yet): `read2` at offset = address.
+/// Memory through the tracee's `mem` handle: `read2` at offset = address.
 #[derive(Debug)]
 pub struct MemHandle(pub MemFd);
 
 impl TraceeMemory for MemHandle {
     fn read(&self, addr: usize, buf: &mut [u8]) -> Result<usize, MemError> {
         raw::read_mem(&self.0, addr, buf).map_err(|_| MemError::Fault { addr })
-    }
-}
-
-/// Memory through the tracee's `addrspace` handle: each read borrows the page(s) into our own
-/// address space with `fmap(addrspace, Map { offset: tracee address, .. })`, copies, and unmaps.
-///
-/// This is how redox-rt's exec writes into a new address space (spawn notes §5); it works on
-/// today's kernel for private anonymous memory (stacks, heap, loaded ELF segments). It has not
-/// been run yet; the `mem` handle of issue 4 will replace it.
-#[derive(Debug)]
-pub struct AddrSpaceMemory(pub AddrSpaceFd);
-
-impl TraceeMemory for AddrSpaceMemory {
-    fn read(&self, addr: usize, buf: &mut [u8]) -> Result<usize, MemError> {
-        const PAGE: usize = syscall::PAGE_SIZE;
-        let fault = MemError::Fault { addr };
-        let offset_in_page = addr.checked_rem(PAGE).ok_or(fault)?;
-        let page = addr.checked_sub(offset_in_page).ok_or(fault)?;
-        let len = buf.len().min(PAGE.saturating_sub(offset_in_page));
-        let map = syscall::data::Map {
-            offset: page,
-            size: PAGE,
-            flags: syscall::flag::MapFlags::PROT_READ,
-            address: 0,
-        };
-        // SAFETY: fmap of a foreign address space only adds a new mapping to ours; we read
-        // `len` bytes inside the one page it returns and unmap it again.
-        unsafe {
-            let local = syscall::fmap(self.0.raw(), &map).map_err(|_| fault)?;
-            let src = core::slice::from_raw_parts((local as *const u8).add(offset_in_page), len);
-            if let Some(dst) = buf.get_mut(..len) {
-                dst.copy_from_slice(src);
-            }
-            let _ = syscall::funmap(local, PAGE);
-        }
-        Ok(len)
     }
 }
 

@@ -23,7 +23,7 @@ use trace_core::{TraceEvent, TRACE_HANDLE};
 
 use crate::{
     error::{Error, Request, Result},
-    fd::{self, AddrSpaceFd, ContextFd, EventQueueFd, Fd, FdAllocator, MemFd, TraceFd},
+    fd::{self, ContextFd, EventQueueFd, Fd, FdAllocator, MemFd, TraceFd},
 };
 
 /// Open flags for [`attach_with`].
@@ -237,13 +237,6 @@ pub fn write_mem(mem: &MemFd, addr: usize, buf: &[u8]) -> Result<usize> {
         )
     }
     .map_err(|e| Error::os(Request::WriteMem, None, e))
-}
-
-/// The tracee's address space: `dup(ctx, "addrspace")`, for [`crate::mem::AddrSpaceMemory`].
-pub fn open_addrspace(ctx: &ContextFd) -> Result<AddrSpaceFd> {
-    dup_into(ctx.raw(), b"addrspace", fd::default_allocator())
-        .map(AddrSpaceFd)
-        .map_err(|e| Error::os(Request::OpenMem, None, e))
 }
 
 // ---- exit --------------------------------------------------------------------------------------

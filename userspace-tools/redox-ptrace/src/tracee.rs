@@ -10,7 +10,7 @@ use syscall::{EnvRegisters, FloatRegisters, IntRegisters};
 use crate::{
     error::{Error, Result, TraceeId},
     fd::{ContextFd, TraceFd},
-    mem::{AddrSpaceMemory, MemHandle, NoMemory, TraceeMemory},
+    mem::{MemHandle, NoMemory, TraceeMemory},
     raw,
     stop::{Restart, Stop},
 };
@@ -153,7 +153,6 @@ impl TraceeState {
 enum Memory {
     NotOpened,
     Mem(MemHandle),
-    AddrSpace(AddrSpaceMemory),
     Unavailable,
 }
 
@@ -215,29 +214,19 @@ impl Tracee {
         raw::get_env_regs(&self.ctx).map_err(|e| e.on(self.id))
     }
 
-    /// The tracee's memory: the `mem` handle when the kernel has it (issue 4), else its
-    /// `addrspace` handle, else nothing (decoders then print addresses). Opened on first use.
+    /// The tracee's memory through its `mem` handle, which follows it across exec; without
+    /// one, nothing (decoders then print addresses). Opened on first use.
     pub fn memory(&mut self) -> &dyn TraceeMemory {
         if let Memory::NotOpened = self.memory {
             self.memory = match raw::open_mem(&self.ctx) {
                 Ok(mem) => Memory::Mem(MemHandle(mem)),
-                Err(_) => match raw::open_addrspace(&self.ctx) {
-                    Ok(space) => Memory::AddrSpace(AddrSpaceMemory(space)),
-                    Err(_) => Memory::Unavailable,
-                },
+                Err(_) => Memory::Unavailable,
             };
         }
         match &self.memory {
             Memory::Mem(mem) => mem,
-            Memory::AddrSpace(space) => space,
             Memory::NotOpened | Memory::Unavailable => &NoMemory,
         }
-    }
-
-    /// Forgets the memory handle, so the next [`Tracee::memory`] opens the new address space
-    /// (call it at [`Stop::AddrSpaceSwitch`]).
-    pub fn reopen_memory(&mut self) {
-        self.memory = Memory::NotOpened;
     }
 
     /// Turns off memory access (decoders print addresses).

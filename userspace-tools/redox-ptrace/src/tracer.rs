@@ -229,9 +229,6 @@ impl Tracer {
                     .on_event(raw_stop)
                     .map_err(|what| tracee.protocol(what))?;
                 tracee.state = state;
-                if stop == Stop::AddrSpaceSwitch {
-                    tracee.reopen_memory();
-                }
                 self.pending.push_back((tracee.id, stop));
             }
             if blocking && n == 0 {
