@@ -57,6 +57,14 @@ impl From<sys::Error> for Failure {
     }
 }
 
+impl From<redox_ptrace::Error> for Failure {
+    /// A tracing-library error propagated with `?`: it names the request and the tracee.
+    #[track_caller]
+    fn from(error: redox_ptrace::Error) -> Self {
+        Self::new(alloc::format!("tracing library: {}", error))
+    }
+}
+
 /// Displays an error as its number and text, e.g. `errno 22 (Invalid argument)`.
 pub struct Errno(pub sys::Error);
 

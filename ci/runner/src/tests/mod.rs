@@ -14,6 +14,7 @@ mod fault;
 mod mem;
 mod spawn;
 mod step;
+mod strace;
 mod trace;
 
 pub static ALL: &[Test] = tests![
@@ -49,4 +50,5 @@ pub static ALL: &[Test] = tests![
     exit::killed_tracee_stops_at_exit,
     exec::switch_is_reported_and_mem_follows,
     clone::grandchild_is_traced_from_the_start,
+    strace::library_prints_exact_lines,
 ];

@@ -1,0 +1,96 @@
+//! The userspace tracing library (`userspace-tools/redox-ptrace`) on the real kernel: its
+//! `Tracer` drives a tracee and its decoder prints strace lines from the tracee's memory.
+
+use alloc::{string::String, vec::Vec};
+
+use redox_ptrace::{
+    decode::{DecodeOptions, PendingCall},
+    fd, ContextFd, Restart, Stop, Tracer,
+};
+use syscall::{GlobalSchemes, O_NONBLOCK, O_RDONLY};
+
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys,
+};
+
+/// Where [`known_calls`] opens `sys:uname` (a fixed number, so the lines are exact).
+const UNAME_FD: usize = 40;
+const NO_SUCH_FD: usize = 999;
+
+/// A known sequence, with raw calls and fixed fd numbers: open a path with flags, write a
+/// string, close it, fail a close, exit. The `sys:` root is in its table at the runner's slot.
+fn known_calls(_: usize) -> ! {
+    let sys_root = sys::scheme_root(GlobalSchemes::Sys).unwrap_or(usize::MAX);
+    let _ = syscall::openat_into(sys_root, UNAME_FD, "uname", O_RDONLY | O_NONBLOCK, 0);
+    let _ = syscall::write(child::given(0), b"hello, tracer\n");
+    let _ = sys::close(UNAME_FD);
+    let _ = sys::close(NO_SUCH_FD);
+    child::exit()
+}
+
+/// Runs [`known_calls`] under the library's `Tracer` and returns its strace lines.
+pub(crate) fn trace_known_calls() -> Result<Vec<String>, Failure> {
+    let (_reader, writer) = sys::pipe_nonblocking()?;
+    let sys_root = sys::scheme_root(GlobalSchemes::Sys)?;
+    let mut child = Child::new(known_calls, 0)?;
+    child.give(&writer)?;
+    child.give_as(sys_root, sys_root)?;
+    // A plain clone of the context handle, in a slot of the library's, for it to own.
+    let context = redox_ptrace::raw::dup_into(child.context_fd(), b"", fd::default_allocator())?;
+    // SAFETY: the fd is the library's alone from here on; it closes it.
+    let context = unsafe { ContextFd::from_raw(context.into_raw()) };
+
+    let mut tracer = Tracer::new();
+    let id = tracer.attach(context, None)?;
+    tracer.restart(id, Restart::Syscall)?;
+    child.start()?;
+
+    let options = DecodeOptions::default();
+    let mut lines = Vec::new();
+    let mut pending = None;
+    while let Some((id, stop)) = tracer.wait()? {
+        match stop {
+            Stop::SyscallEntry { number, args } => {
+                let Some(tracee) = tracer.tracee_mut(id) else {
+                    fail!("no tracee {:?}", id);
+                };
+                pending = Some(PendingCall::enter(number, args, tracee.memory(), &options));
+                tracer.restart(id, Restart::Syscall)?;
+            }
+            Stop::SyscallExit { ret, .. } => {
+                let (Some(call), Some(tracee)) = (pending.take(), tracer.tracee_mut(id)) else {
+                    fail!("an exit stop without its entry");
+                };
+                lines.push(alloc::format!("{}", call.finish(ret, tracee.memory(), &options)));
+                tracer.restart(id, Restart::Syscall)?;
+            }
+            Stop::Exited => {
+                if let Some(call) = pending.take() {
+                    lines.push(alloc::format!("{}", call.unfinished()));
+                }
+            }
+            other => fail!("unexpected stop {:?}", other),
+        }
+    }
+    check_eq!(child.wait_exit()?, syscall::ContextStatus::Dead);
+    Ok(lines)
+}
+
+/// Verifies that the library's tracer and decoder print exactly the strace lines of a known
+/// syscall sequence: a path and a flag set read from the tracee, a written string, results and
+/// an errno, and the exit that never returns.
+pub fn library_prints_exact_lines() -> Result<(), Failure> {
+    let lines = trace_known_calls()?;
+    let exit_bytes = r#""\377\377\377\377\377\377\377\377""#;
+    let expected = [
+        r#"openat_into(UPPER|8, "uname", O_RDONLY|O_NONBLOCK, 0, 40) = 40"#.into(),
+        alloc::format!(r#"write({}, "hello, tracer\n", 14) = 14"#, child::given(0)),
+        "close(40) = 0".into(),
+        "close(999) = -1 EBADF (Bad file number)".into(),
+        alloc::format!("write({}, {}, 8) = ?", child::SELF_FD, exit_bytes),
+    ];
+    check_eq!(lines, expected);
+    Ok(())
+}
