@@ -35,7 +35,7 @@ export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
 	patches/UPSTREAM patches/series $(wildcard patches/*.patch)
 
-.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run bench host-test test clean
+.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo bench host-test test clean
 
 all: kernel
 
@@ -67,6 +67,10 @@ qemu-test: $(if $(KERNEL_BIN),,kernel)
 ## qemu-run: the same, without building the kernel first (boots KERNEL_BIN or the last build)
 qemu-run:
 	ci/qemu-test.sh
+
+## demo: the main job, a child traced by the userspace library, shown on the terminal
+demo: $(if $(KERNEL_BIN),,kernel)
+	@ci/demo.sh
 
 ## bench: syscall cost on the unpatched and the patched kernel (needs KERNEL_SRC)
 bench: kernel

@@ -16,6 +16,8 @@ mod harness;
 #[cfg(feature = "bench")]
 mod bench;
 mod child;
+#[cfg(feature = "demo")]
+mod demo;
 #[path = "alloc.rs"]
 mod heap;
 mod sys;
@@ -66,8 +68,10 @@ extern "C" fn main() -> ! {
         // Nowhere to report anything: stop the machine so that the harness sees no summary.
         sys::power_off();
     }
-    #[cfg(not(feature = "bench"))]
+    #[cfg(not(any(feature = "bench", feature = "demo")))]
     let list = tests::ALL;
+    #[cfg(feature = "demo")]
+    let list = tests![demo::show];
     // The benchmarks only: the traced one fails on a kernel without trace sessions.
     #[cfg(feature = "bench")]
     let list = tests![bench::syscall_untraced, bench::syscall_traced];

@@ -14,7 +14,7 @@ mod fault;
 mod mem;
 mod spawn;
 mod step;
-mod strace;
+pub(crate) mod strace;
 mod trace;
 
 pub static ALL: &[Test] = tests![

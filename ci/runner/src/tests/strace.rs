@@ -5,9 +5,11 @@ use alloc::{string::String, vec::Vec};
 
 use redox_ptrace::{
     decode::{DecodeOptions, PendingCall},
-    fd, ContextFd, Restart, Stop, Tracer,
+    fd,
+    stats::SyscallStats,
+    ContextFd, Restart, Stop, Tracer,
 };
-use syscall::{GlobalSchemes, O_NONBLOCK, O_RDONLY};
+use syscall::{GlobalSchemes, IntRegisters, O_NONBLOCK, O_RDONLY};
 
 use crate::{
     child::{self, Child},
@@ -30,8 +32,18 @@ fn known_calls(_: usize) -> ! {
     child::exit()
 }
 
-/// Runs [`known_calls`] under the library's `Tracer` and returns its strace lines.
-pub(crate) fn trace_known_calls() -> Result<Vec<String>, Failure> {
+/// What tracing [`known_calls`] gave.
+pub(crate) struct Traced {
+    /// One strace line per syscall.
+    pub lines: Vec<String>,
+    /// The registers at the first syscall entry stop.
+    pub first_entry_regs: Option<IntRegisters>,
+    /// Calls, errors and time between entry and exit stops, per syscall (`strace -c`).
+    pub stats: SyscallStats,
+}
+
+/// Runs [`known_calls`] under the library's `Tracer`.
+pub(crate) fn trace_known_calls() -> Result<Traced, Failure> {
     let (_reader, writer) = sys::pipe_nonblocking()?;
     let sys_root = sys::scheme_root(GlobalSchemes::Sys)?;
     let mut child = Child::new(known_calls, 0)?;
@@ -48,41 +60,55 @@ pub(crate) fn trace_known_calls() -> Result<Vec<String>, Failure> {
     child.start()?;
 
     let options = DecodeOptions::default();
-    let mut lines = Vec::new();
+    let mut traced = Traced {
+        lines: Vec::new(),
+        first_entry_regs: None,
+        stats: SyscallStats::new(),
+    };
     let mut pending = None;
+    let mut entered = sys::monotonic()?;
     while let Some((id, stop)) = tracer.wait()? {
         match stop {
             Stop::SyscallEntry { number, args } => {
                 let Some(tracee) = tracer.tracee_mut(id) else {
                     fail!("no tracee {:?}", id);
                 };
+                if traced.first_entry_regs.is_none() {
+                    traced.first_entry_regs = Some(tracee.int_regs()?);
+                }
                 pending = Some(PendingCall::enter(number, args, tracee.memory(), &options));
+                entered = sys::monotonic()?;
                 tracer.restart(id, Restart::Syscall)?;
             }
             Stop::SyscallExit { ret, .. } => {
                 let (Some(call), Some(tracee)) = (pending.take(), tracer.tracee_mut(id)) else {
                     fail!("an exit stop without its entry");
                 };
-                lines.push(alloc::format!("{}", call.finish(ret, tracee.memory(), &options)));
+                let nanos = (sys::monotonic()? - entered).as_nanos();
+                let finished = call.finish(ret, tracee.memory(), &options);
+                let number = finished.number;
+                let failed = finished.errno().is_some();
+                traced.stats.record(number, u64::try_from(nanos).unwrap_or(u64::MAX), failed);
+                traced.lines.push(alloc::format!("{}", finished));
                 tracer.restart(id, Restart::Syscall)?;
             }
             Stop::Exited => {
                 if let Some(call) = pending.take() {
-                    lines.push(alloc::format!("{}", call.unfinished()));
+                    traced.lines.push(alloc::format!("{}", call.unfinished()));
                 }
             }
             other => fail!("unexpected stop {:?}", other),
         }
     }
     check_eq!(child.wait_exit()?, syscall::ContextStatus::Dead);
-    Ok(lines)
+    Ok(traced)
 }
 
 /// Verifies that the library's tracer and decoder print exactly the strace lines of a known
 /// syscall sequence: a path and a flag set read from the tracee, a written string, results and
 /// an errno, and the exit that never returns.
 pub fn library_prints_exact_lines() -> Result<(), Failure> {
-    let lines = trace_known_calls()?;
+    let lines = trace_known_calls()?.lines;
     let exit_bytes = r#""\377\377\377\377\377\377\377\377""#;
     let expected = [
         r#"openat_into(UPPER|8, "uname", O_RDONLY|O_NONBLOCK, 0, 40) = 40"#.into(),
