@@ -35,7 +35,7 @@ export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
 	patches/UPSTREAM patches/series $(wildcard patches/*.patch)
 
-.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo bench host-test test clean
+.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo bench host-test check-redox test clean
 
 all: kernel
 
@@ -79,8 +79,12 @@ bench: kernel
 host-test:
 	ci/host-test.sh
 
-## test: host tests, then the QEMU suite when the upstream inputs can be had
-test: host-test
+## check-redox: the userspace tools type-check for x86_64-unknown-redox
+check-redox:
+	ci/check-redox.sh
+
+## test: host tests, the Redox check, then the QEMU suite when the upstream inputs can be had
+test: host-test check-redox
 	@if why=$$(ci/qemu-prereqs.sh); then $(MAKE) --no-print-directory qemu-test; \
 	else echo "QEMU suite skipped: $$why"; fi
 
