@@ -131,7 +131,11 @@ pub fn attach(
         // The first stop would put the only reader of the events to sleep.
         return Err(Error::new(EPERM));
     }
-    attach_session(tracee, Session::new(tracee, flags & O_EXCL == O_EXCL), token)
+    attach_session(
+        tracee,
+        Session::new(tracee, flags & O_EXCL == O_EXCL),
+        token,
+    )
 }
 
 fn attach_session(
@@ -224,9 +228,7 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
             return state.take_action();
         }
         // A signal may cut the wait short; a trace stop only ends when the tracer says so.
-        let _ = session
-            .tracee_wait
-            .wait(state, "ptrace::stop", &mut token);
+        let _ = session.tracee_wait.wait(state, "ptrace::stop", &mut token);
     }
 }
 
@@ -289,8 +291,7 @@ pub fn singlestep(ip: usize, token: &mut CleanLockToken) -> bool {
 ///
 /// CONTEXT: may sleep; the caller holds no locks.
 pub fn breakpoint(ip: usize, token: &mut CleanLockToken) -> bool {
-    armed_here(PtraceFlags::PTRACE_STOP_BREAKPOINT)
-        && stop_current(Stop::Breakpoint { ip }, token)
+    armed_here(PtraceFlags::PTRACE_STOP_BREAKPOINT) && stop_current(Stop::Breakpoint { ip }, token)
 }
 
 /// Exception hook, before the exception is handled (by a signal handler, or by death). Returns
@@ -373,7 +374,11 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
 /// `dup(trace, "clone/<n>")`: takes the session of the `n`th context the tracee created.
 ///
 /// RETURNS: `EINVAL` for a bad name or a number not (or no longer) waiting.
-pub fn take_clone(session: &Session, name: &[u8], token: &mut CleanLockToken) -> Result<Arc<Session>> {
+pub fn take_clone(
+    session: &Session,
+    name: &[u8],
+    token: &mut CleanLockToken,
+) -> Result<Arc<Session>> {
     let number = trace_core::abi::parse_clone_name(name)?;
     let mut clones = session.clones.lock(token.token());
     let index = clones
@@ -406,9 +411,7 @@ pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) ->
     let resumed = {
         let mut state = session.state.lock(token.token());
         let resumed = state.resume(flags)?;
-        session
-            .armed
-            .store(state.armed().bits(), Ordering::Release);
+        session.armed.store(state.armed().bits(), Ordering::Release);
         resumed
     };
     match resumed {
@@ -444,7 +447,7 @@ pub fn read(
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
 
-        let mut copied = 0;
+        let mut copied = 0_usize;
         for chunk in buf.in_exact_chunks(TraceEvent::SIZE) {
             let event = match state.next_event() {
                 Ok(Some(event)) => event,
@@ -454,7 +457,7 @@ pub fn read(
             };
             chunk.copy_from_slice(event.as_bytes())?;
             state.consume_event();
-            copied += TraceEvent::SIZE;
+            copied = copied.saturating_add(TraceEvent::SIZE);
         }
         if copied > 0 {
             return Ok(copied);
@@ -462,10 +465,7 @@ pub fn read(
         if fcntl_flags & O_NONBLOCK as u32 != 0 {
             return Err(Error::new(syscall::error::EAGAIN));
         }
-        if !session
-            .tracer_wait
-            .wait(state, "ptrace::read", &mut token)
-        {
+        if !session.tracer_wait.wait(state, "ptrace::read", &mut token) {
             return Err(Error::new(syscall::error::EINTR));
         }
     }

@@ -50,7 +50,11 @@ pub fn syscall_untraced() -> Result<(), Failure> {
     for _ in 0..ROUNDS {
         match enosys_loop(CALLS) {
             Ok(cycles) => samples.push(cycles),
-            Err(got) => fail!("syscall {} returned {:#x}, not ENOSYS", NO_SUCH_SYSCALL, got),
+            Err(got) => fail!(
+                "syscall {} returned {:#x}, not ENOSYS",
+                NO_SUCH_SYSCALL,
+                got
+            ),
         }
     }
     println!("bench syscall_untraced {} cycles/call", median(samples));
@@ -61,7 +65,10 @@ pub fn syscall_untraced() -> Result<(), Failure> {
 static TRACED_CYCLES: AtomicU64 = AtomicU64::new(0);
 
 fn traced_loop(_: usize) -> ! {
-    TRACED_CYCLES.store(enosys_loop(TRACED_CALLS).unwrap_or(u64::MAX), Ordering::SeqCst);
+    TRACED_CYCLES.store(
+        enosys_loop(TRACED_CALLS).unwrap_or(u64::MAX),
+        Ordering::SeqCst,
+    );
     child::exit()
 }
 
@@ -80,7 +87,13 @@ pub fn syscall_traced() -> Result<(), Failure> {
             let len = sys::read(&trace, &mut buf)?;
             let stop = TraceEvent::from_bytes(buf.get(..len).unwrap_or(&[]))?.decode()?;
             // The child's exit is a write to its own status handle.
-            let exiting = matches!(stop, Stop::SyscallEntry { number: SYS_WRITE, .. });
+            let exiting = matches!(
+                stop,
+                Stop::SyscallEntry {
+                    number: SYS_WRITE,
+                    ..
+                }
+            );
             let next = if exiting { PtraceFlags::empty() } else { both };
             sys::write(&trace, &next.bits().to_ne_bytes())?;
             if exiting {

@@ -15,7 +15,7 @@ use crate::{
     sync::CleanLockToken,
     syscall::{
         error::{Error, Result, EINVAL},
-        usercopy::{UserSliceRo, UserSliceWo},
+        usercopy::{UserSlice, UserSliceRo, UserSliceWo},
     },
 };
 
@@ -30,30 +30,7 @@ pub fn read(
     buf: UserSliceWo,
     token: &mut CleanLockToken,
 ) -> Result<usize> {
-    let addr_space = Arc::clone(tracee.read(token.token()).addr_space()?);
-    let mut bounce = vec![0_u8; PAGE_SIZE];
-    let mut done = 0;
-    for chunk in chunks(address, buf.len(), PAGE_SIZE, crate::USER_END_OFFSET)? {
-        let staged = bounce.get_mut(..chunk.len).ok_or(Error::new(EINVAL))?;
-        let page = Page::containing_address(VirtualAddress::new(chunk.page));
-        let copied = tracer_access(&addr_space, page, false, token, |frame| {
-            frame
-                .get(chunk.offset..chunk.offset + chunk.len)
-                .map(|src| staged.copy_from_slice(src))
-        });
-        match copied {
-            Ok(Some(())) => {}
-            Ok(None) => return Err(Error::new(EINVAL)),
-            Err(error) if done == 0 => return Err(error),
-            Err(_) => break,
-        }
-        buf.advance(done)
-            .and_then(|rest| rest.limit(chunk.len))
-            .ok_or(Error::new(EINVAL))?
-            .copy_from_slice(staged)?;
-        done += chunk.len;
-    }
-    Ok(done)
+    copy(tracee, address, Tracer::Reads(buf), token)
 }
 
 /// `write` on a `mem` handle: copies `buf` into tracee memory at `address`. Read-only private
@@ -68,28 +45,66 @@ pub fn write(
     buf: UserSliceRo,
     token: &mut CleanLockToken,
 ) -> Result<usize> {
+    copy(tracee, address, Tracer::Writes(buf), token)
+}
+
+/// The tracer's side of a copy.
+#[derive(Clone, Copy)]
+enum Tracer {
+    Reads(UserSliceWo),
+    Writes(UserSliceRo),
+}
+
+/// The part of `buf` for the chunk that starts `done` bytes in.
+fn window<const R: bool, const W: bool>(
+    buf: UserSlice<R, W>,
+    done: usize,
+    len: usize,
+) -> Result<UserSlice<R, W>> {
+    buf.advance(done)
+        .and_then(|rest| rest.limit(len))
+        .ok_or(Error::new(EINVAL))
+}
+
+fn copy(
+    tracee: &Arc<ContextLock>,
+    address: u64,
+    tracer: Tracer,
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    let (len, write) = match tracer {
+        Tracer::Reads(buf) => (buf.len(), false),
+        Tracer::Writes(buf) => (buf.len(), true),
+    };
     let addr_space = Arc::clone(tracee.read(token.token()).addr_space()?);
     let mut bounce = vec![0_u8; PAGE_SIZE];
-    let mut done = 0;
-    for chunk in chunks(address, buf.len(), PAGE_SIZE, crate::USER_END_OFFSET)? {
+    let mut done = 0_usize;
+    for chunk in chunks(address, len, PAGE_SIZE, crate::USER_END_OFFSET)? {
         let staged = bounce.get_mut(..chunk.len).ok_or(Error::new(EINVAL))?;
-        buf.advance(done)
-            .and_then(|rest| rest.limit(chunk.len))
-            .ok_or(Error::new(EINVAL))?
-            .copy_to_slice(staged)?;
+        let in_frame = chunk.offset..chunk.offset.saturating_add(chunk.len);
+        if let Tracer::Writes(buf) = tracer {
+            window(buf, done, chunk.len)?.copy_to_slice(staged)?;
+        }
         let page = Page::containing_address(VirtualAddress::new(chunk.page));
-        let written = tracer_access(&addr_space, page, true, token, |frame| {
-            frame
-                .get_mut(chunk.offset..chunk.offset + chunk.len)
-                .map(|dst| dst.copy_from_slice(staged))
+        let copied = tracer_access(&addr_space, page, write, token, |frame| {
+            let bytes = frame.get_mut(in_frame)?;
+            match tracer {
+                Tracer::Reads(_) => staged.copy_from_slice(bytes),
+                Tracer::Writes(_) => bytes.copy_from_slice(staged),
+            }
+            Some(())
         });
-        match written {
+        match copied {
             Ok(Some(())) => {}
             Ok(None) => return Err(Error::new(EINVAL)),
+            // Nothing at the start is an error; further on, the access ends at the mapping's end.
             Err(error) if done == 0 => return Err(error),
             Err(_) => break,
         }
-        done += chunk.len;
+        if let Tracer::Reads(buf) = tracer {
+            window(buf, done, chunk.len)?.copy_from_slice(staged)?;
+        }
+        done = done.saturating_add(chunk.len);
     }
     Ok(done)
 }

@@ -269,7 +269,14 @@ mod tests {
     #[test]
     fn clone_names_parse() {
         assert_eq!(parse_clone_name(b"clone/7"), Ok(7));
-        for bad in [&b"clone/"[..], b"clone/-1", b"clone/+1", b"clone/1x", b"clones/1", b"7"] {
+        for bad in [
+            &b"clone/"[..],
+            b"clone/-1",
+            b"clone/+1",
+            b"clone/1x",
+            b"clones/1",
+            b"7",
+        ] {
             assert_eq!(parse_clone_name(bad), Err(Error::new(EINVAL)));
         }
     }
@@ -281,8 +288,14 @@ mod tests {
         assert_eq!(parse_flags(&syscalls.bits().to_ne_bytes()), Ok(syscalls));
         assert_eq!(parse_flags(&0u64.to_ne_bytes()), Ok(PtraceFlags::empty()));
         assert_eq!(parse_flags(&[1, 0, 0, 0]), Err(Error::new(EINVAL)));
-        assert_eq!(parse_flags(&(1u64 << 63).to_ne_bytes()), Err(Error::new(EINVAL)));
+        assert_eq!(
+            parse_flags(&(1u64 << 63).to_ne_bytes()),
+            Err(Error::new(EINVAL))
+        );
         // Inside PTRACE_STOP_MASK, but no stop.
-        assert_eq!(parse_flags(&0x40_u64.to_ne_bytes()), Err(Error::new(EINVAL)));
+        assert_eq!(
+            parse_flags(&0x40_u64.to_ne_bytes()),
+            Err(Error::new(EINVAL))
+        );
     }
 }

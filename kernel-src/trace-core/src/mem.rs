@@ -31,14 +31,14 @@ pub fn chunks(
         if next >= end {
             return None;
         }
-        let offset = next % page_size;
-        let len = (page_size - offset).min(end - next);
+        let offset = next.checked_rem(page_size)?;
+        let len = page_size.checked_sub(offset)?.min(end.checked_sub(next)?);
         let chunk = Chunk {
-            page: next - offset,
+            page: next.checked_sub(offset)?,
             offset,
             len,
         };
-        next += len;
+        next = next.checked_add(len)?;
         Some(chunk)
     }))
 }

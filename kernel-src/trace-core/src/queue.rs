@@ -40,9 +40,13 @@ impl<const N: usize> EventQueue<N> {
         if self.len == N {
             return Err(Full);
         }
-        let tail = (self.head + self.len) % N;
+        let tail = self
+            .head
+            .checked_add(self.len)
+            .and_then(|index| index.checked_rem(N))
+            .ok_or(Full)?;
         *self.slots.get_mut(tail).ok_or(Full)? = event;
-        self.len += 1;
+        self.len = self.len.checked_add(1).ok_or(Full)?;
         Ok(())
     }
 
@@ -58,8 +62,8 @@ impl<const N: usize> EventQueue<N> {
             return None;
         }
         let event = *self.slots.get(self.head)?;
-        self.head = (self.head + 1) % N;
-        self.len -= 1;
+        self.head = self.head.checked_add(1)?.checked_rem(N)?;
+        self.len = self.len.checked_sub(1)?;
         Some(event)
     }
 }

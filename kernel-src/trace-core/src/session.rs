@@ -281,10 +281,7 @@ mod tests {
         assert_eq!(session.resume(switch), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         assert!(!session.is_stopped());
-        assert_eq!(
-            session.next_event(),
-            Ok(Some(Stop::AddrSpaceSwitch.into()))
-        );
+        assert_eq!(session.next_event(), Ok(Some(Stop::AddrSpaceSwitch.into())));
     }
 
     /// Verifies that detaching wakes a stopped tracee without an action and disarms.

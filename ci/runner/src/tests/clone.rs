@@ -40,7 +40,11 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
     let mut child = Child::new(spawn_grandchild, 0)?;
     child.give(&writer)?;
     child.give_as(proc_root, proc_root)?;
-    let parent = sys::openat(child.context_fd(), "trace", syscall::O_RDWR | syscall::O_NONBLOCK)?;
+    let parent = sys::openat(
+        child.context_fd(),
+        "trace",
+        syscall::O_RDWR | syscall::O_NONBLOCK,
+    )?;
     resume(&parent, armed)?;
     child.start()?;
 

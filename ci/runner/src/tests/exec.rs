@@ -63,7 +63,11 @@ pub fn switch_is_reported_and_mem_follows() -> Result<(), Failure> {
         match next_stop(&trace)? {
             Stop::AddrSpaceSwitch => switched = true,
             Stop::SyscallEntry { number, args } if switched => {
-                check_eq!((number, args[0]), (SYS_WRITE, child::given(0)), "first call after");
+                check_eq!(
+                    (number, args[0]),
+                    (SYS_WRITE, child::given(0)),
+                    "first call after"
+                );
                 break;
             }
             Stop::SyscallEntry { .. } => resume(&trace, armed)?,
@@ -74,7 +78,11 @@ pub fn switch_is_reported_and_mem_follows() -> Result<(), Failure> {
     SPACE_MARK.store(2, Ordering::SeqCst);
     let mut word = [0; size_of::<usize>()];
     sys::read_at(&mem, (&raw const SPACE_MARK) as u64, &mut word)?;
-    check_eq!(usize::from_ne_bytes(word), 1, "the mark in the tracee's new space");
+    check_eq!(
+        usize::from_ne_bytes(word),
+        1,
+        "the mark in the tracee's new space"
+    );
     resume(&trace, PtraceFlags::empty())?;
 
     check_eq!(child.wait_exit()?, ContextStatus::Dead);

@@ -47,7 +47,11 @@ pub fn stop_comes_before_teardown() -> Result<(), Failure> {
     );
     let mut word = [0; size_of::<usize>()];
     sys::read_at(&mem, (&raw const EXIT_MARK) as u64, &mut word)?;
-    check_eq!(usize::from_ne_bytes(word), MARK, "the tracee's memory at its exit");
+    check_eq!(
+        usize::from_ne_bytes(word),
+        MARK,
+        "the tracee's memory at its exit"
+    );
     check_eq!(EXIT_MARK.load(Ordering::SeqCst), 0, "the runner's own copy");
     regs(&child)?;
     resume(&trace, PtraceFlags::empty())?;

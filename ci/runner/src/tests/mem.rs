@@ -48,9 +48,15 @@ pub fn reads_and_writes_across_pages() -> Result<(), Failure> {
     child.give(&writer)?;
     let mem = child.open("mem")?;
 
-    check_eq!(sys::write_at(&mem, pattern_at() as u64, &PATTERN)?, PATTERN.len());
+    check_eq!(
+        sys::write_at(&mem, pattern_at() as u64, &PATTERN)?,
+        PATTERN.len()
+    );
     let mut back = [0; PATTERN.len()];
-    check_eq!(sys::read_at(&mem, pattern_at() as u64, &mut back)?, PATTERN.len());
+    check_eq!(
+        sys::read_at(&mem, pattern_at() as u64, &mut back)?,
+        PATTERN.len()
+    );
     check_eq!(back, PATTERN);
     // SAFETY: a plain read of the runner's own PAGES, which nothing else writes.
     let ours = unsafe { core::ptr::read_volatile(pattern_at() as *const [u8; 12]) };
@@ -74,8 +80,16 @@ pub fn short_at_mapping_end_efault_beyond() -> Result<(), Failure> {
     let end = (base + PAGE) as u64;
 
     let mut buf = [0; 16];
-    check_eq!(sys::read_at(&mem, end - 4, &mut buf)?, 4, "read across the end");
-    check_eq!(sys::write_at(&mem, end - 4, &[7; 16])?, 4, "write across the end");
+    check_eq!(
+        sys::read_at(&mem, end - 4, &mut buf)?,
+        4,
+        "read across the end"
+    );
+    check_eq!(
+        sys::write_at(&mem, end - 4, &[7; 16])?,
+        4,
+        "write across the end"
+    );
     check_errno!(sys::read_at(&mem, end, &mut buf), EFAULT);
     check_errno!(sys::write_at(&mem, end, &buf), EFAULT);
     check_errno!(sys::read_at(&mem, code::UNMAPPED as u64, &mut buf), EFAULT);

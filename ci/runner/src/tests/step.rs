@@ -33,7 +33,12 @@ pub fn int3_then_steps_report_each_instruction() -> Result<(), Failure> {
     resume(&trace, BREAKPOINT)?;
     child.start()?;
 
-    check_eq!(next_stop(&trace)?, Stop::Breakpoint { ip: code::at::step() });
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Breakpoint {
+            ip: code::at::step()
+        }
+    );
     let (handle, mut stopped) = regs(&child)?;
     check_eq!(stopped.rip, code::at::step(), "rip at the breakpoint");
     // Past the int3, without the trap's default action, one instruction at a time.
@@ -70,13 +75,16 @@ pub fn step_over_syscall_stops_after_it() -> Result<(), Failure> {
     let mut child = Child::new(call_syscall, 0)?;
     child.give(&writer)?;
     let trace = child.open("trace")?;
-    let all = STEP
-        | PtraceFlags::PTRACE_STOP_PRE_SYSCALL
-        | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
     resume(&trace, BREAKPOINT)?;
     child.start()?;
 
-    check_eq!(next_stop(&trace)?, Stop::Breakpoint { ip: code::at::syscall() });
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Breakpoint {
+            ip: code::at::syscall()
+        }
+    );
     let (handle, mut stopped) = regs(&child)?;
     stopped.rip = code::at::syscall_xor();
     sys::write(&handle, &stopped)?;

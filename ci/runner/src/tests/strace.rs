@@ -88,7 +88,9 @@ pub(crate) fn trace_known_calls() -> Result<Traced, Failure> {
                 let finished = call.finish(ret, tracee.memory(), &options);
                 let number = finished.number;
                 let failed = finished.errno().is_some();
-                traced.stats.record(number, u64::try_from(nanos).unwrap_or(u64::MAX), failed);
+                traced
+                    .stats
+                    .record(number, u64::try_from(nanos).unwrap_or(u64::MAX), failed);
                 traced.lines.push(alloc::format!("{}", finished));
                 tracer.restart(id, Restart::Syscall)?;
             }

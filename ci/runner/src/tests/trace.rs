@@ -4,8 +4,8 @@
 use core::mem::size_of;
 
 use syscall::{
-    data::Event, flag::PtraceFlags, ContextStatus, EventFlags, IntRegisters, EAGAIN,
-    EBADF, EBUSY, EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
+    data::Event, flag::PtraceFlags, ContextStatus, EventFlags, IntRegisters, EAGAIN, EBADF, EBUSY,
+    EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
 };
 use trace_core::{Stop, TraceEvent};
 
@@ -134,8 +134,12 @@ pub fn sees_syscall_sequence() -> Result<(), Failure> {
     for (index, want) in expected.into_iter().enumerate() {
         let mut got = next_stop(&trace)?;
         // The argument registers the wrappers do not use hold whatever was there.
-        if let (Stop::SyscallEntry { args, .. }, Stop::SyscallEntry { args: want_args, .. }) =
-            (&mut got, &want)
+        if let (
+            Stop::SyscallEntry { args, .. },
+            Stop::SyscallEntry {
+                args: want_args, ..
+            },
+        ) = (&mut got, &want)
         {
             let used = match want_args {
                 [_, 0, 0, ..] => 1,
@@ -173,7 +177,14 @@ pub fn sysemu_replaces_result() -> Result<(), Failure> {
         next_stop(&trace)?,
         Stop::SyscallEntry {
             number: SYS_WRITE,
-            args: [child::given(0), MESSAGE.as_ptr() as usize, MESSAGE.len(), 0, 0, 0]
+            args: [
+                child::given(0),
+                MESSAGE.as_ptr() as usize,
+                MESSAGE.len(),
+                0,
+                0,
+                0
+            ]
         }
     );
     let (handle, mut regs) = regs(&child)?;
@@ -246,7 +257,14 @@ pub fn close_lets_tracee_finish() -> Result<(), Failure> {
         next_stop(&trace)?,
         Stop::SyscallEntry {
             number: SYS_WRITE,
-            args: [child::given(0), MESSAGE.as_ptr() as usize, MESSAGE.len(), 0, 0, 0]
+            args: [
+                child::given(0),
+                MESSAGE.as_ptr() as usize,
+                MESSAGE.len(),
+                0,
+                0,
+                0
+            ]
         }
     );
     trace.close()?;
