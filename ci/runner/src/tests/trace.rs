@@ -57,6 +57,21 @@ pub(super) fn regs(child: &Child) -> Result<(Fd, IntRegisters), Failure> {
     Ok((handle, regs))
 }
 
+/// The entry stop of the write [`write_message`] and its kin do first.
+fn write_message_entry() -> Stop {
+    Stop::SyscallEntry {
+        number: SYS_WRITE,
+        args: [
+            child::given(0),
+            MESSAGE.as_ptr() as usize,
+            MESSAGE.len(),
+            0,
+            0,
+            0,
+        ],
+    }
+}
+
 /// Writes [`MESSAGE`] to its first given fd, then exits.
 fn write_message(_: usize) -> ! {
     let _ = sys::write(child::given(0), MESSAGE);
@@ -173,20 +188,7 @@ pub fn sysemu_replaces_result() -> Result<(), Failure> {
     resume(&trace, PRE)?;
     child.start()?;
 
-    check_eq!(
-        next_stop(&trace)?,
-        Stop::SyscallEntry {
-            number: SYS_WRITE,
-            args: [
-                child::given(0),
-                MESSAGE.as_ptr() as usize,
-                MESSAGE.len(),
-                0,
-                0,
-                0
-            ]
-        }
-    );
+    check_eq!(next_stop(&trace)?, write_message_entry());
     let (handle, mut regs) = regs(&child)?;
     regs.rax = FAKE;
     sys::write(&handle, &regs)?;
@@ -253,20 +255,7 @@ pub fn close_lets_tracee_finish() -> Result<(), Failure> {
     let (mut child, trace, reader) = spawn_traced(write_message, dup_trace)?;
     resume(&trace, PRE)?;
     child.start()?;
-    check_eq!(
-        next_stop(&trace)?,
-        Stop::SyscallEntry {
-            number: SYS_WRITE,
-            args: [
-                child::given(0),
-                MESSAGE.as_ptr() as usize,
-                MESSAGE.len(),
-                0,
-                0,
-                0
-            ]
-        }
-    );
+    check_eq!(next_stop(&trace)?, write_message_entry());
     trace.close()?;
 
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
