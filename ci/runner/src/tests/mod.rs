@@ -51,4 +51,5 @@ pub static ALL: &[Test] = tests![
     exec::switch_is_reported_and_mem_follows,
     clone::grandchild_is_traced_from_the_start,
     strace::library_prints_exact_lines,
+    strace::library_multiplexes_tracees,
 ];

@@ -106,6 +106,54 @@ pub(crate) fn trace_known_calls() -> Result<Traced, Failure> {
     Ok(traced)
 }
 
+/// Verifies that the library's `Tracer` multiplexes two tracees through `event:`: each one's
+/// syscalls arrive, entry and exit paired, until both are gone.
+pub fn library_multiplexes_tracees() -> Result<(), Failure> {
+    let queue = redox_ptrace::raw::event_queue_at(sys::scheme_root(GlobalSchemes::Event)?)?;
+    let mut tracer = Tracer::with_event_queue(queue);
+    let sys_root = sys::scheme_root(GlobalSchemes::Sys)?;
+    let (_reader, writer) = sys::pipe_nonblocking()?;
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let mut child = Child::new(known_calls, 0)?;
+        child.give(&writer)?;
+        child.give_as(sys_root, sys_root)?;
+        let context =
+            redox_ptrace::raw::dup_into(child.context_fd(), b"", fd::default_allocator())?;
+        // SAFETY: the fd is the library's alone from here on; it closes it.
+        let id = tracer.attach(unsafe { ContextFd::from_raw(context.into_raw()) }, None)?;
+        tracer.restart(id, Restart::Syscall)?;
+        children.push((id, child));
+    }
+    for (_, child) in &mut children {
+        child.start()?;
+    }
+
+    // Per tracee: completed calls, and whether it was reported gone.
+    let mut seen = [(0, false); 2];
+    while let Some((id, stop)) = tracer.wait()? {
+        let Some(index) = children.iter().position(|(known, _)| *known == id) else {
+            fail!("a stop for an unknown tracee {:?}", id);
+        };
+        match stop {
+            Stop::SyscallEntry { .. } => tracer.restart(id, Restart::Syscall)?,
+            Stop::SyscallExit { args, .. } => {
+                check_eq!(args.is_some(), true, "exit paired with its entry");
+                seen[index].0 += 1;
+                tracer.restart(id, Restart::Syscall)?;
+            }
+            Stop::Exited => seen[index].1 = true,
+            other => fail!("unexpected stop {:?}", other),
+        }
+    }
+    // Four calls return (open, write, two closes); the exit's write never does.
+    check_eq!(seen, [(4, true), (4, true)]);
+    for (_, child) in &mut children {
+        check_eq!(child.wait_exit()?, syscall::ContextStatus::Dead);
+    }
+    Ok(())
+}
+
 /// Verifies that the library's tracer and decoder print exactly the strace lines of a known
 /// syscall sequence: a path and a flag set read from the tracee, a written string, results and
 /// an errno, and the exit that never returns.
