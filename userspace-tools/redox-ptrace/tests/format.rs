@@ -116,13 +116,13 @@ mod errors {
     /// Verifies that a path lookup failure prints the path and ENOENT.
     #[test]
     fn unlinkat_enoent() {
-        let mem = FakeMemory::new().with(0x1000, b"/data/x");
+        let mem = FakeMemory::new().with(0x1000, b"/srv/x");
         check(
             SYS_UNLINKAT,
             [3, 0x1000, 6, AT_REMOVEDIR, 0, 0],
             err(ENOENT),
             &mem,
-            r#"unlinkat(3, "/data/x", AT_REMOVEDIR) = -1 ENOENT (No such file or directory)"#,
+            r#"unlinkat(3, "/srv/x", AT_REMOVEDIR) = -1 ENOENT (No such file or directory)"#,
         );
     }
 }
