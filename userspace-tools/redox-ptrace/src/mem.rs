@@ -6,10 +6,7 @@
 use alloc::{collections::BTreeMap, vec::Vec};
 use core::mem::{size_of, MaybeUninit};
 
-use crate::{
-    fd::MemFd,
-    raw,
-};
+use crate::{fd::MemFd, raw};
 
 /// Why memory could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

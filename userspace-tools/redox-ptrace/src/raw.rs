@@ -192,9 +192,13 @@ pub fn take_clone(trace: &TraceFd, number: usize) -> Result<TraceFd> {
 
 /// The context handle behind a trace handle: `dup(trace, "context")`.
 pub fn context_of(trace: &TraceFd) -> Result<ContextFd> {
-    dup_into(trace.raw(), trace_core::abi::CONTEXT_OF_TRACE, fd::default_allocator())
-        .map(ContextFd)
-        .map_err(|e| Error::os(Request::Attach, None, e))
+    dup_into(
+        trace.raw(),
+        trace_core::abi::CONTEXT_OF_TRACE,
+        fd::default_allocator(),
+    )
+    .map(ContextFd)
+    .map_err(|e| Error::os(Request::Attach, None, e))
 }
 
 // ---- memory ------------------------------------------------------------------------------------

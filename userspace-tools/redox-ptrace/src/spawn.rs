@@ -18,9 +18,44 @@
 use alloc::string::String;
 
 use crate::{
-    error::{Error, Result},
+    error::{Error, Result, TraceeId},
     fd::ContextFd,
+    stop::Restart,
+    tracer::Tracer,
 };
+
+/// What to trace: a command to start, or a running process.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    Command(&'a [String]),
+    Pid(usize),
+}
+
+/// Starts tracing `target` from `source` with `restart` armed. A command is spawned held at its
+/// gate, attached and armed before the gate opens, so none of its program runs untraced.
+/// Returns the tracee and, for a spawned command, its pid.
+pub fn start_traced(
+    tracer: &mut Tracer,
+    source: &mut dyn ContextSource,
+    target: Target<'_>,
+    restart: Restart,
+) -> Result<(TraceeId, Option<usize>)> {
+    match target {
+        Target::Pid(pid) => {
+            let id = tracer.attach(source.by_pid(pid)?, Some(pid))?;
+            tracer.restart(id, restart)?;
+            Ok((id, None))
+        }
+        Target::Command(argv) => {
+            let spawned = source.spawn(argv)?;
+            let pid = spawned.pid;
+            let id = tracer.attach(spawned.ctx, Some(pid))?;
+            tracer.restart(id, restart)?;
+            spawned.gate.release()?;
+            Ok((id, Some(pid)))
+        }
+    }
+}
 
 /// Hands out context handles of processes to trace.
 pub trait ContextSource {

@@ -179,8 +179,12 @@ mod tests {
         let flags = Restart::Suppress(StopSet::EXIT).flags(Some(&fault), StopSet::NONE);
         let want = PtraceFlags::PTRACE_STOP_EXIT | PtraceFlags::PTRACE_FLAG_IGNORE;
         assert_eq!(flags, Ok(want));
-        assert!(Restart::Suppress(StopSet::NONE).flags(Some(&BREAK), StopSet::NONE).is_err());
-        assert!(Restart::Suppress(StopSet::NONE).flags(None, StopSet::NONE).is_err());
+        assert!(Restart::Suppress(StopSet::NONE)
+            .flags(Some(&BREAK), StopSet::NONE)
+            .is_err());
+        assert!(Restart::Suppress(StopSet::NONE)
+            .flags(None, StopSet::NONE)
+            .is_err());
     }
 
     /// Verifies that Sysemu adds IGNORE at a syscall entry and is refused anywhere else.

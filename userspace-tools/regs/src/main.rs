@@ -42,26 +42,12 @@ fn run(opts: &Options) -> Result<i32, String> {
     let mut tracer = Tracer::new();
     tracer.set_always(StopSet::ADDRSPACE_SWITCH);
     let arm = Restart::Continue(StopSet::SYSCALL_ENTRY);
-    let (id, child) = match opts.pid {
-        Some(pid) => {
-            let ctx = source.by_pid(pid).map_err(|e| format!("attach: {e}"))?;
-            let id = tracer.attach(ctx, Some(pid)).map_err(|e| e.to_string())?;
-            tracer.restart(id, arm).map_err(|e| e.to_string())?;
-            (id, None)
-        }
-        None => {
-            let spawned = source
-                .spawn(&opts.command)
-                .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
-            let pid = spawned.pid;
-            let id = tracer
-                .attach(spawned.ctx, Some(pid))
-                .map_err(|e| e.to_string())?;
-            tracer.restart(id, arm).map_err(|e| e.to_string())?;
-            spawned.gate.release().map_err(|e| e.to_string())?;
-            (id, Some(pid))
-        }
+    let target = match opts.pid {
+        Some(pid) => spawn::Target::Pid(pid),
+        None => spawn::Target::Command(&opts.command),
     };
+    let (id, child) = spawn::start_traced(&mut tracer, source.as_mut(), target, arm)
+        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
     // An attached process is already running its program; a spawned one first runs our
     // handoff and relibc's loader, which we skip.
     let mut after_exec = child.is_none();

@@ -100,28 +100,12 @@ fn start(
     source: &mut dyn ContextSource,
     tracer: &mut Tracer,
 ) -> Result<(TraceeId, Option<usize>), String> {
-    if let Some(pid) = opts.pid {
-        let ctx = source.by_pid(pid).map_err(|e| format!("attach: {e}"))?;
-        let id = tracer
-            .attach(ctx, Some(pid))
-            .map_err(|e| format!("attach: {e}"))?;
-        tracer
-            .restart(id, Restart::Syscall)
-            .map_err(|e| format!("attach: {e}"))?;
-        return Ok((id, None));
-    }
-    let spawned = source
-        .spawn(&opts.command)
-        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
-    let pid = spawned.pid;
-    let id = tracer
-        .attach(spawned.ctx, Some(pid))
-        .map_err(|e| format!("attach: {e}"))?;
-    tracer
-        .restart(id, Restart::Syscall)
-        .map_err(|e| format!("arm: {e}"))?;
-    spawned.gate.release().map_err(|e| e.to_string())?;
-    Ok((id, Some(pid)))
+    let target = match opts.pid {
+        Some(pid) => spawn::Target::Pid(pid),
+        None => spawn::Target::Command(&opts.command),
+    };
+    spawn::start_traced(tracer, source, target, Restart::Syscall)
+        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))
 }
 
 fn memory(tracer: &mut Tracer, id: TraceeId) -> &dyn redox_ptrace::mem::TraceeMemory {
