@@ -5,10 +5,10 @@ use trace_core::Stop;
 
 use super::{
     code,
-    trace::{drain, next_stop, regs, resume},
+    trace::{drain, dup_trace, next_stop, regs, resume, spawn_traced},
 };
 use crate::{
-    child::{self, Child},
+    child,
     harness::Failure,
     sys,
 };
@@ -36,10 +36,7 @@ fn suppress(
     (site, next): (usize, usize),
     result: u32,
 ) -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut child = Child::new(entry, 0)?;
-    child.give(&writer)?;
-    let trace = child.open("trace")?;
+    let (mut child, trace, reader) = spawn_traced(entry, dup_trace)?;
     resume(&trace, PtraceFlags::PTRACE_STOP_SIGNAL)?;
     child.start()?;
 

@@ -5,10 +5,10 @@ use trace_core::Stop;
 
 use super::{
     code,
-    trace::{drain, next_stop, regs, resume},
+    trace::{drain, dup_trace, next_stop, regs, resume, spawn_traced},
 };
 use crate::{
-    child::{self, Child},
+    child,
     harness::Failure,
     sys,
 };
@@ -26,10 +26,7 @@ fn call_step(_: usize) -> ! {
 /// Verifies that an int3 stops the tracee with `ip` and `rip` at the int3 byte, and that
 /// single steps then stop after each instruction with the next instruction's address.
 pub fn int3_then_steps_report_each_instruction() -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut child = Child::new(call_step, 0)?;
-    child.give(&writer)?;
-    let trace = child.open("trace")?;
+    let (mut child, trace, reader) = spawn_traced(call_step, dup_trace)?;
     resume(&trace, BREAKPOINT)?;
     child.start()?;
 
@@ -71,10 +68,7 @@ fn call_syscall(_: usize) -> ! {
 /// Verifies that single-stepping over a `syscall` instruction gives its entry and exit stops,
 /// then a step stop right after the instruction, not one instruction later.
 pub fn step_over_syscall_stops_after_it() -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut child = Child::new(call_syscall, 0)?;
-    child.give(&writer)?;
-    let trace = child.open("trace")?;
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
     let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
     resume(&trace, BREAKPOINT)?;
     child.start()?;
@@ -127,10 +121,7 @@ pub fn step_over_syscall_stops_after_it() -> Result<(), Failure> {
 /// Verifies that an int3 reaches a tracer that armed exception stops but not breakpoint
 /// stops as the breakpoint exception (vector 3), which the tracer can suppress.
 pub fn unarmed_breakpoint_is_an_exception() -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut child = Child::new(call_step, 0)?;
-    child.give(&writer)?;
-    let trace = child.open("trace")?;
+    let (mut child, trace, reader) = spawn_traced(call_step, dup_trace)?;
     resume(&trace, PtraceFlags::PTRACE_STOP_SIGNAL)?;
     child.start()?;
     let Stop::Exception { kind, .. } = next_stop(&trace)? else {

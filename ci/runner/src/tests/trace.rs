@@ -105,7 +105,7 @@ fn sleep_then_exit(_: usize) -> ! {
 }
 
 /// Spawns `entry` with a fresh pipe's writer as its first fd, attached with `open_trace`.
-fn spawn_traced(
+pub(super) fn spawn_traced(
     entry: fn(usize) -> !,
     open_trace: impl FnOnce(&Child) -> sys::Result<Fd>,
 ) -> Result<(Child, Fd, Fd), Failure> {
@@ -116,7 +116,7 @@ fn spawn_traced(
     Ok((child, trace, reader))
 }
 
-fn dup_trace(child: &Child) -> sys::Result<Fd> {
+pub(super) fn dup_trace(child: &Child) -> sys::Result<Fd> {
     child.open("trace")
 }
 
