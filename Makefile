@@ -11,11 +11,11 @@
 CONFIG ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/redox-ptrace/config.mk
 -include $(CONFIG)
 
-upstream = $(shell sed -n 's/^$(1) //p' patches/UPSTREAM)
-KERNEL_SRC ?= $(call upstream,url)
-KERNEL_COMMIT := $(call upstream,commit)
-BOOTLOADER_SRC ?= $(call upstream,bootloader-url)
-BOOTLOADER_COMMIT := $(call upstream,bootloader-commit)
+upstream = $(shell sed -n 's/^$(2) //p' patches/$(1)/UPSTREAM)
+KERNEL_SRC ?= $(call upstream,kernel,url)
+KERNEL_COMMIT := $(call upstream,kernel,commit)
+BOOTLOADER_SRC ?= $(call upstream,bootloader,url)
+BOOTLOADER_COMMIT := $(call upstream,bootloader,commit)
 BOOTLOADER ?=
 KERNEL_BIN ?=
 
@@ -33,25 +33,25 @@ export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT KERN
 export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
-	patches/UPSTREAM patches/series $(wildcard patches/*.patch)
+	$(wildcard patches/kernel/*)
 
 .PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo bench host-test check-redox test clean
 
 all: kernel
 
-## apply: build/kernel = upstream at the pinned commit + kernel-src/ + patches/ (one commit each)
+## apply: build/kernel = upstream at the pinned commit + kernel-src/ + patches/kernel/ (one commit each)
 apply: $(BUILD)/kernel.applied
 $(BUILD)/kernel.applied: $(KERNEL_INPUTS)
-	ci/apply.sh
+	ci/apply.sh kernel
 	touch $@
 
 ## kernel: build build/kernel with its own Makefile
 kernel: $(BUILD)/kernel.applied
 	ci/build-kernel.sh
 
-## refresh: regenerate patches/ and kernel-src/ from the commits in build/kernel
+## refresh: regenerate patches/kernel/ and kernel-src/ from the commits in build/kernel
 refresh:
-	ci/refresh.sh
+	ci/refresh.sh kernel
 	touch $(BUILD)/kernel.applied
 
 bootloader:

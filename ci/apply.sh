@@ -1,44 +1,60 @@
 #!/usr/bin/env bash
-# make apply: build/kernel = upstream kernel at the pinned commit, then one commit adding
-# kernel-src/, then one commit per patch in patches/series (git am).
+# ci/apply.sh NAME (make apply, apply-relibc, apply-base): build/NAME = upstream NAME at the
+# commit pinned in patches/NAME/UPSTREAM, then one commit per patch in patches/NAME/series
+# (git am). For the kernel, a commit adding kernel-src/ comes before the patches.
+#
+# The upstream comes from $<NAME>_SRC (KERNEL_SRC, RELIBC_SRC, BASE_SRC): a URL, a local
+# checkout or a bare git dir; the URL in UPSTREAM when unset.
 source "$(dirname "$0")/lib.sh"
 
-: "${KERNEL_SRC:?KERNEL_SRC is not set (an upstream kernel URL, checkout or git dir)}"
+name=${1:?usage: ci/apply.sh kernel|relibc|base}
+dir="$project_root/patches/$name"
+[ -f "$dir/UPSTREAM" ] || die "no patches/$name/UPSTREAM"
+src_var="${name^^}_SRC"
+src=${!src_var:-$(upstream "$name" url)}
+commit=$(upstream "$name" commit)
+tree=$BUILD/$name
+[ "$name" != kernel ] || tree=$KTREE
+tgit() { git -C "$tree" "$@"; }
+refresh="make refresh-$name"
+[ "$name" != kernel ] || refresh="make refresh"
 
-if [ -d "$KTREE/.git" ]; then
-    [ -z "$(kgit status --porcelain --untracked-files=no)" ] ||
-        die "$KTREE has uncommitted changes: commit them and run 'make refresh', or remove $KTREE"
-    applied=$(cat "$KTREE/.git/$APPLIED_MARK" 2>/dev/null || true)
-    [ -z "$applied" ] || [ "$applied" = "$(kgit rev-parse HEAD)" ] ||
-        die "$KTREE has commits that are not in patches/ yet: run 'make refresh' first, or remove $KTREE"
+if [ -d "$tree/.git" ]; then
+    [ -z "$(tgit status --porcelain --untracked-files=no)" ] ||
+        die "$tree has uncommitted changes: commit them and run '$refresh', or remove $tree"
+    applied=$(cat "$tree/.git/$APPLIED_MARK" 2>/dev/null || true)
+    [ -z "$applied" ] || [ "$applied" = "$(tgit rev-parse HEAD)" ] ||
+        die "$tree has commits that are not in patches/$name yet: run '$refresh' first, or remove $tree"
 else
-    note "cloning $KERNEL_SRC into $KTREE"
+    note "cloning $src into $tree"
     mkdir -p "$BUILD"
-    git clone -q --no-checkout "$KERNEL_SRC" "$KTREE"
+    git clone -q --no-checkout "$src" "$tree"
 fi
 
-if ! kgit cat-file -e "$KERNEL_COMMIT^{commit}" 2>/dev/null; then
-    kgit fetch -q "$KERNEL_SRC" || true
-    kgit cat-file -e "$KERNEL_COMMIT^{commit}" 2>/dev/null ||
-        die "pinned commit $KERNEL_COMMIT (patches/UPSTREAM) is not in $KERNEL_SRC"
+if ! tgit cat-file -e "$commit^{commit}" 2>/dev/null; then
+    tgit fetch -q "$src" || true
+    tgit cat-file -e "$commit^{commit}" 2>/dev/null ||
+        die "pinned commit $commit (patches/$name/UPSTREAM) is not in $src"
 fi
 
-kgit checkout -q -f --detach "$KERNEL_COMMIT"
-kgit clean -q -fdx
+tgit checkout -q -f --detach "$commit"
+tgit clean -q -fdx
 
-note "copying kernel-src/ into $KTREE"
-(cd "$project_root/kernel-src" && git ls-files -z -co --exclude-standard . |
-    tar --null -T - -cf -) | tar -C "$KTREE" -xf -
-kgit add -A
-kgit commit -q -m "$IMPORT_SUBJECT"
+if [ "$name" = kernel ]; then
+    note "copying kernel-src/ into $tree"
+    (cd "$project_root/kernel-src" && git ls-files -z -co --exclude-standard . |
+        tar --null -T - -cf -) | tar -C "$tree" -xf -
+    tgit add -A
+    tgit commit -q -m "$IMPORT_SUBJECT"
+fi
 
 while read -r patch; do
-    case "$patch" in ''|'#'*) continue ;; esac
-    kgit am -q --whitespace=nowarn "$project_root/patches/$patch" || {
-        kgit am --abort || true
-        die "patches/$patch does not apply to $KERNEL_COMMIT"
+    case "$patch" in '' | '#'*) continue ;; esac
+    tgit am -q --whitespace=nowarn "$dir/$patch" || {
+        tgit am --abort || true
+        die "patches/$name/$patch does not apply to $commit"
     }
-done < "$project_root/patches/series"
+done < "$dir/series"
 
-kgit rev-parse HEAD > "$KTREE/.git/$APPLIED_MARK"
-note "applied: $(kgit rev-list --count "$KERNEL_COMMIT"..HEAD) commits on $KERNEL_COMMIT"
+tgit rev-parse HEAD > "$tree/.git/$APPLIED_MARK"
+note "applied: $(tgit rev-list --count "$commit"..HEAD) commits on $name $commit"

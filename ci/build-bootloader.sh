@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bootloader: print the path of a BIOS bootloader.bin. That is $BOOTLOADER when set;
-# otherwise BOOTLOADER_SRC at BOOTLOADER_COMMIT (patches/UPSTREAM) is cloned into
+# otherwise BOOTLOADER_SRC at BOOTLOADER_COMMIT (patches/bootloader/UPSTREAM) is cloned into
 # $BUILD/bootloader and built there with its own Makefile. That build needs nasm and GNU ld,
 # and network access the first time (its Cargo.lock has git dependencies).
 source "$(dirname "$0")/lib.sh"
@@ -11,8 +11,8 @@ if [ -n "${BOOTLOADER:-}" ]; then
     exit 0
 fi
 
-: "${BOOTLOADER_SRC:=$(upstream bootloader-url)}"
-: "${BOOTLOADER_COMMIT:=$(upstream bootloader-commit)}"
+: "${BOOTLOADER_SRC:=$(upstream bootloader url)}"
+: "${BOOTLOADER_COMMIT:=$(upstream bootloader commit)}"
 src="$BUILD/bootloader"
 out="$src/bootloader.bin"
 

@@ -5,17 +5,18 @@ die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
 
 project_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-upstream() { sed -n "s/^$1 //p" "$project_root/patches/UPSTREAM"; }
+# upstream NAME KEY: KEY (url, commit) of patches/NAME/UPSTREAM.
+upstream() { sed -n "s/^$2 //p" "$project_root/patches/$1/UPSTREAM"; }
 
 : "${BUILD:=$project_root/build}"
 : "${KTREE:=$BUILD/kernel}"
-: "${KERNEL_COMMIT:=$(upstream commit)}"
+: "${KERNEL_COMMIT:=$(upstream kernel commit)}"
 : "${RUST_ENV:=RUSTUP_TOOLCHAIN=debian RUSTC_BOOTSTRAP=1 CARGO_NET_OFFLINE=true}"
 : "${OBJCOPY:=llvm-objcopy}"
 # nm from the same binutils as $OBJCOPY (llvm-objcopy-14 -> llvm-nm-14, objcopy -> nm).
 : "${NM:=${OBJCOPY/objcopy/nm}}"
 
-# Commits made in build/kernel carry a fixed identity, so that `make refresh` output only
+# Commits made in the applied trees (build/kernel, build/relibc, build/base) carry a fixed identity, so that `make refresh` output only
 # changes when the code does.
 export GIT_AUTHOR_NAME="redox-ptrace" GIT_AUTHOR_EMAIL="redox-ptrace@localhost"
 export GIT_COMMITTER_NAME="redox-ptrace" GIT_COMMITTER_EMAIL="redox-ptrace@localhost"

@@ -5,8 +5,8 @@ source "$(dirname "$0")/lib.sh"
 
 : "${QEMU:=qemu-system-x86_64}"
 : "${BOOTLOADER:=}"
-: "${KERNEL_SRC:=$(upstream url)}"
-: "${BOOTLOADER_SRC:=$(upstream bootloader-url)}"
+: "${KERNEL_SRC:=$(upstream kernel url)}"
+: "${BOOTLOADER_SRC:=$(upstream bootloader url)}"
 : "${REDOXFS_AR:=$BUILD/tools/bin/redoxfs-ar}"
 
 cannot() { echo "$*"; exit 1; }

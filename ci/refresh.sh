@@ -1,37 +1,50 @@
 #!/usr/bin/env bash
-# make refresh: the way back from build/kernel. Files that upstream lacks (or that
-# kernel-src/ already overrides) go to kernel-src/; every other change becomes a patch in
-# patches/, one per commit after the import commit.
+# ci/refresh.sh NAME (make refresh, refresh-relibc, refresh-base): the way back from build/NAME.
+# Every commit after the pinned one becomes a patch in patches/NAME, listed in its series.
+# For the kernel, files that upstream lacks (or that kernel-src/ already overrides) go to
+# kernel-src/ instead, and the first commit must be the one adding them.
 source "$(dirname "$0")/lib.sh"
 
-[ -d "$KTREE/.git" ] || die "$KTREE does not exist: run 'make apply' first"
-[ -z "$(kgit status --porcelain --untracked-files=no)" ] ||
-    die "$KTREE has uncommitted changes: commit them first"
+name=${1:?usage: ci/refresh.sh kernel|relibc|base}
+dir="$project_root/patches/$name"
+commit=$(upstream "$name" commit)
+tree=$BUILD/$name
+[ "$name" != kernel ] || tree=$KTREE
+tgit() { git -C "$tree" "$@"; }
 
-import=$(kgit rev-list --reverse "$KERNEL_COMMIT"..HEAD | head -n 1)
-[ -n "$import" ] && [ "$(kgit log -1 --format=%s "$import")" = "$IMPORT_SUBJECT" ] ||
-    die "the first commit after $KERNEL_COMMIT in $KTREE is not '$IMPORT_SUBJECT'"
+[ -d "$tree/.git" ] || die "$tree does not exist: apply it first"
+[ -z "$(tgit status --porcelain --untracked-files=no)" ] ||
+    die "$tree has uncommitted changes: commit them first"
 
-mapfile -t ours < <({
-    kgit diff --name-only "$KERNEL_COMMIT" "$import"
-    kgit diff --name-only --diff-filter=A "$KERNEL_COMMIT" HEAD
-} | sort -u)
-
-# kernel-src/ = our files as they are at HEAD (a file deleted since is dropped).
-git -C "$project_root" ls-files -z kernel-src | (cd "$project_root" && xargs -0 -r rm -f)
-present=()
-for f in "${ours[@]}"; do
-    if kgit cat-file -e "HEAD:$f" 2>/dev/null; then present+=("$f"); fi
-done
-kgit archive HEAD -- "${present[@]}" | tar -C "$project_root/kernel-src" -xf -
-
-# patches/ = the remaining changes, commit by commit.
-rm -f "$project_root"/patches/*.patch
+base=$commit
 excludes=()
-for f in "${ours[@]}"; do excludes+=(":(exclude)$f"); done
-kgit format-patch -q --zero-commit --no-signature -o "$project_root/patches" \
-    "$import"..HEAD -- . "${excludes[@]}"
-(cd "$project_root/patches" && ls *.patch 2>/dev/null || true) > "$project_root/patches/series"
+if [ "$name" = kernel ]; then
+    import=$(tgit rev-list --reverse "$commit"..HEAD | head -n 1)
+    [ -n "$import" ] && [ "$(tgit log -1 --format=%s "$import")" = "$IMPORT_SUBJECT" ] ||
+        die "the first commit after $commit in $tree is not '$IMPORT_SUBJECT'"
 
-kgit rev-parse HEAD > "$KTREE/.git/$APPLIED_MARK"
-note "kernel-src/: ${#present[@]} files; patches/: $(wc -l < "$project_root/patches/series") patches"
+    mapfile -t ours < <({
+        tgit diff --name-only "$commit" "$import"
+        tgit diff --name-only --diff-filter=A "$commit" HEAD
+    } | sort -u)
+
+    # kernel-src/ = our files as they are at HEAD (a file deleted since is dropped).
+    git -C "$project_root" ls-files -z kernel-src | (cd "$project_root" && xargs -0 -r rm -f)
+    present=()
+    for f in "${ours[@]}"; do
+        if tgit cat-file -e "HEAD:$f" 2>/dev/null; then present+=("$f"); fi
+    done
+    tgit archive HEAD -- "${present[@]}" | tar -C "$project_root/kernel-src" -xf -
+    note "kernel-src/: ${#present[@]} files"
+
+    base=$import
+    for f in "${ours[@]}"; do excludes+=(":(exclude)$f"); done
+fi
+
+# patches/NAME = the remaining changes, commit by commit.
+rm -f "$dir"/*.patch
+tgit format-patch -q --zero-commit --no-signature -o "$dir" "$base"..HEAD -- . "${excludes[@]}"
+(cd "$dir" && ls *.patch 2> /dev/null || true) > "$dir/series"
+
+tgit rev-parse HEAD > "$tree/.git/$APPLIED_MARK"
+note "patches/$name: $(wc -l < "$dir/series") patches"
