@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, io::Write, time::Duration};
 
 use redox_ptrace::{
-    decode::{DecodeOptions, FinishedCall, PendingCall},
+    decode::{signal::signal_name, DecodeOptions, FinishedCall, PendingCall},
     mem::TraceeMemory,
     spawn::ExitStatus,
     stats::SyscallStats,
@@ -32,6 +32,10 @@ struct TraceeView {
     /// False until the tracee's first exec when we spawned it.
     shown: bool,
     in_flight: Option<InFlight>,
+    /// The number of the call the tracee is in, shown or not.
+    in_call: Option<usize>,
+    /// The call that replaced the address space: its exit belongs to the old program.
+    exec_call: Option<usize>,
 }
 
 pub struct Printer<W: Write> {
@@ -68,6 +72,8 @@ impl<W: Write> Printer<W> {
         let view = TraceeView {
             shown: !spawned,
             in_flight: None,
+            in_call: None,
+            exec_call: None,
         };
         self.tracees.insert(id, view);
     }
@@ -91,6 +97,7 @@ impl<W: Write> Printer<W> {
         let Some(view) = self.tracees.get_mut(&id) else {
             return;
         };
+        view.in_call = Some(number);
         view.in_flight = (view.shown && wanted).then(|| InFlight {
             call: PendingCall::enter(number, args, mem, &decode),
             entered: now.mono,
@@ -110,6 +117,10 @@ impl<W: Write> Printer<W> {
         let Some(view) = self.tracees.get_mut(&id) else {
             return Ok(());
         };
+        view.in_call = None;
+        if view.exec_call.take() == Some(number) {
+            return Ok(());
+        }
         if !view.shown || !wanted {
             view.in_flight = None;
             return Ok(());
@@ -144,6 +155,7 @@ impl<W: Write> Printer<W> {
         };
         view.shown = true;
         view.in_flight = None;
+        view.exec_call = view.in_call;
         if self.summary {
             return Ok(());
         }
@@ -164,7 +176,10 @@ impl<W: Write> Printer<W> {
         }
         let text = match status {
             ExitStatus::Code(code) => format!("+++ exited with {code} +++"),
-            ExitStatus::Signal(sig) => format!("+++ killed by signal {sig} +++"),
+            ExitStatus::Signal(sig) => match signal_name(sig) {
+                Some(name) => format!("+++ killed by {name} +++"),
+                None => format!("+++ killed by signal {sig} +++"),
+            },
             ExitStatus::Unknown => "+++ exited +++".to_string(),
         };
         self.line(id, now, &text)
@@ -317,6 +332,31 @@ mod tests {
         assert_eq!(
             text(p),
             "--- exec: address space replaced ---\nyield() = ?\n+++ exited with 3 +++\n"
+        );
+    }
+
+    /// Verifies that a tracee killed by a signal is reported with the signal's name.
+    #[test]
+    fn killed_tracee_names_the_signal() {
+        let mut p = printer(&Options::default());
+        p.exited(ID, ExitStatus::Signal(11), at(0)).expect("Vec");
+        assert_eq!(text(p), "+++ killed by SIGSEGV +++\n");
+    }
+
+    /// Verifies that the call that replaced the address space (the notice comes while the
+    /// tracee is inside it) leaves no `resumed` line after the exec line.
+    #[test]
+    fn exec_call_exit_is_not_shown() {
+        let mut p = Printer::new(Vec::new(), &Options::default());
+        p.add_tracee(ID, true);
+        p.syscall_entry(ID, SYS_CLOSE, [5, 0, 0, 0, 0, 0], at(0), &NoMemory);
+        p.exec(ID, at(1)).expect("Vec");
+        p.syscall_exit(ID, SYS_CLOSE, 0, at(2), &NoMemory)
+            .expect("Vec");
+        write_call(&mut p, 3, 4);
+        assert_eq!(
+            text(p),
+            "--- exec: address space replaced ---\nwrite(1, \"hi\\n\", 3) = 3\n"
         );
     }
 

@@ -15,9 +15,9 @@ use crate::{
     printer::{Moment, Printer},
 };
 
-const NO_FOLLOW: &str = "-f: new processes and threads cannot be followed yet: the kernel has no \
-     PTRACE_EVENT_CLONE and procmgr hands their handles only to the forking process; \
-     tracing the initial process only";
+const NO_FOLLOW: &str = "-f: new processes and threads are not followed yet: relibc creates them \
+     through procmgr, so the kernel does not report them as the tracee's clones \
+     (PTRACE_EVENT_CLONE); tracing the first thread only";
 
 struct Clock(Instant);
 

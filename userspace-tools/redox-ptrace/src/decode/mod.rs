@@ -15,6 +15,7 @@
 pub mod args;
 pub mod errno;
 pub mod flags;
+pub mod signal;
 pub mod strings;
 pub mod structs;
 pub mod table;
