@@ -7,6 +7,8 @@
 #   BOOTLOADER_SRC  upstream bootloader, used only when BOOTLOADER is empty
 #   KERNEL_BIN  a built kernel to boot in qemu-test; empty means "build/kernel-out/kernel,
 #               built by `make kernel`". Given, qemu-test skips the kernel build.
+#   RELIBC_SRC  upstream relibc (URL, checkout or git dir), for the Redox image
+#   BASE_SRC    upstream base (bootstrap, ramfs, randd), for the Redox image
 
 CONFIG ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/redox-ptrace/config.mk
 -include $(CONFIG)
@@ -18,6 +20,8 @@ BOOTLOADER_SRC ?= $(call upstream,bootloader,url)
 BOOTLOADER_COMMIT := $(call upstream,bootloader,commit)
 BOOTLOADER ?=
 KERNEL_BIN ?=
+RELIBC_SRC ?= $(call upstream,relibc,url)
+BASE_SRC ?= $(call upstream,base,url)
 
 BUILD := $(CURDIR)/build
 KTREE := $(BUILD)/kernel
@@ -30,12 +34,15 @@ QEMU ?= qemu-system-x86_64
 QEMU_TIMEOUT ?= 120
 
 export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT KERNEL_BIN
+export RELIBC_SRC BASE_SRC
 export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
 	$(wildcard patches/kernel/*)
 
-.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo bench host-test check-redox test clean
+.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test \
+	check-redox test clean apply-relibc apply-base refresh-relibc refresh-base relibc base \
+	userspace image e2e demo run-image
 
 all: kernel
 
@@ -68,9 +75,9 @@ qemu-test: $(if $(KERNEL_BIN),,kernel)
 qemu-run:
 	ci/qemu-test.sh
 
-## demo: the main job, a child traced by the userspace library, shown on the terminal
-demo: $(if $(KERNEL_BIN),,kernel)
-	@ci/demo.sh
+## demo-runner: a child of the no_std runner traced by the library (needs no relibc or base)
+demo-runner: $(if $(KERNEL_BIN),,kernel)
+	@ci/demo-runner.sh
 
 ## bench: syscall cost on the unpatched and the patched kernel (needs KERNEL_SRC)
 bench: kernel
@@ -83,10 +90,54 @@ host-test:
 check-redox:
 	ci/check-redox.sh
 
-## test: host tests, the Redox check, then the QEMU suite when the upstream inputs can be had
+## The Redox image: relibc and base from upstream with patches/relibc and patches/base applied
+## (build/relibc, build/base; `make refresh-relibc` / `refresh-base` write edits back).
+apply-relibc: $(BUILD)/relibc.applied
+$(BUILD)/relibc.applied: $(wildcard patches/relibc/*)
+	ci/apply.sh relibc
+	touch $@
+apply-base: $(BUILD)/base.applied
+$(BUILD)/base.applied: $(wildcard patches/base/*)
+	ci/apply.sh base
+	touch $@
+refresh-relibc:
+	ci/refresh.sh relibc
+	touch $(BUILD)/relibc.applied
+refresh-base:
+	ci/refresh.sh base
+	touch $(BUILD)/base.applied
+
+## relibc: build/sysroot, what static std programs for Redox link against
+relibc: apply-relibc
+	ci/build-relibc.sh
+## base: bootstrap (procmgr, initfs, init namespace), redox-initfs-ar, ramfs, randd
+base: apply-base relibc
+	ci/build-base.sh
+## userspace: the tools, our init, the e2e suite and its programs, for x86_64-unknown-redox
+userspace: relibc
+	ci/build-userspace.sh
+## image: the Redox image whose init runs the e2e suite (build/image-e2e/disk.img)
+image: $(if $(KERNEL_BIN),,kernel) base userspace
+	ci/build-image.sh e2e ci/e2e/commands
+## e2e: boot the image and run the end-to-end suite (E2E_TESTS="NAME..." for some tests)
+e2e: $(if $(KERNEL_BIN),,kernel) base userspace
+	ci/e2e.sh
+## demo: the main job: real programs under strace and regs in the Redox image
+demo: $(if $(KERNEL_BIN),,kernel) base userspace
+	@ci/run-image.sh demo ci/e2e/demo.commands
+## run-image: boot the image with your commands, e.g. CMDS='strace exitcode 3; regs files /tmp/x'
+run-image: $(if $(KERNEL_BIN),,kernel) base userspace
+	@[ -n "$(CMDS)" ] || { echo "usage: make run-image CMDS='COMMAND; COMMAND...'" >&2; exit 2; }
+	@mkdir -p $(BUILD)/image-run && echo '$(CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
+	@ci/run-image.sh run $(BUILD)/image-run/commands
+
+## test: host tests, the Redox check, then the QEMU suite and the e2e suite when their upstream
+## inputs can be had
 test: host-test check-redox
 	@if why=$$(ci/qemu-prereqs.sh); then $(MAKE) --no-print-directory qemu-test; \
 	else echo "QEMU suite skipped: $$why"; fi
+	@if why=$$(ci/qemu-prereqs.sh) && why=$$(ci/image-prereqs.sh); then \
+	$(MAKE) --no-print-directory e2e; else echo "e2e suite skipped: $$why"; fi
 
 clean:
 	rm -rf $(BUILD)

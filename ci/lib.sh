@@ -25,5 +25,20 @@ IMPORT_SUBJECT="redox-ptrace: add kernel sources"
 APPLIED_MARK=redox-ptrace-applied
 
 kgit() { git -C "$KTREE" "$@"; }
+# A local path that exists, or a git remote that answers within 10 s.
+reachable() {
+    [ -e "$1" ] || timeout 10 git ls-remote -q "$1" HEAD > /dev/null 2>&1
+}
 # Run a command with the Redox toolchain environment ($RUST_ENV).
 with_rust_env() { env $RUST_ENV "$@"; }
+
+# Cargo does not see the linker's inputs: when the relibc sysroot ($SYSROOT) changed since the
+# last link of the programs in RELEASE_DIR, delete them so that cargo links them again. Call
+# before the build, and sysroot_linked RELEASE_DIR after it.
+relink_on_new_sysroot() {
+    local stamp=$1/.sysroot-stamp
+    if [ -e "$stamp" ] && [ -n "$(find "$SYSROOT/lib" -newer "$stamp" -print -quit)" ]; then
+        find "$1" -maxdepth 1 -type f -executable -delete
+    fi
+}
+sysroot_linked() { mkdir -p "$1" && touch "$1/.sysroot-stamp"; }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build the BIOS disk image $BUILD/disk.img that `ci/qemu-test.sh` boots:
+# Build the BIOS disk image $DISK ($BUILD/disk.img) that `ci/qemu-boot.sh` boots:
 #
 #   offset 0      the bootloader ($1, or $BOOTLOADER): MBR, stage 2, stage 3
 #   offset 2 MiB  a RedoxFS holding usr/lib/boot/kernel ($KERNEL_BIN) and
-#                 usr/lib/boot/initfs ($BUILD/runner/initfs, from ci/build-runner.sh)
+#                 usr/lib/boot/initfs ($INITFS: by default the runner's, from
+#                 ci/build-runner.sh; the image's from ci/build-image.sh)
 #
 # The BIOS bootloader reads the filesystem at exactly 2 MiB (it does not look at the
 # partition table), so the filesystem is a plain redoxfs-ar image written there.
@@ -19,7 +20,9 @@ bootloader=${1:-${BOOTLOADER:-}}
 : "${REDOXFS_VERSION:=0.8.0}"
 : "${REDOXFS_AR:=$BUILD/tools/bin/redoxfs-ar}"
 : "${FS_SIZE:=64M}" # redoxfs-ar shrinks the image to what it uses
-initfs="${RUNNER_OUT:-$BUILD/runner}/initfs"
+: "${INITFS:=${RUNNER_OUT:-$BUILD/runner}/initfs}"
+: "${DISK:=$BUILD/disk.img}"
+initfs=$INITFS
 
 [ -n "$bootloader" ] || die "no bootloader: pass its path or set BOOTLOADER"
 for f in "$bootloader" "$KERNEL_BIN" "$initfs"; do
@@ -31,7 +34,7 @@ if [ ! -x "$REDOXFS_AR" ]; then
     cargo +stable install --quiet --locked --root "$BUILD/tools" redoxfs --version "$REDOXFS_VERSION"
 fi
 
-stage="$BUILD/image"
+stage="$DISK.stage"
 rm -rf "$stage"
 mkdir -p "$stage/root/usr/lib/boot"
 cp "$KERNEL_BIN" "$stage/root/usr/lib/boot/kernel"
@@ -40,7 +43,7 @@ cp "$initfs" "$stage/root/usr/lib/boot/initfs"
 truncate -s "$FS_SIZE" "$stage/fs.img"
 "$REDOXFS_AR" "$stage/fs.img" "$stage/root" > /dev/null
 
-disk="$BUILD/disk.img"
+disk=$DISK
 rm -f "$disk"
 dd if="$bootloader" of="$disk" bs=512 conv=notrunc status=none
 dd if="$stage/fs.img" of="$disk" bs=1M seek=2 conv=notrunc status=none

@@ -11,10 +11,6 @@ source "$(dirname "$0")/lib.sh"
 
 cannot() { echo "$*"; exit 1; }
 
-# A local path that exists, or a remote that answers within 10 s.
-reachable() {
-    [ -e "$1" ] || timeout 10 git ls-remote -q "$1" HEAD > /dev/null 2>&1
-}
 
 command -v "$QEMU" > /dev/null || cannot "$QEMU is not installed"
 

@@ -7,7 +7,10 @@
 use std::{collections::BTreeMap, io::Write, time::Duration};
 
 use redox_ptrace::{
-    decode::{signal::signal_name, DecodeOptions, FinishedCall, PendingCall},
+    decode::{
+        signal::{exception, signal_name},
+        DecodeOptions, FinishedCall, PendingCall,
+    },
     mem::TraceeMemory,
     spawn::ExitStatus,
     stats::SyscallStats,
@@ -162,6 +165,28 @@ impl<W: Write> Printer<W> {
         self.line(id, now, "--- exec: address space replaced ---")
     }
 
+    /// The tracee stopped at a CPU exception, before it is handled.
+    pub fn exception(
+        &mut self,
+        id: TraceeId,
+        vector: usize,
+        code: usize,
+        address: usize,
+        now: Moment,
+    ) -> std::io::Result<()> {
+        if self.summary {
+            return Ok(());
+        }
+        let text = match exception(vector) {
+            Some((name, sig)) => {
+                let sig = signal_name(sig).unwrap_or("?");
+                format!("--- {sig} ({name} at {address:#x}, error {code:#x}) ---")
+            }
+            None => format!("--- exception {vector} at {address:#x}, error {code:#x} ---"),
+        };
+        self.line(id, now, &text)
+    }
+
     /// The tracee is gone; `status` from procmgr when it was our child.
     pub fn exited(&mut self, id: TraceeId, status: ExitStatus, now: Moment) -> std::io::Result<()> {
         let Some(view) = self.tracees.remove(&id) else {
@@ -187,7 +212,7 @@ impl<W: Write> Printer<W> {
 
     /// A message from strace itself, in the trace (`strace: ...`).
     pub fn note(&mut self, text: &str) -> std::io::Result<()> {
-        writeln!(self.out, "strace: {text}")
+        self.out.write_all(format!("strace: {text}\n").as_bytes())
     }
 
     /// Prints the `-c` table (if asked for) and flushes.
@@ -199,15 +224,19 @@ impl<W: Write> Printer<W> {
         Ok(self.out)
     }
 
+    /// Writes one line with a single write, so that lines from several writers (a traced
+    /// program's own stderr, a traced strace) never split each other.
     fn line(&mut self, id: TraceeId, now: Moment, text: &str) -> std::io::Result<()> {
+        let mut line = Vec::with_capacity(text.len() + 32);
         if self.prefix_pids {
             match id.pid {
-                Some(pid) => write!(self.out, "[pid {pid:>5}] ")?,
-                None => write!(self.out, "[tracee {:>2}] ", id.index)?,
+                Some(pid) => write!(line, "[pid {pid:>5}] ")?,
+                None => write!(line, "[tracee {:>2}] ", id.index)?,
             }
         }
-        write_timestamp(&mut self.out, self.timestamps, now.wall)?;
-        writeln!(self.out, "{text}")
+        write_timestamp(&mut line, self.timestamps, now.wall)?;
+        writeln!(line, "{text}")?;
+        self.out.write_all(&line)
     }
 }
 
@@ -358,6 +387,15 @@ mod tests {
             text(p),
             "--- exec: address space replaced ---\nwrite(1, \"hi\\n\", 3) = 3\n"
         );
+    }
+
+    /// Verifies the line for an exception stop: the signal it stands for, its name, address
+    /// and error code.
+    #[test]
+    fn exception_line() {
+        let mut p = printer(&Options::default());
+        p.exception(ID, 14, 6, 8, at(0)).expect("Vec");
+        assert_eq!(text(p), "--- SIGSEGV (page fault at 0x8, error 0x6) ---\n");
     }
 
     /// Verifies that an exit without its entry prints as resumed.

@@ -1,11 +1,15 @@
 //! Drives the tracer: spawn (or attach), arm syscall stops, print every stop, report the exit.
 
 use std::{
+    collections::BTreeMap,
     io::Write,
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
+use syscall::flag::ContextStatus;
+
 use redox_ptrace::{
+    decode::signal,
     spawn::{self, ContextSource, ExitStatus},
     Restart, Stop, StopSet, TraceeId, Tracer,
 };
@@ -42,7 +46,9 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
         Ok(queue) => Tracer::with_event_queue(queue),
         Err(_) => Tracer::new(),
     };
-    tracer.set_always(StopSet::ADDRSPACE_SWITCH);
+    // Exception and exit stops tell which exception killed a tracee: procmgr reports such a
+    // death as a plain exit.
+    tracer.set_always(StopSet::ADDRSPACE_SWITCH | StopSet::EXCEPTION | StopSet::EXIT);
     if opts.follow_forks {
         printer.note(NO_FOLLOW).map_err(|e| e.to_string())?;
     }
@@ -50,6 +56,7 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
     let (main, child_pid) = start(opts, source.as_mut(), &mut tracer)?;
     printer.add_tracee(main, child_pid.is_some());
     let mut exit_code = 0;
+    let mut killed_by = BTreeMap::new();
 
     while let Some((id, stop)) = tracer.wait().map_err(|e| e.to_string())? {
         let now = clock.now();
@@ -64,11 +71,24 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
                 printer.syscall_exit(id, number, ret, now, mem)
             }
             Stop::AddrSpaceSwitch => printer.exec(id, now),
+            Stop::Exception {
+                kind,
+                code,
+                address,
+            } => printer.exception(id, kind, code, address, now),
+            Stop::Exiting { status, exception } => {
+                let by_exception = status == ContextStatus::UnhandledExcp as usize;
+                if let (true, Some((_, signal))) = (by_exception, signal::exception(exception)) {
+                    killed_by.insert(id, signal);
+                }
+                Ok(())
+            }
             Stop::Exited => {
-                let status = match child_pid {
+                let reaped = match child_pid {
                     Some(pid) if id == main => spawn::wait_exit(pid),
                     Some(_) | None => ExitStatus::Unknown,
                 };
+                let status = killed_by.remove(&id).map_or(reaped, ExitStatus::Signal);
                 if id == main {
                     exit_code = match status {
                         ExitStatus::Code(code) => code,

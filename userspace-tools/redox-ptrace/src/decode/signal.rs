@@ -1,4 +1,5 @@
-//! Signal names for exit reports (`+++ killed by SIGSEGV +++`).
+//! Signal names for exit reports (`+++ killed by SIGSEGV +++`), and the signal each x86_64
+//! CPU exception stands for.
 
 /// relibc's signal numbers on Redox (`src/header/signal/constants.rs`), which are Linux's.
 const NAMES: [&str; 31] = [
@@ -42,9 +43,47 @@ pub fn signal_name(number: i32) -> Option<&'static str> {
         .copied()
 }
 
+/// x86_64 exception vectors (Intel SDM vol. 3, table 6-1): name and the signal POSIX systems
+/// deliver for it (relibc's numbers).
+const EXCEPTIONS: [(usize, &str, i32); 16] = [
+    (0, "divide error", 8),
+    (1, "debug", 5),
+    (3, "breakpoint", 5),
+    (4, "overflow", 11),
+    (5, "bound range exceeded", 11),
+    (6, "invalid opcode", 4),
+    (7, "device not available", 8),
+    (8, "double fault", 11),
+    (10, "invalid TSS", 11),
+    (11, "segment not present", 7),
+    (12, "stack-segment fault", 7),
+    (13, "general protection", 11),
+    (14, "page fault", 11),
+    (16, "x87 floating-point error", 8),
+    (17, "alignment check", 7),
+    (19, "SIMD floating-point error", 8),
+];
+
+/// The name of exception `vector` and the signal number it stands for, if it is one the CPU
+/// raises for user code.
+pub fn exception(vector: usize) -> Option<(&'static str, i32)> {
+    EXCEPTIONS
+        .iter()
+        .find(|(v, _, _)| *v == vector)
+        .map(|&(_, name, signal)| (name, signal))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::signal_name;
+    use super::{exception, signal_name};
+
+    /// Verifies that a page fault is SIGSEGV and that vector 2 (NMI) is no user exception.
+    #[test]
+    fn exceptions() {
+        assert_eq!(exception(14), Some(("page fault", 11)));
+        assert_eq!(exception(6).map(|(_, s)| signal_name(s)), Some(Some("SIGILL")));
+        assert_eq!(exception(2), None);
+    }
 
     /// Verifies the ends of the table and the numbers outside it.
     #[test]

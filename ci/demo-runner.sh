@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: boot the patched kernel with the runner's demo build and show what it prints: a
+# make demo-runner: boot the patched kernel with the runner's demo build and show what it prints: a
 # child context traced by the userspace library, as strace and regs print it, and the
 # strace -c summary.
 source "$(dirname "$0")/lib.sh"

@@ -1,0 +1,90 @@
+//! Running a command and comparing what it printed.
+
+use std::{
+    fmt::Debug,
+    process::{Command, Stdio},
+};
+
+/// What a finished command left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The exit code, or a description of how it ended otherwise.
+    pub fn code(&self) -> Result<i32, String> {
+        self.status
+            .code()
+            .ok_or_else(|| format!("no exit code: {}\nstderr:\n{}", self.status, self.stderr))
+    }
+}
+
+/// Runs `argv` (found through `PATH`) to completion, capturing its output.
+pub fn run(argv: &[&str]) -> Result<Run, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    // A piped stdin, not std's default /dev/null: the image has no null scheme.
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run {argv:?}: {e}"))?;
+    Ok(Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+pub fn equal<T: PartialEq + Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, expected {want:?}"))
+    }
+}
+
+/// `text` is exactly the lines `want`.
+pub fn lines(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
+    let got: Vec<&str> = text.lines().collect();
+    if got == want {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} differs\nexpected:\n{}\ngot:\n{}",
+        want.join("\n"),
+        text.trim_end()
+    ))
+}
+
+/// `want` stands in `text` as consecutive lines.
+pub fn has_block(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
+    let got: Vec<&str> = text.lines().collect();
+    if want.is_empty() || got.windows(want.len()).any(|w| w == want) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} lacks the lines\n{}\ngot:\n{}",
+        want.join("\n"),
+        text.trim_end()
+    ))
+}
+
+/// `text` with every upper handle number (`UPPER|5`) written `UPPER|_`. relibc puts its own
+/// handles in the upper table at the first free slots, and which are free depends on the
+/// handles the program's parent left it.
+pub fn upper_slots_hidden(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("UPPER|") {
+        let (before, after) = rest.split_at(at + "UPPER|".len());
+        out.push_str(before);
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(if digits > 0 { "_" } else { "" });
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,301 @@
+//! The tests, in the order they run. One scenario each; the programs they trace are in
+//! `ci/e2e/progs`. Expected lines are what this relibc makes those programs do.
+
+use crate::check::{equal, has_block, lines, run, upper_slots_hidden};
+
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn() -> Result<(), String>,
+}
+
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        pub const ALL: &[Test] = &[$(Test { name: stringify!($name), run: $name }),*];
+    };
+}
+
+tests![
+    strace_decodes_file_calls,
+    strace_shows_errors_by_name,
+    strace_shows_exec_once,
+    strace_exits_with_tracee_code,
+    strace_reports_fault,
+    strace_writes_trace_to_file,
+    strace_summary_adds_up,
+    strace_times_each_call,
+    regs_stops_at_chosen_syscall,
+    strace_traces_threaded_program,
+    strace_traces_forking_parent,
+    strace_traces_strace,
+];
+
+const FILE_CALLS: &str = "trace=openat_into,read,write,close";
+
+/// open, write, close, open, read, close of a file in ramfs: paths and flags decoded, buffers
+/// shown as the program passed them.
+fn strace_decodes_file_calls() -> Result<(), String> {
+    let r = run(&["strace", "-e", FILE_CALLS, "files", "/tmp/e2e-decode.txt"])?;
+    equal("exit code", r.code()?, 0)?;
+    // relibc opens `/scheme/file/...` in two steps: the scheme's root from its namespace
+    // handle (O_DIRECTORY), then the path relative to that root.
+    has_block(
+        "trace",
+        &upper_slots_hidden(&r.stderr),
+        &[
+            r#"write(1, "hello from files\n", 17) = 17"#,
+            r#"openat_into(UPPER|_, "/tmp/e2e-decode.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
+            r#"openat_into(UPPER|_, "tmp/e2e-decode.txt", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#,
+            "close(UPPER|_) = 0",
+            r#"write(3, "tracing works\n", 14) = 14"#,
+            "close(3) = 0",
+            r#"openat_into(UPPER|_, "/tmp/e2e-decode.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
+            r#"openat_into(UPPER|_, "tmp/e2e-decode.txt", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#,
+            "close(UPPER|_) = 0",
+            r#"read(3, "tracing works\n", 14) = 14"#,
+            r#"read(3, "", 32) = 0"#,
+            "close(3) = 0",
+        ],
+    )
+}
+
+/// A failing call prints `-1 ENAME (text)`, and the program still gets its error.
+fn strace_shows_errors_by_name() -> Result<(), String> {
+    let r = run(&["strace", "-e", FILE_CALLS, "files", "/tmp/e2e-errors.txt"])?;
+    has_block(
+        "trace",
+        &upper_slots_hidden(&r.stderr),
+        &[
+            r#"openat_into(UPPER|_, "tmp/e2e-errors.txt.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#,
+            "close(UPPER|_) = 0",
+            r#"write(1, "missing: entity not found\n", 26) = 26"#,
+        ],
+    )?;
+    has_block("stdout", &r.stdout, &["missing: entity not found"])
+}
+
+/// The trace starts at the exec of the program: one exec line first, and the call that
+/// replaced the address space leaves no `<... resumed>` line behind.
+fn strace_shows_exec_once() -> Result<(), String> {
+    let r = run(&["strace", "exitcode", "0"])?;
+    let trace: Vec<&str> = r.stderr.lines().collect();
+    equal(
+        "first line",
+        trace.first().copied(),
+        Some("--- exec: address space replaced ---"),
+    )?;
+    equal(
+        "exec lines",
+        trace.iter().filter(|l| l.starts_with("--- exec")).count(),
+        1,
+    )?;
+    match trace.iter().find(|l| l.contains("resumed>")) {
+        Some(line) => Err(format!("a resumed line: {line}")),
+        None => Ok(()),
+    }
+}
+
+/// The traced program's exit code becomes strace's, and the trace ends with it.
+fn strace_exits_with_tracee_code() -> Result<(), String> {
+    let r = run(&["strace", "exitcode", "42"])?;
+    equal("exit code", r.code()?, 42)?;
+    equal("stdout", r.stdout.as_str(), "exiting with 42\n")?;
+    let last = r.stderr.lines().last();
+    equal("last trace line", last, Some("+++ exited with 42 +++"))
+}
+
+/// A program killed by a page fault: the exception stop names it, the exit says which signal
+/// it stands for, and strace exits with 128 + that signal (as a shell reports it).
+fn strace_reports_fault() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "fault"])?;
+    equal("stdout", r.stdout.as_str(), "about to fault\n")?;
+    let trace: Vec<&str> = r.stderr.lines().collect();
+    equal(
+        "last two trace lines",
+        trace.get(trace.len().saturating_sub(2)..),
+        Some(
+            &[
+                "--- SIGSEGV (page fault at 0x8, error 0x6) ---",
+                "+++ killed by SIGSEGV +++",
+            ][..],
+        ),
+    )?;
+    equal("exit code", r.code()?, 128 + 11)
+}
+
+/// `-o FILE` puts the whole trace into a file in ramfs and nothing on stderr.
+fn strace_writes_trace_to_file() -> Result<(), String> {
+    let path = "/tmp/e2e-trace.txt";
+    let r = run(&["strace", "-o", path, "exitcode", "1"])?;
+    equal("exit code", r.code()?, 1)?;
+    equal("stderr", r.stderr.as_str(), "")?;
+    let trace = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    has_block(
+        path,
+        &trace,
+        &[
+            r#"write(1, "exiting with 1\n", 15) = 15"#,
+        ],
+    )?;
+    equal(
+        "last line of the file",
+        trace.lines().last(),
+        Some("+++ exited with 1 +++"),
+    )
+}
+
+/// `-c` prints only the table; its rows add up to its total line.
+fn strace_summary_adds_up() -> Result<(), String> {
+    let r = run(&["strace", "-c", "exitcode", "0"])?;
+    equal("stdout", r.stdout.as_str(), "exiting with 0\n")?;
+    let table: Vec<&str> = r.stderr.lines().collect();
+    equal(
+        "header",
+        table.first().copied(),
+        Some("% time     seconds  usecs/call     calls    errors syscall"),
+    )?;
+    // Rows: `% time, seconds, usecs/call, calls, [errors,] name`; the total has no usecs.
+    let numbers = |line: &str| -> Vec<u64> {
+        line.split_whitespace()
+            .filter_map(|w| w.parse::<u64>().ok())
+            .collect()
+    };
+    let rows: Vec<&str> = table
+        .iter()
+        .skip(2)
+        .take_while(|l| !l.starts_with("------"))
+        .copied()
+        .collect();
+    let total = table.last().copied().unwrap_or("");
+    let (mut calls, mut errors) = (0, 0);
+    for row in &rows {
+        // usecs/call, calls, and errors when the row has any.
+        match numbers(row).as_slice() {
+            [_, c] => calls += c,
+            [_, c, e] => (calls, errors) = (calls + c, errors + e),
+            other => return Err(format!("row {row:?}: numbers {other:?}")),
+        }
+    }
+    let want = match numbers(total).as_slice() {
+        [c] => (*c, 0),
+        [c, e] => (*c, *e),
+        other => return Err(format!("total {total:?}: numbers {other:?}")),
+    };
+    equal("rows' calls and errors vs total", (calls, errors), want)?;
+    // relibc's startup writes twice (its TLS base and signal handler), then the program once.
+    match rows.iter().find(|r| r.ends_with(" write")) {
+        Some(row) => equal("write calls", numbers(row).get(1).copied(), Some(3)),
+        None => Err(format!("no write row in\n{}", r.stderr)),
+    }
+}
+
+/// `-T` appends each call's duration as `<seconds.micros>`.
+fn strace_times_each_call() -> Result<(), String> {
+    let r = run(&["strace", "-T", "-e", "trace=write", "exitcode", "5"])?;
+    equal("exit code", r.code()?, 5)?;
+    let calls: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("write(")).collect();
+    equal("traced writes", calls.len(), 3)?;
+    for line in &calls {
+        let timed = line
+            .rsplit_once(" <")
+            .and_then(|(_, t)| t.strip_suffix('>'))
+            .and_then(|t| t.split_once('.'))
+            .is_some_and(|(s, us)| {
+                s.parse::<u64>().is_ok() && us.len() == 6 && us.parse::<u32>().is_ok()
+            });
+        if !timed {
+            return Err(format!("no <s.uuuuuu> duration: {line}"));
+        }
+    }
+    let last = calls.last().copied().unwrap_or("");
+    match last.strip_prefix(r#"write(1, "exiting with 5\n", 15) = 15 <"#) {
+        Some(_) => Ok(()),
+        None => Err(format!("last write: {last}")),
+    }
+}
+
+/// `regs --syscall write` stops the program at its first write after exec and prints its
+/// registers like gdb: rax holds the call number, rdi the handle (relibc's first write goes to
+/// one of its upper handles, bit 62), cs/ss are the user selectors. The program then runs on.
+fn regs_stops_at_chosen_syscall() -> Result<(), String> {
+    let r = run(&["regs", "--syscall", "write", "exitcode", "2"])?;
+    equal("exit code", r.code()?, 2)?;
+    equal("stdout's last line", r.stdout.lines().last(), Some("exiting with 2"))?;
+    let out: Vec<&str> = r.stdout.lines().collect();
+    let first = out.first().copied().unwrap_or("");
+    if !(first.starts_with("pid ") && first.ends_with(": stopped at entry of write (0x21000004)")) {
+        return Err(format!("first line: {first}"));
+    }
+    for want in [
+        "rax            0x21000004         553648132",
+        "cs             0x2b               43",
+        "ss             0x23               35",
+    ] {
+        has_block("registers", &r.stdout, &[want])?;
+    }
+    match out.iter().find(|l| l.starts_with("rdi ")) {
+        Some(rdi) if rdi.contains(" 0x400000000000000") => Ok(()),
+        other => Err(format!("rdi is no upper handle: {other:?}")),
+    }
+}
+
+/// A program with three threads runs to completion under strace; the main thread's calls,
+/// thread creation included, are traced (threads are not followed yet: procmgr creates them).
+fn strace_traces_threaded_program() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "threads"])?;
+    equal("exit code", r.code()?, 0)?;
+    let mut out: Vec<&str> = r.stdout.lines().collect();
+    out.sort_unstable();
+    equal(
+        "stdout (sorted)",
+        out,
+        vec!["joined, sum 3", "thread 0", "thread 1", "thread 2"],
+    )?;
+    let trace: Vec<&str> = r.stderr.lines().collect();
+    equal(
+        "last two trace lines",
+        trace.get(trace.len().saturating_sub(2)..),
+        Some(&[r#"write(1, "joined, sum 3\n", 14) = 14"#, "+++ exited with 0 +++"][..]),
+    )
+}
+
+/// A program that forks and execs a child: the parent is traced to its end and reaps the
+/// child's status; the child runs untraced (forks are not followed yet: procmgr creates them).
+fn strace_traces_forking_parent() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "forkexec"])?;
+    equal("exit code", r.code()?, 0)?;
+    lines(
+        "stdout",
+        &r.stdout,
+        &["exiting with 7", "child: exit status: 7"],
+    )?;
+    let trace: Vec<&str> = r.stderr.lines().collect();
+    equal(
+        "last two trace lines",
+        trace.get(trace.len().saturating_sub(2)..),
+        Some(&[r#"write(1, "child: exit status: 7\n", 22) = 22"#, "+++ exited with 0 +++"][..]),
+    )?;
+    match trace.iter().find(|l| l.contains("exiting with 7")) {
+        Some(line) => Err(format!("the child's write was traced: {line}")),
+        None => Ok(()),
+    }
+}
+
+/// strace under strace: the inner one traces its program, the outer one sees the inner one
+/// write each of its lines with one write, and the exit code passes through both.
+fn strace_traces_strace() -> Result<(), String> {
+    let r = run(&[
+        "strace", "-e", "trace=write", "strace", "-e", "trace=write", "exitcode", "3",
+    ])?;
+    equal("exit code", r.code()?, 3)?;
+    equal("stdout", r.stdout.as_str(), "exiting with 3\n")?;
+    has_block(
+        "outer trace",
+        &r.stderr,
+        &[r#"write(2, "+++ exited with 3 +++\n", 22) = 22"#],
+    )?;
+    equal(
+        "last line",
+        r.stderr.lines().last(),
+        Some("+++ exited with 3 +++"),
+    )
+}
