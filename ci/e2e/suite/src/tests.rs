@@ -129,13 +129,7 @@ fn strace_writes_trace_to_file() -> Result<(), String> {
     equal("exit code", r.code()?, 1)?;
     equal("stderr", r.stderr.as_str(), "")?;
     let trace = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    has_block(
-        path,
-        &trace,
-        &[
-            r#"write(1, "exiting with 1\n", 15) = 15"#,
-        ],
-    )?;
+    has_block(path, &trace, &[r#"write(1, "exiting with 1\n", 15) = 15"#])?;
     equal(
         "last line of the file",
         trace.lines().last(),
@@ -192,7 +186,11 @@ fn strace_summary_adds_up() -> Result<(), String> {
 fn strace_times_each_call() -> Result<(), String> {
     let r = run(&["strace", "-T", "-e", "trace=write", "exitcode", "5"])?;
     equal("exit code", r.code()?, 5)?;
-    let calls: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("write(")).collect();
+    let calls: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("write("))
+        .collect();
     equal("traced writes", calls.len(), 3)?;
     for line in &calls {
         let timed = line
@@ -219,7 +217,11 @@ fn strace_times_each_call() -> Result<(), String> {
 fn regs_stops_at_chosen_syscall() -> Result<(), String> {
     let r = run(&["regs", "--syscall", "write", "exitcode", "2"])?;
     equal("exit code", r.code()?, 2)?;
-    equal("stdout's last line", r.stdout.lines().last(), Some("exiting with 2"))?;
+    equal(
+        "stdout's last line",
+        r.stdout.lines().last(),
+        Some("exiting with 2"),
+    )?;
     let out: Vec<&str> = r.stdout.lines().collect();
     let first = out.first().copied().unwrap_or("");
     if !(first.starts_with("pid ") && first.ends_with(": stopped at entry of write (0x21000004)")) {
@@ -254,7 +256,12 @@ fn strace_traces_threaded_program() -> Result<(), String> {
     equal(
         "last two trace lines",
         trace.get(trace.len().saturating_sub(2)..),
-        Some(&[r#"write(1, "joined, sum 3\n", 14) = 14"#, "+++ exited with 0 +++"][..]),
+        Some(
+            &[
+                r#"write(1, "joined, sum 3\n", 14) = 14"#,
+                "+++ exited with 0 +++",
+            ][..],
+        ),
     )
 }
 
@@ -272,7 +279,12 @@ fn strace_traces_forking_parent() -> Result<(), String> {
     equal(
         "last two trace lines",
         trace.get(trace.len().saturating_sub(2)..),
-        Some(&[r#"write(1, "child: exit status: 7\n", 22) = 22"#, "+++ exited with 0 +++"][..]),
+        Some(
+            &[
+                r#"write(1, "child: exit status: 7\n", 22) = 22"#,
+                "+++ exited with 0 +++",
+            ][..],
+        ),
     )?;
     match trace.iter().find(|l| l.contains("exiting with 7")) {
         Some(line) => Err(format!("the child's write was traced: {line}")),
@@ -284,7 +296,14 @@ fn strace_traces_forking_parent() -> Result<(), String> {
 /// write each of its lines with one write, and the exit code passes through both.
 fn strace_traces_strace() -> Result<(), String> {
     let r = run(&[
-        "strace", "-e", "trace=write", "strace", "-e", "trace=write", "exitcode", "3",
+        "strace",
+        "-e",
+        "trace=write",
+        "strace",
+        "-e",
+        "trace=write",
+        "exitcode",
+        "3",
     ])?;
     equal("exit code", r.code()?, 3)?;
     equal("stdout", r.stdout.as_str(), "exiting with 3\n")?;

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn exceptions() {
         assert_eq!(exception(14), Some(("page fault", 11)));
-        assert_eq!(exception(6).map(|(_, s)| signal_name(s)), Some(Some("SIGILL")));
+        assert_eq!(
+            exception(6).map(|(_, s)| signal_name(s)),
+            Some(Some("SIGILL"))
+        );
         assert_eq!(exception(2), None);
     }
 
