@@ -8,3 +8,6 @@ cargo +stable test --manifest-path kernel-src/trace-core/Cargo.toml
 
 note "host tests: userspace-tools (tracing library, decoder, strace, regs)"
 cargo +stable test --manifest-path userspace-tools/Cargo.toml
+
+note "host tests: the e2e suite's checks (ci/e2e/suite)"
+cargo +stable test --manifest-path ci/e2e/Cargo.toml -p e2e

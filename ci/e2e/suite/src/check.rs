@@ -88,3 +88,18 @@ pub fn upper_slots_hidden(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::upper_slots_hidden;
+
+    /// Verifies that upper slot numbers go, everything else stays.
+    #[test]
+    fn hides_upper_slots_only() {
+        assert_eq!(
+            upper_slots_hidden("openat_into(UPPER|13, \"a\", 0, UPPER|1) = UPPER|1\nclose(3) = 0"),
+            "openat_into(UPPER|_, \"a\", 0, UPPER|_) = UPPER|_\nclose(3) = 0"
+        );
+        assert_eq!(upper_slots_hidden("UPPER|x UPPER|"), "UPPER|x UPPER|");
+    }
+}
