@@ -59,6 +59,19 @@ pub fn lines(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
     ))
 }
 
+/// `text` ends with the lines `want`.
+pub fn ends_with(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
+    let got: Vec<&str> = text.lines().collect();
+    if got.ends_with(want) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} does not end with\n{}\ngot:\n{}",
+        want.join("\n"),
+        text.trim_end()
+    ))
+}
+
 /// `want` stands in `text` as consecutive lines.
 pub fn has_block(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
     let got: Vec<&str> = text.lines().collect();

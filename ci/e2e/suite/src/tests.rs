@@ -1,7 +1,7 @@
 //! The tests, in the order they run. One scenario each; the programs they trace are in
 //! `ci/e2e/progs`. Expected lines are what this relibc makes those programs do.
 
-use crate::check::{equal, has_block, lines, run, upper_slots_hidden};
+use crate::check::{ends_with, equal, has_block, lines, run, upper_slots_hidden};
 
 pub struct Test {
     pub name: &'static str,
@@ -99,8 +99,7 @@ fn strace_exits_with_tracee_code() -> Result<(), String> {
     let r = run(&["strace", "exitcode", "42"])?;
     equal("exit code", r.code()?, 42)?;
     equal("stdout", r.stdout.as_str(), "exiting with 42\n")?;
-    let last = r.stderr.lines().last();
-    equal("last trace line", last, Some("+++ exited with 42 +++"))
+    ends_with("trace", &r.stderr, &["+++ exited with 42 +++"])
 }
 
 /// A program killed by a page fault: the exception stop names it, the exit says which signal
@@ -108,16 +107,13 @@ fn strace_exits_with_tracee_code() -> Result<(), String> {
 fn strace_reports_fault() -> Result<(), String> {
     let r = run(&["strace", "-e", "trace=write", "fault"])?;
     equal("stdout", r.stdout.as_str(), "about to fault\n")?;
-    let trace: Vec<&str> = r.stderr.lines().collect();
-    equal(
-        "last two trace lines",
-        trace.get(trace.len().saturating_sub(2)..),
-        Some(
-            &[
-                "--- SIGSEGV (page fault at 0x8, error 0x6) ---",
-                "+++ killed by SIGSEGV +++",
-            ][..],
-        ),
+    ends_with(
+        "trace",
+        &r.stderr,
+        &[
+            "--- SIGSEGV (page fault at 0x8, error 0x6) ---",
+            "+++ killed by SIGSEGV +++",
+        ],
     )?;
     equal("exit code", r.code()?, 128 + 11)
 }
@@ -130,11 +126,7 @@ fn strace_writes_trace_to_file() -> Result<(), String> {
     equal("stderr", r.stderr.as_str(), "")?;
     let trace = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     has_block(path, &trace, &[r#"write(1, "exiting with 1\n", 15) = 15"#])?;
-    equal(
-        "last line of the file",
-        trace.lines().last(),
-        Some("+++ exited with 1 +++"),
-    )
+    ends_with(path, &trace, &["+++ exited with 1 +++"])
 }
 
 /// `-c` prints only the table; its rows add up to its total line.
@@ -252,16 +244,13 @@ fn strace_traces_threaded_program() -> Result<(), String> {
         out,
         vec!["joined, sum 3", "thread 0", "thread 1", "thread 2"],
     )?;
-    let trace: Vec<&str> = r.stderr.lines().collect();
-    equal(
-        "last two trace lines",
-        trace.get(trace.len().saturating_sub(2)..),
-        Some(
-            &[
-                r#"write(1, "joined, sum 3\n", 14) = 14"#,
-                "+++ exited with 0 +++",
-            ][..],
-        ),
+    ends_with(
+        "trace",
+        &r.stderr,
+        &[
+            r#"write(1, "joined, sum 3\n", 14) = 14"#,
+            "+++ exited with 0 +++",
+        ],
     )
 }
 
@@ -275,18 +264,15 @@ fn strace_traces_forking_parent() -> Result<(), String> {
         &r.stdout,
         &["exiting with 7", "child: exit status: 7"],
     )?;
-    let trace: Vec<&str> = r.stderr.lines().collect();
-    equal(
-        "last two trace lines",
-        trace.get(trace.len().saturating_sub(2)..),
-        Some(
-            &[
-                r#"write(1, "child: exit status: 7\n", 22) = 22"#,
-                "+++ exited with 0 +++",
-            ][..],
-        ),
+    ends_with(
+        "trace",
+        &r.stderr,
+        &[
+            r#"write(1, "child: exit status: 7\n", 22) = 22"#,
+            "+++ exited with 0 +++",
+        ],
     )?;
-    match trace.iter().find(|l| l.contains("exiting with 7")) {
+    match r.stderr.lines().find(|l| l.contains("exiting with 7")) {
         Some(line) => Err(format!("the child's write was traced: {line}")),
         None => Ok(()),
     }
@@ -312,9 +298,5 @@ fn strace_traces_strace() -> Result<(), String> {
         &r.stderr,
         &[r#"write(2, "+++ exited with 3 +++\n", 22) = 22"#],
     )?;
-    equal(
-        "last line",
-        r.stderr.lines().last(),
-        Some("+++ exited with 3 +++"),
-    )
+    ends_with("outer trace", &r.stderr, &["+++ exited with 3 +++"])
 }
