@@ -43,6 +43,7 @@ pub enum Request {
     SetNonblocking,
     EventQueue,
     Spawn,
+    ByPid,
 }
 
 impl Request {
@@ -65,6 +66,7 @@ impl Request {
             Self::SetNonblocking => "set_nonblocking (fcntl F_SETFL)",
             Self::EventQueue => "event queue",
             Self::Spawn => "spawn",
+            Self::ByPid => "by_pid (open /scheme/proc/PID/thread-0)",
         }
     }
 }

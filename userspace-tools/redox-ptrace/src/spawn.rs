@@ -11,9 +11,9 @@
 //!   `SYS_CALL(FD | FD_CLONE)` at a slot the tracer picked, then waits on a pipe until the
 //!   tracer has attached and armed its stops. Nothing of the new program runs untraced. (Not
 //!   run on a live system yet; see the README.)
-//! - Attaching to a running process by pid ([`ContextSource::by_pid`]) needs procmgr to hand
-//!   out thread handles of other processes; it has no such request today, so every source
-//!   returns [`Error::Unsupported`] for it rather than pretend.
+//! - [`ForkHandoff::by_pid`] attaches to a running process: procmgr (with `patches/base`)
+//!   hands the thread handle of process `PID` to root or to a caller of the same uid and gid
+//!   at `/scheme/proc/PID/thread-0`; a dup of it is the kernel's context handle.
 
 use alloc::string::String;
 
@@ -29,6 +29,22 @@ use crate::{
 pub enum Target<'a> {
     Command(&'a [String]),
     Pid(usize),
+}
+
+/// How a tool names the target in its messages: `pid 7`, or the command line.
+impl core::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Pid(pid) => write!(f, "pid {pid}"),
+            Self::Command(argv) => {
+                for (i, arg) in argv.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(f, "{sep}{arg}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Starts tracing `target` from `source` with `restart` armed. A command is spawned held at its
@@ -116,10 +132,6 @@ pub enum ExitStatus {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unavailable;
 
-const NO_PID_LOOKUP: &str =
-    "attaching by pid needs procmgr to hand out another process's thread handle \
-     (it only gives them to the forking parent); see userspace-tools/README.md";
-
 impl ContextSource for Unavailable {
     fn spawn(&mut self, _argv: &[String]) -> Result<Spawned> {
         Err(Error::Unsupported {
@@ -129,7 +141,7 @@ impl ContextSource for Unavailable {
 
     fn by_pid(&mut self, _pid: usize) -> Result<ContextFd> {
         Err(Error::Unsupported {
-            what: NO_PID_LOOKUP,
+            what: "attaching by pid needs Redox (procmgr's /scheme/proc/PID/thread-N)",
         })
     }
 }
@@ -211,7 +223,7 @@ mod redox {
 
     use syscall::flag::CallFlags;
 
-    use super::{ContextSource, ForkHandoff, Gate, Spawned, NO_PID_LOOKUP};
+    use super::{ContextSource, ForkHandoff, Gate, Spawned};
     use crate::{
         error::{Error, Request, Result},
         fd::{self, ContextFd, FdAllocator},
@@ -310,10 +322,28 @@ mod redox {
             })
         }
 
-        fn by_pid(&mut self, _pid: usize) -> Result<ContextFd> {
-            Err(Error::Unsupported {
-                what: NO_PID_LOOKUP,
-            })
+        fn by_pid(&mut self, pid: usize) -> Result<ContextFd> {
+            use std::os::fd::AsRawFd;
+
+            // Not Error::os: ESRCH here means "no such process", not "the tracee died".
+            let refused = |e: std::io::Error| Error::Os {
+                tracee: None,
+                request: Request::ByPid,
+                errno: syscall::error::Error::new(e.raw_os_error().unwrap_or(syscall::error::EIO)),
+            };
+            let thread = std::fs::File::open(alloc::format!("/scheme/proc/{pid}/thread-0"))
+                .map_err(refused)?;
+            let raw = usize::try_from(thread.as_raw_fd())
+                .map_err(|_| spawn_error(syscall::error::EBADF))?;
+            // procmgr forwards a thread handle's dups to the kernel: this one is the context
+            // handle itself, in a slot of ours that relibc does not manage.
+            let ctx =
+                raw::dup_into(raw, b"", fd::default_allocator()).map_err(|errno| Error::Os {
+                    tracee: None,
+                    request: Request::ByPid,
+                    errno,
+                })?;
+            Ok(ContextFd(ctx))
         }
     }
 

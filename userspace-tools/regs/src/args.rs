@@ -12,7 +12,7 @@ untraced and exits with its status.
   --env         also print fs_base and gs_base (regs/env)
   --syscall N   stop at the first call of syscall N (e.g. write, openat_into)
   --count N     stop at the Nth syscall after exec (default 1)
-  -p PID        attach to a running process instead (not possible yet: see README)";
+  -p PID        attach to a running process instead (root, or the same uid and gid)";
 
 /// Where to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -47,7 +47,7 @@ fn run(opts: &Options) -> Result<i32, String> {
         None => spawn::Target::Command(&opts.command),
     };
     let (id, child) = spawn::start_traced(&mut tracer, source.as_mut(), target, arm)
-        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))?;
+        .map_err(|e| format!("{target}: {e}"))?;
     // An attached process is already running its program; a spawned one first runs our
     // handoff and relibc's loader, which we skip.
     let mut after_exec = child.is_none();

@@ -12,7 +12,7 @@ usage: strace [-cfT] [-t|-tt|-ttt] [-e trace=NAME[,NAME...]] [-o FILE] [-s STRSI
   -e trace=   trace only these syscalls (names as printed, e.g. read,write,openat_into)
   -o FILE     write the trace to FILE instead of stderr
   -s STRSIZE  print at most STRSIZE bytes of each string (default 32)
-  -p PID      attach to a running process (not possible yet: see README)";
+  -p PID      attach to a running process (root, or the same uid and gid); detach on exit";
 
 /// Which timestamp prefixes each line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -125,7 +125,7 @@ fn start(
         None => spawn::Target::Command(&opts.command),
     };
     spawn::start_traced(tracer, source, target, Restart::Syscall)
-        .map_err(|e| format!("{}: {e}", opts.command.join(" ")))
+        .map_err(|e| format!("{target}: {e}"))
 }
 
 fn memory(tracer: &mut Tracer, id: TraceeId) -> &dyn redox_ptrace::mem::TraceeMemory {

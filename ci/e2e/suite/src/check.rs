@@ -25,12 +25,18 @@ impl Run {
 /// Runs `argv` (found through `PATH`) to completion, capturing its output.
 pub fn run(argv: &[&str]) -> Result<Run, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
+    let mut command = Command::new(program);
+    command.args(args);
+    run_command(command)
+}
+
+/// Runs `command` to completion, capturing its output.
+pub fn run_command(mut command: Command) -> Result<Run, String> {
     // A piped stdin, not std's default /dev/null: the image has no null scheme.
-    let out = Command::new(program)
-        .args(args)
+    let out = command
         .stdin(Stdio::piped())
         .output()
-        .map_err(|e| format!("cannot run {argv:?}: {e}"))?;
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
     Ok(Run {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

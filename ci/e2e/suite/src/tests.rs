@@ -1,7 +1,13 @@
 //! The tests, in the order they run. One scenario each; the programs they trace are in
 //! `ci/e2e/progs`. Expected lines are what this relibc makes those programs do.
 
-use crate::check::{ends_with, equal, has_block, lines, run, upper_slots_hidden};
+use std::{
+    io::{BufRead, BufReader, Read},
+    os::unix::process::CommandExt,
+    process::{Child, ChildStdout, Command, Stdio},
+};
+
+use crate::check::{ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden};
 
 pub struct Test {
     pub name: &'static str,
@@ -27,6 +33,10 @@ tests![
     strace_traces_threaded_program,
     strace_traces_forking_parent,
     strace_traces_strace,
+    strace_attaches_by_pid,
+    regs_attaches_and_detaches,
+    strace_refuses_other_user,
+    strace_reports_unknown_pid,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -299,4 +309,124 @@ fn strace_traces_strace() -> Result<(), String> {
         &[r#"write(2, "+++ exited with 3 +++\n", 22) = 22"#],
     )?;
     ends_with("outer trace", &r.stderr, &["+++ exited with 3 +++"])
+}
+
+/// `ticker COUNT`, started and seen running (its first line read): the process to attach to.
+fn start_ticker(count: u32) -> Result<(Child, BufReader<ChildStdout>), String> {
+    let mut child = Command::new("ticker")
+        .arg(count.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start ticker: {e}"))?;
+    let mut out = BufReader::new(child.stdout.take().ok_or("ticker has no stdout")?);
+    let mut first = String::new();
+    out.read_line(&mut first)
+        .map_err(|e| format!("ticker's first line: {e}"))?;
+    equal("ticker's first line", first.as_str(), "tick 0\n")?;
+    Ok((child, out))
+}
+
+/// Waits for the ticker: it must have run to its end, every tick there.
+fn ticker_finished(
+    mut child: Child,
+    mut out: BufReader<ChildStdout>,
+    count: u32,
+) -> Result<(), String> {
+    let mut rest = String::new();
+    out.read_to_string(&mut rest)
+        .map_err(|e| format!("ticker's output: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for ticker: {e}"))?;
+    equal("ticker's exit", status.code(), Some(0))?;
+    let want: Vec<String> = (1..count).map(|i| format!("tick {i}")).collect();
+    equal(
+        "ticker's other lines",
+        rest.lines().collect::<Vec<_>>(),
+        want.iter().map(String::as_str).collect(),
+    )
+}
+
+/// `strace -p PID` attaches to a running process: its calls from then on, then its exit.
+fn strace_attaches_by_pid() -> Result<(), String> {
+    let count = 15;
+    let (ticker, out) = start_ticker(count)?;
+    let pid = ticker.id().to_string();
+    let r = run(&["strace", "-e", "trace=write", "-p", &pid])?;
+    equal("strace's exit code", r.code()?, 0)?;
+    ticker_finished(ticker, out, count)?;
+    let trace: Vec<&str> = r.stderr.lines().collect();
+    let (last, writes) = trace.split_last().ok_or("no trace")?;
+    equal("last line", *last, "+++ exited +++")?;
+    // Attached after tick 0: the writes are the last ticks, consecutive, to the end.
+    let first = count - u32::try_from(writes.len()).map_err(|e| e.to_string())?;
+    if writes.len() < 3 || first < 1 {
+        return Err(format!("{} writes traced:\n{}", writes.len(), r.stderr));
+    }
+    let want: Vec<String> = (first..count)
+        .map(|i| {
+            format!(
+                r#"write(1, "tick {i}\n", {}) = {0}"#,
+                format!("tick {i}\n").len()
+            )
+        })
+        .collect();
+    lines(
+        "trace",
+        &writes.join("\n"),
+        &want.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+}
+
+/// `regs -p PID` stops a running process at its next write, prints its registers and
+/// detaches: the process runs on to its normal end.
+fn regs_attaches_and_detaches() -> Result<(), String> {
+    let count = 10;
+    let (ticker, out) = start_ticker(count)?;
+    let pid = ticker.id().to_string();
+    let r = run(&["regs", "--syscall", "write", "-p", &pid])?;
+    equal("regs' exit code", r.code()?, 0)?;
+    equal(
+        "first line",
+        r.stdout.lines().next(),
+        Some(format!("pid {pid}: stopped at entry of write (0x21000004)").as_str()),
+    )?;
+    has_block(
+        "registers",
+        &r.stdout,
+        &["rdi            0x1                1"],
+    )?;
+    ticker_finished(ticker, out, count)
+}
+
+/// A tracer of another uid is refused by procmgr, with the error named.
+fn strace_refuses_other_user() -> Result<(), String> {
+    let count = 5;
+    let (ticker, out) = start_ticker(count)?;
+    let pid = ticker.id().to_string();
+    let mut strace = Command::new("strace");
+    strace.args(["-p", &pid]).uid(1000).gid(1000);
+    let r = run_command(strace)?;
+    equal("exit code", r.code()?, 1)?;
+    lines(
+        "stderr",
+        &r.stderr,
+        &[format!(
+            "strace: pid {pid}: by_pid (open /scheme/proc/PID/thread-0): EACCES (Permission denied)"
+        )
+        .as_str()],
+    )?;
+    ticker_finished(ticker, out, count)
+}
+
+/// A pid no process has: a clear error, not a hang.
+fn strace_reports_unknown_pid() -> Result<(), String> {
+    let r = run(&["strace", "-p", "9999"])?;
+    equal("exit code", r.code()?, 1)?;
+    lines(
+        "stderr",
+        &r.stderr,
+        &["strace: pid 9999: by_pid (open /scheme/proc/PID/thread-0): ESRCH (No such process)"],
+    )
 }
