@@ -10,6 +10,7 @@ pub mod linux;
 pub mod memory;
 pub mod run;
 pub mod scheme;
+pub mod seed;
 pub mod stack;
 pub mod strace;
 pub mod sys;
