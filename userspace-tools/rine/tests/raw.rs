@@ -105,3 +105,28 @@ fn raw_strace_prints_decoded_calls() {
     assert!(trace.contains(&"syscall_0xbadca11(0x1, 0x2, 0x3, 0x0, 0x0, 0x4000000000000002) = -1 ENOSYS (Function not implemented)"));
     assert_eq!(trace.last(), Some(&"+++ exited with 42 +++"));
 }
+
+/// Verifies that the benchmark mode (`rine-raw N`: N yields) runs its loop silently and
+/// exits 0, so the overhead measurement measures syscalls and nothing else.
+#[test]
+fn raw_yield_loop_exits_0() {
+    let program = match raw_program() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let run = rine(
+        &["--strace"],
+        &fresh_root("raw-yields"),
+        &program,
+        &["1000"],
+    );
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr.lines().filter(|l| *l == "yield() = 0").count(),
+        1000
+    );
+    assert_eq!(run.code, Some(0));
+}
