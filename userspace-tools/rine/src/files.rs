@@ -4,7 +4,7 @@
 use std::{
     fs::{File, OpenOptions},
     io::{Read, Seek, SeekFrom, Write},
-    os::unix::fs::{MetadataExt, OpenOptionsExt},
+    os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt},
     path::Path,
 };
 
@@ -254,4 +254,105 @@ mod tests {
         );
         std::fs::remove_dir_all(&root).expect("cleanup");
     }
+
+    /// Verifies that getdents lists a directory in name order in Redox's dirent format and
+    /// goes on from the index the last entry gave.
+    #[test]
+    fn getdents_lists_in_order_and_resumes() {
+        let root = std::env::temp_dir().join(format!("rine-dents-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("d/sub")).expect("mkdir");
+        std::fs::write(root.join("d/b"), b"").expect("file");
+        let h = open_host(&root, "", "d", syscall::O_RDONLY | syscall::O_DIRECTORY).expect("open");
+        let all = getdents(&h, 4096, 0).expect("getdents");
+        let names: Vec<(&[u8], u8)> = syscall::dirent::DirentIter::new(&all)
+            .map(|e| e.expect("entry"))
+            .map(|(hdr, name)| (name, hdr.kind))
+            .collect();
+        assert_eq!(names, [(&b"b"[..], 8), (&b"sub"[..], 4)]);
+        let rest = getdents(&h, 4096, 1).expect("getdents from 1");
+        assert_eq!(syscall::dirent::DirentIter::new(&rest).count(), 1);
+        assert_eq!(getdents(&h, 4096, 2).expect("end"), Vec::<u8>::new());
+        assert_eq!(
+            getdents(&h, 8, 0).map_err(|e| e.errno),
+            Err(syscall::EINVAL)
+        );
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+}
+
+/// `read2`/`write2` with an offset: `pread`/`pwrite` on host files, `ESPIPE` for streams.
+pub fn pread(handle: &Handle, buf: &mut [u8], offset: u64) -> Result<usize> {
+    match handle {
+        Handle::Host {
+            file, dir: false, ..
+        } => file.read_at(buf, offset).map_err(from_io),
+        _ => Err(Error::new(syscall::ESPIPE)),
+    }
+}
+
+pub fn pwrite(handle: &Handle, buf: &[u8], offset: u64) -> Result<usize> {
+    match handle {
+        Handle::Host {
+            file, dir: false, ..
+        } => file.write_at(buf, offset).map_err(from_io),
+        _ => Err(Error::new(syscall::ESPIPE)),
+    }
+}
+
+/// The Redox `getdents` (`StdFsCallKind::Getdents`): entries from index `start` on, each a
+/// packed `DirentHeader` (inode, next index, record length, kind) and the NUL-terminated
+/// name, as many as fit in `len` bytes. Entries are sorted by name so that the index a
+/// program passes back names the same entry the next time the directory is read.
+pub fn getdents(handle: &Handle, len: usize, start: u64) -> Result<Vec<u8>> {
+    let Handle::Host {
+        reference: Some(_),
+        dir: true,
+        file,
+        ..
+    } = handle
+    else {
+        return Err(Error::new(syscall::ENOTDIR));
+    };
+    let dir = std::path::PathBuf::from(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(file)
+    ));
+    let mut entries: Vec<(Vec<u8>, u64, u8)> = std::fs::read_dir(dir)
+        .map_err(from_io)?
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let kind = match e.file_type() {
+                Ok(t) if t.is_dir() => 4,
+                Ok(t) if t.is_file() => 8,
+                Ok(t) if t.is_symlink() => 10,
+                _ => 0,
+            };
+            let ino = std::os::unix::fs::DirEntryExt::ino(&e);
+            (
+                std::os::unix::ffi::OsStrExt::as_bytes(e.file_name().as_os_str()).to_vec(),
+                ino,
+                kind,
+            )
+        })
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for (index, (name, ino, kind)) in entries.iter().enumerate().skip(start as usize) {
+        // inode u64, next_opaque_id u64, record_len u16, kind u8: 19 bytes, packed.
+        let record_len = 19 + name.len() + 1;
+        if out.len() + record_len > len {
+            if out.is_empty() {
+                // Not even one entry fits: the caller needs a bigger buffer.
+                return Err(Error::new(syscall::EINVAL));
+            }
+            break;
+        }
+        out.extend(ino.to_le_bytes());
+        out.extend((index as u64 + 1).to_le_bytes());
+        out.extend((record_len as u16).to_le_bytes());
+        out.push(*kind);
+        out.extend_from_slice(name);
+        out.push(0);
+    }
+    Ok(out)
 }

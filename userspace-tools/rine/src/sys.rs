@@ -100,6 +100,8 @@ impl Machine {
         let result = match number {
             SYS_WRITE => self.write(a, b, c, out),
             SYS_READ => self.read(a, b, c),
+            SYS_READ2 => self.pread(a, b, c, d as u64),
+            SYS_WRITE2 => self.pwrite(a, b, c, d as u64),
             SYS_OPENAT_INTO => self.openat_into(a, b, c, d, args[5]),
             SYS_DUP_INTO | SYS_DUP2 => {
                 let res = if number == SYS_DUP2 {
@@ -192,6 +194,18 @@ impl Machine {
         };
         self.write_mem(addr, &buf[..n])?;
         Ok(n)
+    }
+
+    fn pread(&mut self, fd: usize, addr: usize, len: usize, offset: u64) -> Result<usize> {
+        let mut buf = vec![0; len.min(IO_CHUNK)];
+        let n = files::pread(self.table.get(fd)?, &mut buf, offset)?;
+        self.write_mem(addr, &buf[..n])?;
+        Ok(n)
+    }
+
+    fn pwrite(&mut self, fd: usize, addr: usize, len: usize, offset: u64) -> Result<usize> {
+        let bytes = self.read_mem(addr, len.min(IO_CHUNK))?;
+        files::pwrite(self.table.get(fd)?, &bytes, offset)
     }
 
     fn openat_into(
@@ -425,6 +439,22 @@ impl Machine {
                         self.write_mem(payload, &bytes)?;
                         0
                     }
+                    Some(syscall::StdFsCallKind::Getdents) => {
+                        let start = meta.get(1).copied().unwrap_or(0);
+                        let bytes = files::getdents(h, len, start)?;
+                        self.write_mem(payload, &bytes)?;
+                        bytes.len()
+                    }
+                    Some(syscall::StdFsCallKind::Fchmod) => match h {
+                        Handle::Host { file, .. } => {
+                            let mode = meta.get(1).copied().unwrap_or(0) as u32 & 0o7777;
+                            let perms = std::os::unix::fs::PermissionsExt::from_mode(mode);
+                            file.set_permissions(perms)
+                                .map(|_| 0)
+                                .map_err(files::from_io)?
+                        }
+                        _ => 0,
+                    },
                     Some(syscall::StdFsCallKind::Fsync) => match h {
                         Handle::Host { file, .. } => {
                             file.sync_all().map(|_| 0).map_err(files::from_io)?
