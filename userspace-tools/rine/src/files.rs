@@ -127,8 +127,13 @@ pub fn read(handle: &mut Handle, buf: &mut [u8], meta: &[u8]) -> Result<usize> {
         }
         Handle::SchemeRoot(_)
         | Handle::Namespace
-        | Handle::Thread
-        | Handle::RegsEnv
+        | Handle::Thread(_)
+        | Handle::RegsEnv(_)
+        | Handle::AddrSpace
+        | Handle::AddrSpaceSel(_)
+        | Handle::FileTableSel
+        | Handle::Start(_)
+        | Handle::Status(_)
         | Handle::SigHandler => Err(Error::new(syscall::EBADF)),
     }
 }
@@ -152,8 +157,13 @@ pub fn write(handle: &mut Handle, buf: &[u8]) -> Result<usize> {
         | Handle::Proc
         | Handle::SchemeRoot(_)
         | Handle::Namespace
-        | Handle::Thread
-        | Handle::RegsEnv => Err(Error::new(syscall::EBADF)),
+        | Handle::Thread(_)
+        | Handle::RegsEnv(_)
+        | Handle::AddrSpace
+        | Handle::AddrSpaceSel(_)
+        | Handle::FileTableSel
+        | Handle::Start(_)
+        | Handle::Status(_) => Err(Error::new(syscall::EBADF)),
     }
 }
 
@@ -202,82 +212,18 @@ pub fn stat(handle: &Handle) -> Result<syscall::Stat> {
             st.st_mode = syscall::MODE_FILE | 0o444;
         }
         Handle::SchemeRoot(_) | Handle::Namespace => st.st_mode = syscall::MODE_DIR | 0o755,
-        Handle::Thread | Handle::RegsEnv | Handle::SigHandler => {
+        Handle::Thread(_)
+        | Handle::RegsEnv(_)
+        | Handle::AddrSpace
+        | Handle::AddrSpaceSel(_)
+        | Handle::FileTableSel
+        | Handle::Start(_)
+        | Handle::Status(_)
+        | Handle::SigHandler => {
             st.st_mode = syscall::MODE_FILE | 0o600;
         }
     }
     Ok(st)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Verifies that the errnos rine passes through from Linux have the same numbers on Redox.
-    #[test]
-    fn errno_numbers_agree() {
-        for (redox, linux) in [
-            (syscall::ENOENT, libc::ENOENT),
-            (syscall::EBADF, libc::EBADF),
-            (syscall::EEXIST, libc::EEXIST),
-            (syscall::ENOTDIR, libc::ENOTDIR),
-            (syscall::EISDIR, libc::EISDIR),
-            (syscall::EACCES, libc::EACCES),
-            (syscall::ENOSYS, libc::ENOSYS),
-            (syscall::ENOMEM, libc::ENOMEM),
-            (syscall::EINVAL, libc::EINVAL),
-            (syscall::ENOTEMPTY, libc::ENOTEMPTY),
-        ] {
-            assert_eq!(redox, linux);
-        }
-    }
-
-    /// Verifies that a file created through the `file` scheme lands under the root and reads
-    /// back, and that a missing one is ENOENT.
-    #[test]
-    fn open_host_creates_under_root() {
-        let root = std::env::temp_dir().join(format!("rine-files-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("tmp")).expect("mkdir");
-        let flags = syscall::O_WRONLY | syscall::O_CREAT | syscall::O_TRUNC | 0o644;
-        let mut h = open_host(&root, "", "tmp/x", flags).expect("create");
-        assert_eq!(write(&mut h, b"abc"), Ok(3));
-        assert_eq!(std::fs::read(root.join("tmp/x")).expect("read"), b"abc");
-        let mut h = open_host(&root, "tmp", "x", syscall::O_RDONLY).expect("open");
-        let mut buf = [0u8; 8];
-        assert_eq!(read(&mut h, &mut buf, &[]), Ok(3));
-        assert_eq!(stat(&h).expect("stat").st_size, 3);
-        assert_eq!(
-            open_host(&root, "", "tmp/none", syscall::O_RDONLY)
-                .map(|_| ())
-                .map_err(|e| e.errno),
-            Err(syscall::ENOENT)
-        );
-        std::fs::remove_dir_all(&root).expect("cleanup");
-    }
-
-    /// Verifies that getdents lists a directory in name order in Redox's dirent format and
-    /// goes on from the index the last entry gave.
-    #[test]
-    fn getdents_lists_in_order_and_resumes() {
-        let root = std::env::temp_dir().join(format!("rine-dents-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("d/sub")).expect("mkdir");
-        std::fs::write(root.join("d/b"), b"").expect("file");
-        let h = open_host(&root, "", "d", syscall::O_RDONLY | syscall::O_DIRECTORY).expect("open");
-        let all = getdents(&h, 4096, 0).expect("getdents");
-        let names: Vec<(&[u8], u8)> = syscall::dirent::DirentIter::new(&all)
-            .map(|e| e.expect("entry"))
-            .map(|(hdr, name)| (name, hdr.kind))
-            .collect();
-        assert_eq!(names, [(&b"b"[..], 8), (&b"sub"[..], 4)]);
-        let rest = getdents(&h, 4096, 1).expect("getdents from 1");
-        assert_eq!(syscall::dirent::DirentIter::new(&rest).count(), 1);
-        assert_eq!(getdents(&h, 4096, 2).expect("end"), Vec::<u8>::new());
-        assert_eq!(
-            getdents(&h, 8, 0).map_err(|e| e.errno),
-            Err(syscall::EINVAL)
-        );
-        std::fs::remove_dir_all(&root).expect("cleanup");
-    }
 }
 
 /// `read2`/`write2` with an offset: `pread`/`pwrite` on host files, `ESPIPE` for streams.
@@ -355,4 +301,75 @@ pub fn getdents(handle: &Handle, len: usize, start: u64) -> Result<Vec<u8>> {
         out.push(0);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verifies that the errnos rine passes through from Linux have the same numbers on Redox.
+    #[test]
+    fn errno_numbers_agree() {
+        for (redox, linux) in [
+            (syscall::ENOENT, libc::ENOENT),
+            (syscall::EBADF, libc::EBADF),
+            (syscall::EEXIST, libc::EEXIST),
+            (syscall::ENOTDIR, libc::ENOTDIR),
+            (syscall::EISDIR, libc::EISDIR),
+            (syscall::EACCES, libc::EACCES),
+            (syscall::ENOSYS, libc::ENOSYS),
+            (syscall::ENOMEM, libc::ENOMEM),
+            (syscall::EINVAL, libc::EINVAL),
+            (syscall::ENOTEMPTY, libc::ENOTEMPTY),
+        ] {
+            assert_eq!(redox, linux);
+        }
+    }
+
+    /// Verifies that a file created through the `file` scheme lands under the root and reads
+    /// back, and that a missing one is ENOENT.
+    #[test]
+    fn open_host_creates_under_root() {
+        let root = std::env::temp_dir().join(format!("rine-files-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("tmp")).expect("mkdir");
+        let flags = syscall::O_WRONLY | syscall::O_CREAT | syscall::O_TRUNC | 0o644;
+        let mut h = open_host(&root, "", "tmp/x", flags).expect("create");
+        assert_eq!(write(&mut h, b"abc"), Ok(3));
+        assert_eq!(std::fs::read(root.join("tmp/x")).expect("read"), b"abc");
+        let mut h = open_host(&root, "tmp", "x", syscall::O_RDONLY).expect("open");
+        let mut buf = [0u8; 8];
+        assert_eq!(read(&mut h, &mut buf, &[]), Ok(3));
+        assert_eq!(stat(&h).expect("stat").st_size, 3);
+        assert_eq!(
+            open_host(&root, "", "tmp/none", syscall::O_RDONLY)
+                .map(|_| ())
+                .map_err(|e| e.errno),
+            Err(syscall::ENOENT)
+        );
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+
+    /// Verifies that getdents lists a directory in name order in Redox's dirent format and
+    /// goes on from the index the last entry gave.
+    #[test]
+    fn getdents_lists_in_order_and_resumes() {
+        let root = std::env::temp_dir().join(format!("rine-dents-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("d/sub")).expect("mkdir");
+        std::fs::write(root.join("d/b"), b"").expect("file");
+        let h = open_host(&root, "", "d", syscall::O_RDONLY | syscall::O_DIRECTORY).expect("open");
+        let all = getdents(&h, 4096, 0).expect("getdents");
+        let names: Vec<(&[u8], u8)> = syscall::dirent::DirentIter::new(&all)
+            .map(|e| e.expect("entry"))
+            .map(|(hdr, name)| (name, hdr.kind))
+            .collect();
+        assert_eq!(names, [(&b"b"[..], 8), (&b"sub"[..], 4)]);
+        let rest = getdents(&h, 4096, 1).expect("getdents from 1");
+        assert_eq!(syscall::dirent::DirentIter::new(&rest).count(), 1);
+        assert_eq!(getdents(&h, 4096, 2).expect("end"), Vec::<u8>::new());
+        assert_eq!(
+            getdents(&h, 8, 0).map_err(|e| e.errno),
+            Err(syscall::EINVAL)
+        );
+        std::fs::remove_dir_all(&root).expect("cleanup");
+    }
 }

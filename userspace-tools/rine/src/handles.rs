@@ -39,10 +39,22 @@ pub enum Handle {
     },
     /// The process handle (`AT_REDOX_PROC_FD`): procmgr's `SYS_CALL`s, `read` gives `ProcMeta`.
     Proc,
-    /// The thread handle (`AT_REDOX_THR_FD`): `dup`s to `regs/env`, `sighandler`, `filetable`.
-    Thread,
-    /// `regs/env` of the thread: fs and gs base, which relibc writes to set up TLS.
-    RegsEnv,
+    /// A thread handle (`AT_REDOX_THR_FD` for the first thread, `dup(proc, "new-thread")`
+    /// for others), by rine's thread number: `dup`s to `regs/env`, `sighandler`,
+    /// `filetable`, and for a new thread `current-addrspace`, `current-filetable`, `start`.
+    Thread(usize),
+    /// `regs/env` of a thread: fs and gs base, which relibc writes to set up TLS.
+    RegsEnv(usize),
+    /// `addrspace` of a thread: the one address space rine's program has.
+    AddrSpace,
+    /// `current-addrspace` of a new thread: writing `[addrspace, sp, ip]` says where it starts.
+    AddrSpaceSel(usize),
+    /// `current-filetable` of a new thread: all threads share the one table.
+    FileTableSel,
+    /// `start` of a new thread: a write starts it.
+    Start(usize),
+    /// `status` of a thread: writing `[usize::MAX, stack, size]` ends it and frees its stack.
+    Status(usize),
     /// `sighandler` of the thread: relibc registers its signal trampoline here. rine delivers
     /// no signals, so the registration is kept nowhere.
     SigHandler,
@@ -76,8 +88,13 @@ impl Handle {
                 pos: 0,
             },
             Self::Proc => Self::Proc,
-            Self::Thread => Self::Thread,
-            Self::RegsEnv => Self::RegsEnv,
+            Self::Thread(t) => Self::Thread(*t),
+            Self::RegsEnv(t) => Self::RegsEnv(*t),
+            Self::AddrSpace => Self::AddrSpace,
+            Self::AddrSpaceSel(t) => Self::AddrSpaceSel(*t),
+            Self::FileTableSel => Self::FileTableSel,
+            Self::Start(t) => Self::Start(*t),
+            Self::Status(t) => Self::Status(*t),
             Self::SigHandler => Self::SigHandler,
         })
     }
@@ -100,8 +117,13 @@ impl Handle {
             Self::Namespace
             | Self::FileTable { .. }
             | Self::Proc
-            | Self::Thread
-            | Self::RegsEnv
+            | Self::Thread(_)
+            | Self::RegsEnv(_)
+            | Self::AddrSpace
+            | Self::AddrSpaceSel(_)
+            | Self::FileTableSel
+            | Self::Start(_)
+            | Self::Status(_)
             | Self::SigHandler => return None,
         })
     }

@@ -14,3 +14,4 @@ pub mod seed;
 pub mod stack;
 pub mod strace;
 pub mod sys;
+pub mod threads;

@@ -1,14 +1,19 @@
 //! The Linux side: a child process holding the Redox program, stopped under ptrace, and the
 //! few things the tracer does to it (registers, memory, Linux syscalls run on its behalf).
 
-use std::{fs::File, io, os::unix::fs::FileExt};
+use std::{
+    cell::{Cell, RefCell},
+    fs::File,
+    io,
+    os::unix::fs::FileExt,
+};
 
 use nix::{
     libc::{self, user_regs_struct},
     sys::{
         ptrace,
         signal::{raise, Signal},
-        wait::{waitpid, WaitStatus},
+        wait::{waitpid, WaitPidFlag, WaitStatus},
     },
     unistd::{fork, ForkResult, Pid},
 };
@@ -32,7 +37,12 @@ pub enum SyscallStop {
 
 /// A stopped Linux child that runs a Redox program.
 pub struct Child {
+    /// The thread-group leader: the program's first thread, and its process id.
     pub pid: Pid,
+    /// The thread whose stop is being handled: register access and injected calls go to it.
+    pub current: Cell<Pid>,
+    /// Threads an injected `clone` made, for the caller to take.
+    pub cloned: RefCell<Vec<Pid>>,
     mem: File,
 }
 
@@ -158,14 +168,21 @@ impl Child {
         }
         ptrace::setoptions(
             pid,
-            ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD,
+            ptrace::Options::PTRACE_O_EXITKILL
+                | ptrace::Options::PTRACE_O_TRACESYSGOOD
+                | ptrace::Options::PTRACE_O_TRACECLONE,
         )
         .map_err(io::Error::from)?;
         let mem = File::options()
             .read(true)
             .write(true)
             .open(format!("/proc/{pid}/mem"))?;
-        let child = Self { pid, mem };
+        let child = Self {
+            pid,
+            current: Cell::new(pid),
+            cloned: RefCell::new(Vec::new()),
+            mem,
+        };
         let mut regs = child.regs()?;
         // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
         let (cs, ss, ds, es, fs, gs, eflags) = (
@@ -194,12 +211,13 @@ impl Child {
         Ok(child)
     }
 
+    /// The current thread's registers.
     pub fn regs(&self) -> io::Result<user_regs_struct> {
-        ptrace::getregs(self.pid).map_err(io::Error::from)
+        ptrace::getregs(self.current.get()).map_err(io::Error::from)
     }
 
     pub fn set_regs(&self, regs: &user_regs_struct) -> io::Result<()> {
-        ptrace::setregs(self.pid, *regs).map_err(io::Error::from)
+        ptrace::setregs(self.current.get(), *regs).map_err(io::Error::from)
     }
 
     /// Reads tracee memory (through `/proc/PID/mem`, which ignores page protections as the
@@ -236,9 +254,17 @@ impl Child {
         // was skipped; then come our call's entry and exit. Only an exit after an entry ends.
         let mut entered = false;
         loop {
-            ptrace::syscall(self.pid, None).map_err(io::Error::from)?;
-            match waitpid(self.pid, None).map_err(io::Error::from)? {
+            let tid = self.current.get();
+            ptrace::syscall(tid, None).map_err(io::Error::from)?;
+            match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
                 WaitStatus::PtraceSyscall(_) => {}
+                // An injected clone: the new thread is traced already and starts stopped;
+                // resume the caller towards its exit stop.
+                WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_CLONE) => {
+                    let new = ptrace::getevent(tid).map_err(io::Error::from)?;
+                    self.cloned.borrow_mut().push(Pid::from_raw(new as i32));
+                    continue;
+                }
                 other => {
                     return Err(io::Error::other(format!(
                         "the tracee stopped unexpectedly while running Linux syscall {nr}: {other:?}"
@@ -254,6 +280,63 @@ impl Child {
         Ok(self.regs()?.rax as i64)
     }
 
+    /// Takes over a thread an injected `clone` made: waits for the stop it starts in and
+    /// sets it to run `ip` on stack `sp` with otherwise clean registers (`like` gives the
+    /// segment registers and flags). The caller resumes it.
+    pub fn adopt_thread(
+        &self,
+        tid: Pid,
+        like: &user_regs_struct,
+        ip: u64,
+        sp: u64,
+    ) -> io::Result<()> {
+        match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+            WaitStatus::Stopped(_, _) | WaitStatus::PtraceEvent(..) => {}
+            other => return Err(io::Error::other(format!("new thread {tid}: {other:?}"))),
+        }
+        // SAFETY: user_regs_struct is plain integers.
+        let mut regs: user_regs_struct = unsafe { std::mem::zeroed() };
+        (
+            regs.cs,
+            regs.ss,
+            regs.ds,
+            regs.es,
+            regs.fs,
+            regs.gs,
+            regs.eflags,
+        ) = (
+            like.cs,
+            like.ss,
+            like.ds,
+            like.es,
+            like.fs,
+            like.gs,
+            like.eflags,
+        );
+        regs.rip = ip;
+        regs.rsp = sp;
+        ptrace::setregs(tid, regs).map_err(io::Error::from)
+    }
+
+    /// Ends the current thread (not the process): it runs Linux `exit` from its stop, as
+    /// the Redox kernel ends a context whose `status` handle is written.
+    pub fn exit_current_thread(&self, at_stop: &user_regs_struct) -> io::Result<()> {
+        let tid = self.current.get();
+        let mut r = *at_stop;
+        r.rax = libc::SYS_exit as u64;
+        r.orig_rax = r.rax;
+        r.rdi = 0;
+        r.rip = at_stop.rip - 2;
+        self.set_regs(&r)?;
+        loop {
+            ptrace::cont(tid, None).map_err(io::Error::from)?;
+            match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
     /// Whether the child, at a syscall stop, is entering or leaving the call.
     pub fn syscall_stop_kind(&self) -> io::Result<SyscallStop> {
         // struct ptrace_syscall_info: `op` is its first byte; the rest is not needed here.
@@ -262,7 +345,7 @@ impl Child {
         let ret = unsafe {
             libc::ptrace(
                 libc::PTRACE_GET_SYSCALL_INFO,
-                self.pid.as_raw(),
+                self.current.get().as_raw(),
                 size_of_val(&info),
                 info.as_mut_ptr(),
             )

@@ -6,7 +6,7 @@ use nix::{
     sys::{
         ptrace,
         signal::Signal,
-        wait::{waitpid, WaitStatus},
+        wait::{waitpid, WaitPidFlag, WaitStatus},
     },
     unistd::Pid,
 };
@@ -19,6 +19,7 @@ use crate::{
     stack::{self, auxv, AuxValue},
     strace::{self, ChildMemory},
     sys::{Machine, Outcome},
+    threads::ThreadSlot,
 };
 
 /// How to run a program.
@@ -104,7 +105,7 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
         },
     );
     table.replace(initial::PROC, Handle::Proc);
-    table.replace(initial::THREAD, Handle::Thread);
+    table.replace(initial::THREAD, Handle::Thread(0));
     table.replace(initial::NAMESPACE, Handle::Namespace);
     let cwd_handle = crate::files::open_host(
         &opts.root,
@@ -127,7 +128,17 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
         table,
         root: opts.root.clone(),
         parent: std::process::id(),
+        threads: Vec::new(),
+        parked: Vec::new(),
+        woken: Vec::new(),
+        started: Vec::new(),
+        ending: false,
     };
+    machine.threads.push(ThreadSlot {
+        tid: Some(machine.child.pid),
+        entry: None,
+        gone: false,
+    });
     if opts.strace {
         eprintln!("--- exec: address space replaced ---");
     }
@@ -137,17 +148,36 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
     status
 }
 
-/// The `PTRACE_SYSEMU` loop: one stop per Redox syscall until the program exits.
+/// The `PTRACE_SYSEMU` loop: one stop per Redox syscall of any thread, until the program
+/// exits. Threads parked on a futex stay stopped until a wake releases them.
 fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
     let pid: Pid = m.child.pid;
     let decode = DecodeOptions::default();
+    let mut resume: Vec<Pid> = vec![pid];
+    let mut running: usize = 0;
     loop {
-        ptrace::sysemu(pid, None).map_err(io::Error::from)?;
-        match waitpid(pid, None).map_err(io::Error::from)? {
-            WaitStatus::PtraceSyscall(_) => {}
-            WaitStatus::Stopped(_, sig) => {
+        for tid in resume.drain(..) {
+            // A thread can vanish between its stop and here (the process is ending).
+            if ptrace::sysemu(tid, None).is_ok() {
+                running += 1;
+            }
+        }
+        if running == 0 {
+            eprintln!("rine: every thread waits on a futex that no thread can wake: deadlock");
+            return Ok((Signal::SIGKILL as u64) << 8);
+        }
+        let status = waitpid(None, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)?;
+        running -= 1;
+        let tid = match status {
+            WaitStatus::PtraceSyscall(tid) => tid,
+            WaitStatus::PtraceEvent(tid, ..) => {
+                resume.push(tid);
+                continue;
+            }
+            WaitStatus::Stopped(tid, sig) => {
                 // A fault in the program (or a signal sent to it): Redox would kill it with
                 // that signal too, since rine installs no handlers.
+                m.child.current.set(tid);
                 let regs = m.child.regs()?;
                 eprintln!("rine: the program got {sig} at rip {:#x}", regs.rip);
                 let status = (sig as u64) << 8;
@@ -156,14 +186,27 @@ fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
                 }
                 return Ok(status);
             }
-            WaitStatus::Exited(_, code) => return Ok(code as u64 & 0xFF),
-            WaitStatus::Signaled(_, sig, _) => return Ok((sig as u64) << 8),
+            WaitStatus::Exited(tid, code) if tid == pid => return Ok(code as u64 & 0xFF),
+            WaitStatus::Signaled(tid, sig, _) if tid == pid => return Ok((sig as u64) << 8),
+            WaitStatus::Exited(tid, _) | WaitStatus::Signaled(tid, ..) => {
+                if let Some(t) = m.thread_of(tid) {
+                    m.threads[t].gone = true;
+                }
+                continue;
+            }
             other => {
                 return Err(io::Error::other(format!(
                     "unexpected wait status {other:?}"
                 )))
             }
-        }
+        };
+        m.child.current.set(tid);
+        // Lines of threads other than the first carry their id, as strace -f's do.
+        let prefix = if tid == pid {
+            String::new()
+        } else {
+            format!("[pid {tid:>5}] ")
+        };
         let regs = m.child.regs()?;
         let number = regs.orig_rax as usize;
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9].map(|r| r as usize);
@@ -175,16 +218,44 @@ fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
                 out.rax = ret as u64;
                 m.child.set_regs(&out)?;
                 if let Some(call) = pending {
-                    eprintln!("{}", call.finish(ret, &ChildMemory(&m.child), &decode));
+                    eprintln!(
+                        "{prefix}{}",
+                        call.finish(ret, &ChildMemory(&m.child), &decode)
+                    );
+                }
+                resume.push(tid);
+            }
+            Outcome::Park(addr) => {
+                m.parked.push((tid, addr));
+                if let Some(call) = pending {
+                    eprintln!("{prefix}{} <parked>", call.entry_text());
+                }
+            }
+            Outcome::ThreadExit => {
+                if let Some(call) = pending {
+                    eprintln!("{prefix}{}", call.unfinished());
+                }
+                m.child.exit_current_thread(&regs)?;
+                if let Some(t) = m.thread_of(tid) {
+                    m.threads[t].gone = true;
                 }
             }
             Outcome::Exit(status) => {
                 if let Some(call) = pending {
-                    eprintln!("{}", call.unfinished());
+                    eprintln!("{prefix}{}", call.unfinished());
                     eprintln!("{}", strace::exit_line(status));
                 }
                 return Ok(status);
             }
         }
+        // Woken threads return 0 from their wait.
+        for woken in std::mem::take(&mut m.woken) {
+            m.child.current.set(woken);
+            let mut r = m.child.regs()?;
+            r.rax = 0;
+            m.child.set_regs(&r)?;
+            resume.push(woken);
+        }
+        resume.append(&mut m.started);
     }
 }

@@ -12,7 +12,9 @@ use crate::{
     linux::Child,
     memory, scheme,
     strace::ChildMemory,
+    threads::{ThreadSlot, Wait},
 };
+use nix::unistd::Pid;
 
 /// Largest byte count moved per `read`/`write`: a bigger call returns short, as POSIX allows.
 const IO_CHUNK: usize = 1 << 20;
@@ -29,6 +31,10 @@ const PROC_META_LEN: usize = 44;
 pub enum Outcome {
     /// Write this into `rax` (a value, or `-errno`) and go on.
     Return(usize),
+    /// The thread waits on the futex at this address; it is resumed by a wake.
+    Park(usize),
+    /// The thread ended (its `status` handle was written).
+    ThreadExit,
     /// The program exited with this Redox status (`code`, or `signal << 8`).
     Exit(u64),
 }
@@ -40,6 +46,16 @@ pub struct Machine {
     pub root: PathBuf,
     /// The tracer's own pid, the program's parent as far as `ProcMeta` says.
     pub parent: u32,
+    /// The program's threads by rine's thread number; 0 is the first.
+    pub threads: Vec<ThreadSlot>,
+    /// Threads waiting on a futex: `(tid, address)`.
+    pub parked: Vec<(Pid, usize)>,
+    /// Threads a wake just released, for the main loop to resume with `rax = 0`.
+    pub woken: Vec<Pid>,
+    /// Threads just started, for the main loop to resume.
+    pub started: Vec<Pid>,
+    /// The current thread wrote its `status`: it ends instead of returning.
+    pub ending: bool,
 }
 
 fn err(errno: i32) -> Error {
@@ -66,6 +82,18 @@ impl Machine {
         self.child
             .write_all(addr as u64, bytes)
             .map_err(|_| err(syscall::EFAULT))
+    }
+
+    pub fn read_u32(&self, addr: usize) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.read_mem(addr, 4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    pub fn read_u64(&self, addr: usize) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.read_mem(addr, 8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn read_str(&self, addr: usize, len: usize) -> Result<String> {
@@ -98,7 +126,7 @@ impl Machine {
     ) -> Outcome {
         let [a, b, c, d, e, _f] = args;
         let result = match number {
-            SYS_WRITE => self.write(a, b, c, out),
+            SYS_WRITE => self.write(a, b, c, regs, out),
             SYS_READ => self.read(a, b, c),
             SYS_READ2 => self.pread(a, b, c, d as u64),
             SYS_WRITE2 => self.pwrite(a, b, c, d as u64),
@@ -140,7 +168,10 @@ impl Machine {
                 Ok(0)
             }
             SYS_NANOSLEEP => self.nanosleep(a, b),
-            SYS_FUTEX => self.futex(number, args),
+            SYS_FUTEX => match self.futex(number, args) {
+                Wait::Now(r) => r,
+                Wait::Park(addr) => return Outcome::Park(addr),
+            },
             SYS_CALL => match self.call(a, b, c, d, e) {
                 Ok(CallResult::Exit(status)) => return Outcome::Exit(status),
                 Ok(CallResult::Value(v)) => Ok(v),
@@ -149,6 +180,9 @@ impl Machine {
             },
             _ => Err(unsupported(&self.child, number, args)),
         };
+        if std::mem::take(&mut self.ending) {
+            return Outcome::ThreadExit;
+        }
         Outcome::Return(Error::mux(result))
     }
 
@@ -157,11 +191,21 @@ impl Machine {
         fd: usize,
         addr: usize,
         len: usize,
+        regs: &user_regs_struct,
         out: &mut user_regs_struct,
     ) -> Result<usize> {
         let bytes = self.read_mem(addr, len.min(IO_CHUNK))?;
+        let control = self.table.get(fd)?.duplicate().map_err(files::from_io)?;
+        if let Some(result) = self.thread_write(&control, &bytes, regs) {
+            return result;
+        }
+        let current = self.thread_of(self.child.current.get());
         let handle = self.table.get_mut(fd)?;
-        if let Handle::RegsEnv = handle {
+        if let Handle::RegsEnv(t) = handle {
+            // Only a thread's own fs/gs base: the others are running.
+            if Some(*t) != current {
+                return Err(err(syscall::EBUSY));
+            }
             // EnvRegisters { fsbase: u64, gsbase: u64 }: relibc's TLS setup.
             let word = |i: usize| {
                 bytes
@@ -182,7 +226,7 @@ impl Machine {
         let mut buf = vec![0; len.min(IO_CHUNK)];
         let meta = self.proc_meta();
         let n = match self.table.get_mut(fd)? {
-            Handle::RegsEnv => {
+            Handle::RegsEnv(_) => {
                 let regs = self.child.regs().map_err(|_| err(syscall::ESRCH))?;
                 let mut env = regs.fs_base.to_le_bytes().to_vec();
                 env.extend(regs.gs_base.to_le_bytes());
@@ -261,12 +305,11 @@ impl Machine {
                 *pos = 0;
                 return Ok(slot);
             }
-            (Handle::Thread, b"regs/env") => Handle::RegsEnv,
-            (Handle::Thread, b"sighandler") => Handle::SigHandler,
-            (Handle::Thread, b"filetable" | b"filetable-binary") => Handle::FileTable {
-                snapshot: Vec::new(),
-                pos: 0,
-            },
+            (Handle::Proc, b"new-thread") => self.new_thread(),
+            (Handle::Thread(t), name) => {
+                let t = *t;
+                self.dup_thread(t, name).ok_or(CallError::Unsupported)?
+            }
             (h, b"") => h.duplicate().map_err(files::from_io)?,
             _ => return Err(CallError::Unsupported),
         };
@@ -357,7 +400,7 @@ impl Machine {
         memory::fmap(&self.child, regs, handle, &map)
     }
 
-    fn nanosleep(&mut self, req: usize, rem: usize) -> Result<usize> {
+    pub fn nanosleep(&mut self, req: usize, rem: usize) -> Result<usize> {
         let ts = self.read_mem(req, 16)?;
         let secs = i64::from_le_bytes(ts[..8].try_into().expect("8 bytes"));
         let nanos = i32::from_le_bytes(ts[8..12].try_into().expect("4 bytes"));
@@ -369,33 +412,6 @@ impl Machine {
             self.write_mem(rem, &[0; 16])?;
         }
         Ok(0)
-    }
-
-    /// The program is the only thread: a wake finds nobody, a wait on a changed word returns
-    /// at once, a wait with a timeout sleeps it out, and a wait without one could never end.
-    fn futex(&mut self, number: usize, args: [usize; 6]) -> Result<usize> {
-        let [addr, op, val, timeout, ..] = args;
-        match op {
-            syscall::FUTEX_WAKE | syscall::FUTEX_REQUEUE => Ok(0),
-            syscall::FUTEX_WAIT | syscall::FUTEX_WAIT64 => {
-                let current = if op == syscall::FUTEX_WAIT {
-                    u32::from_le_bytes(self.read_mem(addr, 4)?.try_into().expect("4 bytes"))
-                        as usize
-                } else {
-                    u64::from_le_bytes(self.read_mem(addr, 8)?.try_into().expect("8 bytes"))
-                        as usize
-                };
-                if current != val {
-                    return Err(err(syscall::EAGAIN));
-                }
-                if timeout == 0 {
-                    return Err(unsupported(&self.child, number, args));
-                }
-                self.nanosleep(timeout, 0)?;
-                Err(err(syscall::ETIMEDOUT))
-            }
-            _ => Err(unsupported(&self.child, number, args)),
-        }
     }
 
     /// `SYS_CALL(fd, payload, len, flags | metadata_len, metadata)`.
@@ -423,7 +439,7 @@ impl Machine {
                 PROC_GETPPID => self.parent as usize,
                 _ => return Err(CallError::Unsupported),
             },
-            Handle::Thread => match verb {
+            Handle::Thread(_) => match verb {
                 THREAD_SYNC_SIG_TCTL => 0,
                 _ => return Err(CallError::Unsupported),
             },

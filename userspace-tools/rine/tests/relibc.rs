@@ -90,3 +90,18 @@ fn relibc_files_strace_matches_qemu_lines() {
     }
     assert_eq!(trace.last(), Some(&"+++ exited with 0 +++"));
 }
+
+/// Verifies that `threads` starts three Redox threads as Linux threads of the child, each
+/// prints, and joining them (futex waits and wakes between threads) gives their sum.
+#[test]
+fn relibc_threads_start_print_and_join() {
+    let bin = programs_or_skip!();
+    let run = rine(&[], &fresh_root("threads"), &bin.join("threads"), &[]);
+    let mut lines: Vec<&str> = run.stdout.lines().collect();
+    // The threads print in whatever order they run; the join line comes last.
+    assert_eq!(lines.pop(), Some("joined, sum 3"), "stdout: {}", run.stdout);
+    lines.sort_unstable();
+    assert_eq!(lines, ["thread 0", "thread 1", "thread 2"]);
+    assert_eq!(run.stderr, "", "no rine complaints expected");
+    assert_eq!(run.code, Some(0));
+}
