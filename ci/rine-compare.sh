@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make rine-compare: run the image's std hello (exitcode) and file-I/O (files) programs in
+# make rine-compare: run the image's std hello (exitcode) and file-I/O (files, cat) programs in
 # QEMU and under rine on Linux, and check (userspace-tools/rine/tests/compare.rs) that each
 # prints the same and exits the same. Prints how long each side took.
 source "$(dirname "$0")/lib.sh"
@@ -17,6 +17,7 @@ cargo +stable build --quiet --release --manifest-path "$rine_manifest"
 rine_bin="$project_root/userspace-tools/rine/target/release/rine"
 root=$(mktemp -d)
 mkdir -p "$root/tmp"
+# As in the image, one file system for all the commands.
 start=$(date +%s%N)
 while read -r prog args; do
     "$rine_bin" --root "$root" "$BUILD/redox-bin/$prog" $args >/dev/null || true

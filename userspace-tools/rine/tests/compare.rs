@@ -48,8 +48,8 @@ fn sections(log: &str) -> Vec<Section> {
     out
 }
 
-/// Verifies that the std hello (`exitcode`) and the file-I/O program (`files`) print under
-/// rine exactly what they printed in QEMU, and exit the same.
+/// Verifies that the std hello (`exitcode`) and the file-I/O programs (`files`, then `cat` of
+/// the file it wrote) print under rine exactly what they printed in QEMU, and exit the same.
 #[test]
 fn compare_rine_output_equals_qemu_output() {
     let log_path = std::env::var_os("RINE_QEMU_LOG")
@@ -69,14 +69,17 @@ fn compare_rine_output_equals_qemu_output() {
         .map(|s| s.command.split(' ').next().unwrap_or(""))
         .collect();
     assert!(
-        names.contains(&"exitcode") && names.contains(&"files"),
-        "the log lacks the exitcode or files run: {names:?}"
+        names.contains(&"exitcode") && names.contains(&"files") && names.contains(&"cat"),
+        "the log lacks the exitcode, files or cat run: {names:?}"
     );
-    for (i, section) in sections.iter().enumerate() {
+    // One root for the whole log: as in the image, a command sees the files the ones before
+    // it made (`cat /tmp/x` after `files /tmp/x`).
+    let root = fresh_root("compare");
+    for section in &sections {
         let mut words = section.command.split_whitespace();
         let program = bin.join(words.next().expect("a command"));
         let args: Vec<&str> = words.collect();
-        let run = rine(&[], &fresh_root(&format!("compare-{i}")), &program, &args);
+        let run = rine(&[], &root, &program, &args);
         let printed = format!("{}{}", run.stdout, run.stderr);
         assert_same(
             &format!("`{}` output", section.command),
