@@ -23,6 +23,13 @@ pub fn open_in_scheme(root: &Path, name: &str, reference: &str, flags: usize) ->
     match name {
         "file" => open_host(root, "", reference, flags),
         "debug" => Ok(Handle::Debug),
+        "pipe" if reference.is_empty() => {
+            let (read, write) = nix::unistd::pipe().map_err(|e| Error::new(e as i32))?;
+            Ok(Handle::PipeRead {
+                file: File::from(read),
+                write_end: Some(File::from(write)),
+            })
+        }
         "null" => Ok(Handle::Null),
         "zero" => Ok(Handle::Zero),
         "rand" => Ok(Handle::Rand),
@@ -97,7 +104,9 @@ pub fn clock_bytes(clock: usize) -> Result<[u8; 16]> {
 pub fn read(handle: &mut Handle, buf: &mut [u8], meta: &[u8]) -> Result<usize> {
     match handle {
         Handle::Host { dir: true, .. } => Err(Error::new(syscall::EISDIR)),
-        Handle::Host { file, .. } => file.read(buf).map_err(from_io),
+        Handle::Host { file, .. } | Handle::PipeRead { file, .. } => {
+            file.read(buf).map_err(from_io)
+        }
         Handle::Debug => std::io::stdin().read(buf).map_err(from_io),
         Handle::Null => Ok(0),
         Handle::Zero => {
@@ -152,6 +161,7 @@ pub fn write(handle: &mut Handle, buf: &[u8]) -> Result<usize> {
         // relibc registers its signal trampoline; rine delivers no signals.
         Handle::SigHandler => Ok(buf.len()),
         Handle::Rand
+        | Handle::PipeRead { .. }
         | Handle::Time(_)
         | Handle::FileTable { .. }
         | Handle::Proc
@@ -208,6 +218,7 @@ pub fn stat(handle: &Handle) -> Result<syscall::Stat> {
         Handle::Debug | Handle::Null | Handle::Zero | Handle::Rand => {
             st.st_mode = syscall::MODE_CHR | 0o666;
         }
+        Handle::PipeRead { .. } => st.st_mode = syscall::MODE_FIFO | 0o600,
         Handle::Time(_) | Handle::FileTable { .. } | Handle::Proc => {
             st.st_mode = syscall::MODE_FILE | 0o444;
         }
@@ -371,5 +382,28 @@ mod tests {
             Err(syscall::EINVAL)
         );
         std::fs::remove_dir_all(&root).expect("cleanup");
+    }
+
+    /// Verifies that a `/scheme/pipe` read end carries what its write end writes, and gives
+    /// EOF once the write end (taken out by `dup "write"`) is closed.
+    #[test]
+    fn pipe_write_end_then_eof() {
+        let mut read_end =
+            open_in_scheme(Path::new("/"), "pipe", "", syscall::O_RDONLY).expect("pipe");
+        let Handle::PipeRead { write_end, .. } = &mut read_end else {
+            panic!("not a pipe")
+        };
+        let mut writer = Handle::Host {
+            file: write_end.take().expect("write end"),
+            reference: None,
+            dir: false,
+            flags: syscall::O_WRONLY,
+        };
+        assert_eq!(write(&mut writer, b"ping"), Ok(4));
+        drop(writer);
+        let mut buf = [0u8; 8];
+        assert_eq!(read(&mut read_end, &mut buf, &[]), Ok(4));
+        assert_eq!(&buf[..4], b"ping");
+        assert_eq!(read(&mut read_end, &mut buf, &[]), Ok(0));
     }
 }

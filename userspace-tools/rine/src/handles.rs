@@ -22,6 +22,12 @@ pub enum Handle {
     SchemeRoot(String),
     /// `/scheme/debug`: the console, here the host's stderr (reads come from stdin).
     Debug,
+    /// The read end of a `/scheme/pipe` pipe (a Linux pipe), holding the write end until
+    /// `dup(read, "write")` takes it, so that closing the write handle gives readers EOF.
+    PipeRead {
+        file: File,
+        write_end: Option<File>,
+    },
     /// `/scheme/null` and `/scheme/zero`.
     Null,
     Zero,
@@ -77,6 +83,10 @@ impl Handle {
                 flags: *flags,
             },
             Self::SchemeRoot(name) => Self::SchemeRoot(name.clone()),
+            Self::PipeRead { file, .. } => Self::PipeRead {
+                file: file.try_clone()?,
+                write_end: None,
+            },
             Self::Debug => Self::Debug,
             Self::Null => Self::Null,
             Self::Zero => Self::Zero,
@@ -110,6 +120,7 @@ impl Handle {
             }
             | Self::Debug => "/scheme/debug".to_string(),
             Self::SchemeRoot(name) => format!("/scheme/{name}"),
+            Self::PipeRead { .. } => "/scheme/pipe".to_string(),
             Self::Null => "/scheme/null".to_string(),
             Self::Zero => "/scheme/zero".to_string(),
             Self::Rand => "/scheme/rand".to_string(),

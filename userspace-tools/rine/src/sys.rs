@@ -306,6 +306,16 @@ impl Machine {
                 return Ok(slot);
             }
             (Handle::Proc, b"new-thread") => self.new_thread(),
+            // relibc's pipe(): open /scheme/pipe for the read end, dup "write" for the other.
+            (Handle::PipeRead { write_end, .. }, b"write") => match write_end.take() {
+                Some(file) => Handle::Host {
+                    file,
+                    reference: None,
+                    dir: false,
+                    flags: syscall::O_WRONLY,
+                },
+                None => return Err(CallError::Errno(err(syscall::EBADF))),
+            },
             (Handle::Thread(t), name) => {
                 let t = *t;
                 self.dup_thread(t, name).ok_or(CallError::Unsupported)?

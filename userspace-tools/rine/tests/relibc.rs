@@ -105,3 +105,26 @@ fn relibc_threads_start_print_and_join() {
     assert_eq!(run.stderr, "", "no rine complaints expected");
     assert_eq!(run.code, Some(0));
 }
+
+/// Verifies that `forkexec` gets its pipe and then stops at procmgr's fork, which rine does
+/// not do, with the one `unsupported` line and ENOSYS (the program reports it and exits 1).
+#[test]
+fn relibc_forkexec_stops_at_fork_with_one_line() {
+    let bin = programs_or_skip!();
+    let run = rine(&[], &fresh_root("forkexec"), &bin.join("forkexec"), &[]);
+    let rine_lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("rine: "))
+        .collect();
+    assert_eq!(
+        rine_lines,
+        [r#"rine: unsupported syscall dup_into(UPPER|2, "fork", UPPER|1)"#]
+    );
+    assert!(
+        run.stderr.contains("Function not implemented"),
+        "the program should report ENOSYS: {}",
+        run.stderr
+    );
+    assert_eq!(run.code, Some(1));
+}
