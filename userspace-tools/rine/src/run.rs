@@ -155,6 +155,8 @@ fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
     let decode = DecodeOptions::default();
     let mut resume: Vec<Pid> = vec![pid];
     let mut running: usize = 0;
+    // Futex waits of parked threads, printed when a wake ends them.
+    let mut parked_calls: Vec<(Pid, PendingCall)> = Vec::new();
     loop {
         for tid in resume.drain(..) {
             // A thread can vanish between its stop and here (the process is ending).
@@ -228,7 +230,7 @@ fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
             Outcome::Park(addr) => {
                 m.parked.push((tid, addr));
                 if let Some(call) = pending {
-                    eprintln!("{prefix}{} <parked>", call.entry_text());
+                    parked_calls.push((tid, call));
                 }
             }
             Outcome::ThreadExit => {
@@ -254,6 +256,18 @@ fn drive(m: &mut Machine, trace: bool) -> io::Result<Status> {
             let mut r = m.child.regs()?;
             r.rax = 0;
             m.child.set_regs(&r)?;
+            if let Some(i) = parked_calls.iter().position(|(t, _)| *t == woken) {
+                let (_, call) = parked_calls.remove(i);
+                let prefix = if woken == pid {
+                    String::new()
+                } else {
+                    format!("[pid {woken:>5}] ")
+                };
+                eprintln!(
+                    "{prefix}{}",
+                    call.finish(0, &ChildMemory(&m.child), &decode)
+                );
+            }
             resume.push(woken);
         }
         resume.append(&mut m.started);
