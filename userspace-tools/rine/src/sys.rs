@@ -4,9 +4,10 @@ use std::{path::PathBuf, time::Duration};
 
 use nix::libc::user_regs_struct;
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
-use syscall::{number::*, CallFlags, Error, Result};
+use syscall::{number::*, Error, Result};
 
 use crate::{
+    call::{CallError, CallResult},
     files,
     handles::{Handle, Table},
     linux::Child,
@@ -19,10 +20,10 @@ use nix::unistd::Pid;
 /// Largest byte count moved per `read`/`write`: a bigger call returns short, as POSIX allows.
 const IO_CHUNK: usize = 1 << 20;
 /// procmgr's `ProcCall` and `ThreadCall` verbs (libredox `protocol`) that rine answers.
-const PROC_EXIT: u64 = 2;
-const PROC_SYNC_SIG_PCTL: u64 = 10;
-const PROC_GETPPID: u64 = 12;
-const THREAD_SYNC_SIG_TCTL: u64 = 0;
+pub(crate) const PROC_EXIT: u64 = 2;
+pub(crate) const PROC_SYNC_SIG_PCTL: u64 = 10;
+pub(crate) const PROC_GETPPID: u64 = 12;
+pub(crate) const THREAD_SYNC_SIG_TCTL: u64 = 0;
 /// Size of libredox's `ProcMeta` (eleven `u32`s).
 const PROC_META_LEN: usize = 44;
 
@@ -70,7 +71,7 @@ pub fn unsupported(child: &Child, number: usize, args: [usize; 6]) -> Error {
 }
 
 impl Machine {
-    fn read_mem(&self, addr: usize, len: usize) -> Result<Vec<u8>> {
+    pub(crate) fn read_mem(&self, addr: usize, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0; len];
         self.child
             .read_exact(addr as u64, &mut buf)
@@ -78,7 +79,7 @@ impl Machine {
         Ok(buf)
     }
 
-    fn write_mem(&self, addr: usize, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_mem(&self, addr: usize, bytes: &[u8]) -> Result<()> {
         self.child
             .write_all(addr as u64, bytes)
             .map_err(|_| err(syscall::EFAULT))
@@ -422,99 +423,5 @@ impl Machine {
             self.write_mem(rem, &[0; 16])?;
         }
         Ok(0)
-    }
-
-    /// `SYS_CALL(fd, payload, len, flags | metadata_len, metadata)`.
-    fn call(
-        &mut self,
-        fd: usize,
-        payload: usize,
-        len: usize,
-        flags: usize,
-        meta: usize,
-    ) -> std::result::Result<CallResult, CallError> {
-        let meta_len = flags & 0xFF;
-        let flags = CallFlags::from_bits_truncate(flags & !0xFF);
-        let raw = self.read_mem(meta, meta_len * 8)?;
-        let meta: Vec<u64> = raw
-            .chunks_exact(8)
-            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
-            .collect();
-        let verb = meta.first().copied().unwrap_or(u64::MAX);
-        let value = match self.table.get_mut(fd)? {
-            Handle::Proc => match verb {
-                PROC_EXIT => return Ok(CallResult::Exit(meta.get(1).copied().unwrap_or(0))),
-                // Signal state lives with procmgr on Redox; rine delivers no signals.
-                PROC_SYNC_SIG_PCTL => 0,
-                PROC_GETPPID => self.parent as usize,
-                _ => return Err(CallError::Unsupported),
-            },
-            Handle::Thread(_) => match verb {
-                THREAD_SYNC_SIG_TCTL => 0,
-                _ => return Err(CallError::Unsupported),
-            },
-            // Resize: rine's table has no fixed size.
-            Handle::FileTable { .. } if verb as u8 == syscall::FileTableVerb::Resize as u8 => 0,
-            h @ Handle::Host { .. } if flags.contains(CallFlags::STD_FS) => {
-                match syscall::StdFsCallKind::try_from_raw(verb as u8) {
-                    Some(syscall::StdFsCallKind::Fstat) => {
-                        let st = files::stat(h)?;
-                        let bytes: &[u8] = &st;
-                        let n = len.min(bytes.len());
-                        let bytes = bytes[..n].to_vec();
-                        self.write_mem(payload, &bytes)?;
-                        0
-                    }
-                    Some(syscall::StdFsCallKind::Getdents) => {
-                        let start = meta.get(1).copied().unwrap_or(0);
-                        let bytes = files::getdents(h, len, start)?;
-                        self.write_mem(payload, &bytes)?;
-                        bytes.len()
-                    }
-                    Some(syscall::StdFsCallKind::Fchmod) => match h {
-                        Handle::Host { file, .. } => {
-                            let mode = meta.get(1).copied().unwrap_or(0) as u32 & 0o7777;
-                            let perms = std::os::unix::fs::PermissionsExt::from_mode(mode);
-                            file.set_permissions(perms)
-                                .map(|_| 0)
-                                .map_err(files::from_io)?
-                        }
-                        _ => 0,
-                    },
-                    Some(syscall::StdFsCallKind::Fsync) => match h {
-                        Handle::Host { file, .. } => {
-                            file.sync_all().map(|_| 0).map_err(files::from_io)?
-                        }
-                        _ => 0,
-                    },
-                    Some(syscall::StdFsCallKind::Ftruncate) => match h {
-                        Handle::Host { file, .. } => file
-                            .set_len(meta.get(1).copied().unwrap_or(0))
-                            .map(|_| 0)
-                            .map_err(files::from_io)?,
-                        _ => 0,
-                    },
-                    _ => return Err(CallError::Unsupported),
-                }
-            }
-            _ => return Err(CallError::Unsupported),
-        };
-        Ok(CallResult::Value(value))
-    }
-}
-
-enum CallResult {
-    Value(usize),
-    Exit(u64),
-}
-
-enum CallError {
-    Errno(Error),
-    Unsupported,
-}
-
-impl From<Error> for CallError {
-    fn from(e: Error) -> Self {
-        Self::Errno(e)
     }
 }
