@@ -42,7 +42,7 @@ KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/
 
 .PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test \
 	check-redox test clean apply-relibc apply-base refresh-relibc refresh-base relibc base \
-	userspace image e2e demo run-image
+	userspace image e2e demo run-image rine-compare
 
 all: kernel
 
@@ -130,6 +130,10 @@ run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 	@[ -n "$(CMDS)" ] || { echo "usage: make run-image CMDS='COMMAND; COMMAND...'" >&2; exit 2; }
 	@mkdir -p $(BUILD)/image-run && echo '$(CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
 	@ci/run-image.sh run $(BUILD)/image-run/commands
+
+## rine-compare: the std hello and file-I/O programs in QEMU and under rine (Linux): same output
+rine-compare: $(if $(KERNEL_BIN),,kernel) base userspace
+	@ci/rine-compare.sh
 
 ## test: host tests, the Redox check, then the QEMU suite and the e2e suite when their upstream
 ## inputs can be had

@@ -11,3 +11,6 @@ cargo +stable test --manifest-path userspace-tools/Cargo.toml
 
 note "host tests: the e2e suite's checks (ci/e2e/suite)"
 cargo +stable test --manifest-path ci/e2e/Cargo.toml -p e2e
+
+note "host tests: rine (Redox programs on Linux; the relibc ones need make userspace)"
+cargo +stable test --manifest-path userspace-tools/rine/Cargo.toml

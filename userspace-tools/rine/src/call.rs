@@ -1,0 +1,108 @@
+//! `SYS_CALL` on the handles rine stands in: procmgr's process and thread calls, the file
+//! table's `Resize`, and the `STD_FS` calls on host files.
+
+use syscall::{CallFlags, Error};
+
+use crate::{
+    files,
+    handles::Handle,
+    sys::{Machine, PROC_EXIT, PROC_GETPPID, PROC_SYNC_SIG_PCTL, THREAD_SYNC_SIG_TCTL},
+};
+
+impl Machine {
+    /// `SYS_CALL(fd, payload, len, flags | metadata_len, metadata)`.
+    pub(crate) fn call(
+        &mut self,
+        fd: usize,
+        payload: usize,
+        len: usize,
+        flags: usize,
+        meta: usize,
+    ) -> std::result::Result<CallResult, CallError> {
+        let meta_len = flags & 0xFF;
+        let flags = CallFlags::from_bits_truncate(flags & !0xFF);
+        let raw = self.read_mem(meta, meta_len * 8)?;
+        let meta: Vec<u64> = raw
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+            .collect();
+        let verb = meta.first().copied().unwrap_or(u64::MAX);
+        let value = match self.table.get_mut(fd)? {
+            Handle::Proc => match verb {
+                PROC_EXIT => return Ok(CallResult::Exit(meta.get(1).copied().unwrap_or(0))),
+                // Signal state lives with procmgr on Redox; rine delivers no signals.
+                PROC_SYNC_SIG_PCTL => 0,
+                PROC_GETPPID => self.parent as usize,
+                _ => return Err(CallError::Unsupported),
+            },
+            Handle::Thread(_) => match verb {
+                THREAD_SYNC_SIG_TCTL => 0,
+                _ => return Err(CallError::Unsupported),
+            },
+            // Resize: rine's table has no fixed size.
+            Handle::FileTable { .. } if verb as u8 == syscall::FileTableVerb::Resize as u8 => 0,
+            h @ Handle::Host { .. } if flags.contains(CallFlags::STD_FS) => {
+                match syscall::StdFsCallKind::try_from_raw(verb as u8) {
+                    Some(syscall::StdFsCallKind::Fstat) => {
+                        let st = files::stat(h)?;
+                        let bytes: &[u8] = &st;
+                        let n = len.min(bytes.len());
+                        let bytes = bytes[..n].to_vec();
+                        self.write_mem(payload, &bytes)?;
+                        0
+                    }
+                    Some(syscall::StdFsCallKind::Getdents) => {
+                        let start = meta.get(1).copied().unwrap_or(0);
+                        let bytes = files::getdents(h, len, start)?;
+                        self.write_mem(payload, &bytes)?;
+                        bytes.len()
+                    }
+                    Some(syscall::StdFsCallKind::Fchmod) => match h {
+                        Handle::Host { file, .. } => {
+                            let mode = meta.get(1).copied().unwrap_or(0) as u32 & 0o7777;
+                            let perms = std::os::unix::fs::PermissionsExt::from_mode(mode);
+                            file.set_permissions(perms)
+                                .map(|_| 0)
+                                .map_err(files::from_io)?
+                        }
+                        _ => 0,
+                    },
+                    Some(syscall::StdFsCallKind::Fsync) => match h {
+                        Handle::Host { file, .. } => {
+                            file.sync_all().map(|_| 0).map_err(files::from_io)?
+                        }
+                        _ => 0,
+                    },
+                    Some(syscall::StdFsCallKind::Ftruncate) => match h {
+                        Handle::Host { file, .. } => file
+                            .set_len(meta.get(1).copied().unwrap_or(0))
+                            .map(|_| 0)
+                            .map_err(files::from_io)?,
+                        _ => 0,
+                    },
+                    _ => return Err(CallError::Unsupported),
+                }
+            }
+            _ => return Err(CallError::Unsupported),
+        };
+        Ok(CallResult::Value(value))
+    }
+}
+
+/// What a `SYS_CALL` comes to.
+pub(crate) enum CallResult {
+    Value(usize),
+    Exit(u64),
+}
+
+/// A failed `SYS_CALL` (or `dup`): an errno, or a verb/name rine does not know.
+pub(crate) enum CallError {
+    Errno(Error),
+    Unsupported,
+}
+
+impl From<Error> for CallError {
+    fn from(e: Error) -> Self {
+        Self::Errno(e)
+    }
+}

@@ -1,0 +1,18 @@
+//! RINE Is Not an Emulator: runs static x86_64 Redox programs on Linux. The program runs
+//! natively in a Linux child; every `syscall` it makes stops the child under
+//! `PTRACE_SYSEMU` (Linux never runs it), rine carries the Redox call out with Linux calls
+//! and writes the Redox result into `rax`.
+
+pub mod call;
+pub mod elf;
+pub mod files;
+pub mod handles;
+pub mod linux;
+pub mod memory;
+pub mod run;
+pub mod scheme;
+pub mod seed;
+pub mod stack;
+pub mod strace;
+pub mod sys;
+pub mod threads;

@@ -1,0 +1,362 @@
+//! The Linux side: a child process holding the Redox program, stopped under ptrace, and the
+//! few things the tracer does to it (registers, memory, Linux syscalls run on its behalf).
+
+use std::{
+    cell::{Cell, RefCell},
+    fs::File,
+    io,
+    os::unix::fs::FileExt,
+};
+
+use nix::{
+    libc::{self, user_regs_struct},
+    sys::{
+        ptrace,
+        signal::{raise, Signal},
+        wait::{waitpid, WaitPidFlag, WaitStatus},
+    },
+    unistd::{fork, ForkResult, Pid},
+};
+
+use crate::elf::Image;
+
+/// Where the Redox stack goes: far from the ranges Linux gives the tracer's own mappings
+/// (program near `0x55..`, libraries and stack near `0x7f..`), so the fixed mapping succeeds.
+pub const STACK_TOP: u64 = 0x0000_6fff_ffff_0000;
+/// 8 MiB, Redox's main-thread stack size.
+pub const STACK_SIZE: u64 = 8 << 20;
+pub const PAGE: u64 = 4096;
+
+/// Which side of a syscall a syscall stop is (`PTRACE_GET_SYSCALL_INFO`'s `op`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallStop {
+    Entry,
+    Exit,
+    Other,
+}
+
+/// A stopped Linux child that runs a Redox program.
+pub struct Child {
+    /// The thread-group leader: the program's first thread, and its process id.
+    pub pid: Pid,
+    /// The thread whose stop is being handled: register access and injected calls go to it.
+    pub current: Cell<Pid>,
+    /// Threads an injected `clone` made, for the caller to take.
+    pub cloned: RefCell<Vec<Pid>>,
+    mem: File,
+}
+
+/// Everything the child maps before it stops for the tracer.
+pub struct LoadPlan<'a> {
+    pub image: &'a Image,
+    pub file: &'a [u8],
+    pub stack: &'a [u8],
+    pub rsp: u64,
+}
+
+fn prot(r: bool, w: bool, x: bool) -> libc::c_int {
+    let mut p = 0;
+    if r {
+        p |= libc::PROT_READ;
+    }
+    if w {
+        p |= libc::PROT_WRITE;
+    }
+    if x {
+        p |= libc::PROT_EXEC;
+    }
+    p
+}
+
+/// Runs in the forked child: map the segments and the stack at their fixed addresses, copy
+/// their bytes, then stop for the tracer. Any failure exits with a message; the tracer sees
+/// the exit instead of the stop.
+fn load_and_stop(plan: &LoadPlan<'_>) -> ! {
+    let fail = |what: &str| -> ! {
+        eprintln!(
+            "rine: loading the program: {what}: {}",
+            io::Error::last_os_error()
+        );
+        unsafe { libc::_exit(127) }
+    };
+    let segs = &plan.image.segments;
+    let lo = segs
+        .iter()
+        .map(|s| s.vaddr / PAGE * PAGE)
+        .min()
+        .unwrap_or(0);
+    let hi = segs
+        .iter()
+        .map(|s| (s.vaddr + s.mem_size).next_multiple_of(PAGE))
+        .max()
+        .unwrap_or(0);
+    // SAFETY: a fresh fixed mapping in this single-threaded child; NOREPLACE refuses to
+    // clobber anything of ours that is already there.
+    unsafe {
+        if hi > lo {
+            let at = libc::mmap(
+                lo as *mut libc::c_void,
+                (hi - lo) as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            );
+            if at as u64 != lo {
+                fail("mapping the segments");
+            }
+            for s in segs {
+                let src =
+                    &plan.file[s.file_offset as usize..(s.file_offset + s.file_size) as usize];
+                std::ptr::copy_nonoverlapping(src.as_ptr(), s.vaddr as *mut u8, src.len());
+            }
+            // Pages shared by two segments get the union of their permissions.
+            let mut page = lo;
+            while page < hi {
+                let (mut r, mut w, mut x) = (false, false, false);
+                for s in segs
+                    .iter()
+                    .filter(|s| s.vaddr < page + PAGE && page < s.vaddr + s.mem_size)
+                {
+                    r |= s.readable;
+                    w |= s.writable;
+                    x |= s.executable;
+                }
+                if libc::mprotect(page as *mut libc::c_void, PAGE as usize, prot(r, w, x)) != 0 {
+                    fail("protecting the segments");
+                }
+                page += PAGE;
+            }
+        }
+        let stack_lo = STACK_TOP - STACK_SIZE;
+        let at = libc::mmap(
+            stack_lo as *mut libc::c_void,
+            STACK_SIZE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        if at as u64 != stack_lo {
+            fail("mapping the stack");
+        }
+        std::ptr::copy_nonoverlapping(plan.stack.as_ptr(), plan.rsp as *mut u8, plan.stack.len());
+    }
+    if ptrace::traceme().is_err() {
+        fail("PTRACE_TRACEME");
+    }
+    let _ = raise(Signal::SIGSTOP);
+    // The tracer moves rip to the program's entry before resuming: never reached.
+    unsafe { libc::_exit(127) }
+}
+
+impl Child {
+    /// Forks a child that maps `plan` and stops; sets its registers to enter the program.
+    pub fn spawn(plan: &LoadPlan<'_>) -> io::Result<Self> {
+        // SAFETY: rine is single-threaded when it forks, so the child may allocate.
+        let pid = match unsafe { fork() }.map_err(io::Error::from)? {
+            ForkResult::Child => load_and_stop(plan),
+            ForkResult::Parent { child } => child,
+        };
+        match waitpid(pid, None).map_err(io::Error::from)? {
+            WaitStatus::Stopped(_, Signal::SIGSTOP) => {}
+            other => {
+                return Err(io::Error::other(format!(
+                    "the loader child did not stop: {other:?}"
+                )));
+            }
+        }
+        ptrace::setoptions(
+            pid,
+            ptrace::Options::PTRACE_O_EXITKILL
+                | ptrace::Options::PTRACE_O_TRACESYSGOOD
+                | ptrace::Options::PTRACE_O_TRACECLONE,
+        )
+        .map_err(io::Error::from)?;
+        let mem = File::options()
+            .read(true)
+            .write(true)
+            .open(format!("/proc/{pid}/mem"))?;
+        let child = Self {
+            pid,
+            current: Cell::new(pid),
+            cloned: RefCell::new(Vec::new()),
+            mem,
+        };
+        let mut regs = child.regs()?;
+        // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
+        let (cs, ss, ds, es, fs, gs, eflags) = (
+            regs.cs,
+            regs.ss,
+            regs.ds,
+            regs.es,
+            regs.fs,
+            regs.gs,
+            regs.eflags,
+        );
+        // SAFETY: user_regs_struct is plain integers.
+        regs = unsafe { std::mem::zeroed() };
+        (
+            regs.cs,
+            regs.ss,
+            regs.ds,
+            regs.es,
+            regs.fs,
+            regs.gs,
+            regs.eflags,
+        ) = (cs, ss, ds, es, fs, gs, eflags);
+        regs.rip = plan.image.entry;
+        regs.rsp = plan.rsp;
+        child.set_regs(&regs)?;
+        Ok(child)
+    }
+
+    /// The current thread's registers.
+    pub fn regs(&self) -> io::Result<user_regs_struct> {
+        ptrace::getregs(self.current.get()).map_err(io::Error::from)
+    }
+
+    pub fn set_regs(&self, regs: &user_regs_struct) -> io::Result<()> {
+        ptrace::setregs(self.current.get(), *regs).map_err(io::Error::from)
+    }
+
+    /// Reads tracee memory (through `/proc/PID/mem`, which ignores page protections as the
+    /// kernel's own accesses for a tracer do).
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.mem.read_at(buf, addr)
+    }
+
+    pub fn read_exact(&self, addr: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.mem.read_exact_at(buf, addr)
+    }
+
+    pub fn write_all(&self, addr: u64, buf: &[u8]) -> io::Result<()> {
+        self.mem.write_all_at(buf, addr)
+    }
+
+    /// Runs one Linux syscall in the tracee, which must be at a syscall stop whose registers
+    /// are `at_stop`: back up over its `syscall` instruction, let it run once with our
+    /// number and arguments, and take the result at the exit stop. The caller then writes
+    /// the registers it wants (the Redox result) back. Returns Linux's `-errno` form.
+    pub fn linux_syscall(
+        &self,
+        at_stop: &user_regs_struct,
+        nr: i64,
+        args: [u64; 6],
+    ) -> io::Result<i64> {
+        let mut r = *at_stop;
+        r.rax = nr as u64;
+        r.orig_rax = nr as u64;
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
+        r.rip = at_stop.rip - 2;
+        self.set_regs(&r)?;
+        // Resuming a SYSEMU stop with PTRACE_SYSCALL first reports the exit of the call that
+        // was skipped; then come our call's entry and exit. Only an exit after an entry ends.
+        let mut entered = false;
+        loop {
+            let tid = self.current.get();
+            ptrace::syscall(tid, None).map_err(io::Error::from)?;
+            match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+                WaitStatus::PtraceSyscall(_) => {}
+                // An injected clone: the new thread is traced already and starts stopped;
+                // resume the caller towards its exit stop.
+                WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_CLONE) => {
+                    let new = ptrace::getevent(tid).map_err(io::Error::from)?;
+                    self.cloned.borrow_mut().push(Pid::from_raw(new as i32));
+                    continue;
+                }
+                other => {
+                    return Err(io::Error::other(format!(
+                        "the tracee stopped unexpectedly while running Linux syscall {nr}: {other:?}"
+                    )));
+                }
+            }
+            match self.syscall_stop_kind()? {
+                SyscallStop::Entry => entered = true,
+                SyscallStop::Exit if entered => break,
+                SyscallStop::Exit | SyscallStop::Other => {}
+            }
+        }
+        Ok(self.regs()?.rax as i64)
+    }
+
+    /// Takes over a thread an injected `clone` made: waits for the stop it starts in and
+    /// sets it to run `ip` on stack `sp` with otherwise clean registers (`like` gives the
+    /// segment registers and flags). The caller resumes it.
+    pub fn adopt_thread(
+        &self,
+        tid: Pid,
+        like: &user_regs_struct,
+        ip: u64,
+        sp: u64,
+    ) -> io::Result<()> {
+        match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+            WaitStatus::Stopped(_, _) | WaitStatus::PtraceEvent(..) => {}
+            other => return Err(io::Error::other(format!("new thread {tid}: {other:?}"))),
+        }
+        // SAFETY: user_regs_struct is plain integers.
+        let mut regs: user_regs_struct = unsafe { std::mem::zeroed() };
+        (
+            regs.cs,
+            regs.ss,
+            regs.ds,
+            regs.es,
+            regs.fs,
+            regs.gs,
+            regs.eflags,
+        ) = (
+            like.cs,
+            like.ss,
+            like.ds,
+            like.es,
+            like.fs,
+            like.gs,
+            like.eflags,
+        );
+        regs.rip = ip;
+        regs.rsp = sp;
+        ptrace::setregs(tid, regs).map_err(io::Error::from)
+    }
+
+    /// Ends the current thread (not the process): it runs Linux `exit` from its stop, as
+    /// the Redox kernel ends a context whose `status` handle is written.
+    pub fn exit_current_thread(&self, at_stop: &user_regs_struct) -> io::Result<()> {
+        let tid = self.current.get();
+        let mut r = *at_stop;
+        r.rax = libc::SYS_exit as u64;
+        r.orig_rax = r.rax;
+        r.rdi = 0;
+        r.rip = at_stop.rip - 2;
+        self.set_regs(&r)?;
+        loop {
+            ptrace::cont(tid, None).map_err(io::Error::from)?;
+            match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether the child, at a syscall stop, is entering or leaving the call.
+    pub fn syscall_stop_kind(&self) -> io::Result<SyscallStop> {
+        // struct ptrace_syscall_info: `op` is its first byte; the rest is not needed here.
+        let mut info = [0u64; 12];
+        // SAFETY: the kernel writes at most the size we pass into `info`.
+        let ret = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GET_SYSCALL_INFO,
+                self.current.get().as_raw(),
+                size_of_val(&info),
+                info.as_mut_ptr(),
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(match info[0] as u8 {
+            libc::PTRACE_SYSCALL_INFO_ENTRY => SyscallStop::Entry,
+            libc::PTRACE_SYSCALL_INFO_EXIT => SyscallStop::Exit,
+            _ => SyscallStop::Other,
+        })
+    }
+}
