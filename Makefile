@@ -135,13 +135,14 @@ run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 rine-compare: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/rine-compare.sh
 
-## test: host tests, the Redox check, then the QEMU suite and the e2e suite when their upstream
-## inputs can be had
+## test: host tests, the Redox check, then the QEMU suite, the e2e suite and the rine comparison
+## when their upstream inputs can be had
 test: host-test check-redox
 	@if why=$$(ci/qemu-prereqs.sh); then $(MAKE) --no-print-directory qemu-test; \
 	else echo "QEMU suite skipped: $$why"; fi
 	@if why=$$(ci/qemu-prereqs.sh) && why=$$(ci/image-prereqs.sh); then \
-	$(MAKE) --no-print-directory e2e; else echo "e2e suite skipped: $$why"; fi
+	$(MAKE) --no-print-directory e2e rine-compare; \
+	else echo "e2e suite and rine comparison skipped: $$why"; fi
 
 clean:
 	rm -rf $(BUILD)
