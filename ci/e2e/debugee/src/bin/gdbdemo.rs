@@ -1,0 +1,27 @@
+//! `gdbdemo [N]`: the program `make gdb-test` debugs. It prints `compute(N) = 2N+1` and exits
+//! with that value (mod 256). Unoptimised and with debug info (ci/e2e/Cargo.toml), so that gdb
+//! sees `compute`'s locals and lines; the test changes `input` in `compute` with `set var` and
+//! checks the printed line and the exit code follow.
+
+use std::hint::black_box;
+
+/// Written by `compute`, for gdb to read (and watch, once the kernel has watchpoints).
+static LAST_RESULT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[inline(never)]
+fn compute(input: u64) -> u64 {
+    let doubled = input.wrapping_mul(2);
+    let result = black_box(doubled).wrapping_add(1);
+    LAST_RESULT.store(result, std::sync::atomic::Ordering::Relaxed);
+    result
+}
+
+fn main() {
+    let input: u64 = std::env::args()
+        .nth(1)
+        .and_then(|arg| arg.parse().ok())
+        .unwrap_or(20);
+    let result = compute(black_box(input));
+    println!("gdbdemo: compute({input}) = {result}");
+    std::process::exit((result % 256) as i32);
+}

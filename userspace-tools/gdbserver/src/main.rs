@@ -1,0 +1,136 @@
+//! `gdbserver COMMAND [ARG...]`: starts COMMAND traced, held at its first instruction, and
+//! serves gdb's remote serial protocol on COM2 until gdb detaches, kills it, or it exits.
+//!
+//! The protocol is the `gdbstub` crate's; this program is the target glue (`target`, over the
+//! `inferior` trait) and the transport (`uart`). One thread only: threads the tracee starts
+//! are created by procmgr and are not followed.
+
+mod inferior;
+mod regs;
+mod target;
+mod uart;
+
+use std::process::ExitCode;
+
+use gdbstub::{
+    common::Signal,
+    conn::{Connection, ConnectionExt},
+    stub::{run_blocking, DisconnectReason, GdbStub, SingleThreadStopReason},
+};
+
+use inferior::{Halt, Inferior, Traced};
+use target::GdbTarget;
+
+const USAGE: &str = "usage: gdbserver COMMAND [ARG...]   (gdb connects through COM2)";
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(_) => {}
+    }
+    match serve(&argv) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("gdbserver: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves one gdb session; returns the exit code of the tracee (0 if it was detached).
+fn serve(argv: &[String]) -> Result<u8, String> {
+    let uart = uart::Uart::open(uart::COM2)?;
+    let traced = Traced::spawn(argv)?;
+    let pid = traced.pid().unwrap_or(0);
+    let mut target = GdbTarget::new(traced);
+    let rip = target.inferior.int_regs()?.rip;
+    eprintln!(
+        "gdbserver: {} (pid {pid}) stopped at {rip:#x}; gdb on COM2",
+        argv.join(" ")
+    );
+    let stub = GdbStub::new(uart);
+    let reason = stub
+        .run_blocking::<EventLoop>(&mut target)
+        .map_err(|e| format!("gdb session: {e}"))?;
+    match reason {
+        DisconnectReason::TargetExited(code) => {
+            eprintln!("gdbserver: pid {pid} exited with {code}");
+            Ok(code)
+        }
+        DisconnectReason::TargetTerminated(sig) => {
+            eprintln!("gdbserver: pid {pid} killed by signal {}", sig.0);
+            Ok(128u8.saturating_add(sig.0))
+        }
+        DisconnectReason::Disconnect => {
+            target.inferior.detach()?;
+            eprintln!("gdbserver: detached from pid {pid}");
+            Ok(0)
+        }
+        DisconnectReason::Kill => {
+            target.inferior.kill()?;
+            eprintln!("gdbserver: killed pid {pid}");
+            Ok(0)
+        }
+    }
+}
+
+/// gdbstub's blocking loop: after a resume, wait for the tracee's next stop.
+enum EventLoop {}
+
+impl run_blocking::BlockingEventLoop for EventLoop {
+    type Target = GdbTarget<Traced>;
+    type Connection = uart::Uart;
+    type StopReason = SingleThreadStopReason<u64>;
+
+    fn wait_for_stop_reason(
+        target: &mut Self::Target,
+        conn: &mut Self::Connection,
+    ) -> Result<
+        run_blocking::Event<Self::StopReason>,
+        run_blocking::WaitForStopReasonError<
+            <Self::Target as gdbstub::target::Target>::Error,
+            <Self::Connection as Connection>::Error,
+        >,
+    > {
+        // A byte gdb sent before we resumed (an interrupt) is handed over first.
+        if let Some(byte) = conn
+            .peek()
+            .map_err(run_blocking::WaitForStopReasonError::Connection)?
+        {
+            conn.read()
+                .map_err(run_blocking::WaitForStopReasonError::Connection)?;
+            return Ok(run_blocking::Event::IncomingData(byte));
+        }
+        // The trace handle is read blocking: gdb's Ctrl-C is seen only at the next stop
+        // (see the README: no way to stop a running tracee at once yet).
+        let halt = target
+            .run()
+            .map_err(run_blocking::WaitForStopReasonError::Target)?;
+        Ok(run_blocking::Event::TargetStopped(stop_reason(halt)))
+    }
+
+    fn on_interrupt(
+        _target: &mut Self::Target,
+    ) -> Result<Option<Self::StopReason>, <Self::Target as gdbstub::target::Target>::Error> {
+        // The tracee keeps running to its next stop, which is then reported.
+        Ok(None)
+    }
+}
+
+fn stop_reason(halt: Halt) -> SingleThreadStopReason<u64> {
+    match halt {
+        Halt::Step => SingleThreadStopReason::DoneStep,
+        Halt::Breakpoint => SingleThreadStopReason::SwBreak(()),
+        Halt::Signal(sig) => SingleThreadStopReason::Signal(Signal(sig)),
+        Halt::Exited(code) => SingleThreadStopReason::Exited(code),
+        Halt::Killed(sig) => SingleThreadStopReason::Terminated(Signal(sig)),
+    }
+}
