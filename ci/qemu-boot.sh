@@ -16,9 +16,11 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 : "${SUMMARY:=required}"
 # GDB_PORT: also give the guest a second serial port (COM2, where gdbserver listens), as a
 # TCP server on 127.0.0.1:GDB_PORT (loopback only), so that the gdb session stays out of the log.
+# nodelay: QEMU writes the UART's bytes one by one; with Nagle's algorithm against gdb's
+# delayed ACKs every packet exchange would wait ~40 ms.
 : "${GDB_PORT:=}"
 serial2=()
-[ -z "$GDB_PORT" ] || serial2=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off")
+[ -z "$GDB_PORT" ] || serial2=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off,nodelay=on")
 log="${QEMU_LOG:-$BUILD/qemu.log}"
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }

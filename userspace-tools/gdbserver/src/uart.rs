@@ -29,8 +29,10 @@ impl Uart {
         // SAFETY: port I/O on the UART registers only, granted above.
         unsafe {
             uart.out(INT_ENABLE, 0);
-            // FIFOs on and cleared; QEMU ignores the baud rate.
-            uart.out(FIFO_CTRL, 0x07);
+            // FIFOs on and cleared, receive trigger level 14: QEMU moves at most "trigger
+            // level minus queued" bytes from its socket into the FIFO per main-loop pass, so
+            // with the default (1) a packet from gdb would arrive one byte per pass.
+            uart.out(FIFO_CTRL, 0xc7);
         }
         Ok(uart)
     }
@@ -89,7 +91,12 @@ impl ConnectionExt for Uart {
             if let Some(byte) = self.try_read() {
                 return Ok(byte);
             }
-            // Nothing to do until gdb sends something; let the other contexts run.
+            // Nothing to do until gdb sends something. Each port access takes QEMU's global
+            // lock, which its main loop needs to move bytes from the socket in: wait a little
+            // between polls instead of hammering the port.
+            for _ in 0..2000 {
+                core::hint::spin_loop();
+            }
             std::thread::yield_now();
         }
     }

@@ -1,7 +1,7 @@
 //! `gdbdemo [N]`: the program `make gdb-test` debugs. It prints `compute(N) = 2N+1` and exits
 //! with that value (mod 256). Unoptimised and with debug info (ci/e2e/Cargo.toml), so that gdb
-//! sees `compute`'s locals and lines; the test changes `input` in `compute` with `set var` and
-//! checks the printed line and the exit code follow.
+//! sees `compute`'s locals and lines; the test changes `factor` in `compute` with `set var`
+//! and checks that the printed line and the exit code follow.
 
 use std::hint::black_box;
 
@@ -10,8 +10,11 @@ static LAST_RESULT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 
 #[inline(never)]
 fn compute(input: u64) -> u64 {
-    let doubled = input.wrapping_mul(2);
-    let result = black_box(doubled).wrapping_add(1);
+    // Its address escapes, so `factor` has one stack slot, loaded again on the next line: a
+    // `set var` between the two lines changes the result.
+    let mut factor = 2u64;
+    black_box(&mut factor);
+    let result = input.wrapping_mul(factor).wrapping_add(1);
     LAST_RESULT.store(result, std::sync::atomic::Ordering::Relaxed);
     result
 }
