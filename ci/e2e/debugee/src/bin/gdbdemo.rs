@@ -5,8 +5,8 @@
 
 use std::hint::black_box;
 
-/// Written by `compute`, for gdb to read (and watch, once the kernel has watchpoints).
-static LAST_RESULT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Written by `compute`, for gdb to watch.
+static mut LAST_RESULT: u64 = 0;
 
 #[inline(never)]
 fn compute(input: u64) -> u64 {
@@ -15,7 +15,8 @@ fn compute(input: u64) -> u64 {
     let mut factor = 2u64;
     black_box(&mut factor);
     let result = input.wrapping_mul(factor).wrapping_add(1);
-    LAST_RESULT.store(result, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: one thread; a plain store, no reference to the static is made.
+    unsafe { LAST_RESULT = result };
     result
 }
 
