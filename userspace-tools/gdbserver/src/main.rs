@@ -5,6 +5,8 @@
 //! `inferior` trait) and the transport (`uart`). One thread only: threads the tracee starts
 //! are created by procmgr and are not followed.
 
+#[cfg(test)]
+mod fake;
 mod inferior;
 mod regs;
 mod target;

@@ -184,12 +184,18 @@ mod tests {
             cs: 0x2b,
             ss: 0x23,
         };
-        let mut float = FloatRegisters::default();
-        float.mxcsr = 0x1f80;
-        float.fcw = 0x37f;
-        float.ftw = 0b0000_0001;
-        float.xmm_space[3] = 0x1122_3344;
-        float.st_space[0] = 0x4000_8000_0000_0000_0000; // 2.0 as an 80-bit float
+        let mut xmm_space = [0; 16];
+        xmm_space[3] = 0x1122_3344;
+        let mut st_space = [0; 8];
+        st_space[0] = 0x4000_8000_0000_0000_0000; // 2.0 as an 80-bit float
+        let float = FloatRegisters {
+            mxcsr: 0x1f80,
+            fcw: 0x37f,
+            ftw: 0b0000_0001,
+            xmm_space,
+            st_space,
+            ..FloatRegisters::default()
+        };
         (int, float)
     }
 

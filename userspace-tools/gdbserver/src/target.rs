@@ -255,3 +255,246 @@ impl<I: Inferior> SwBreakpoint for GdbTarget<I> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeInferior;
+
+    fn target() -> GdbTarget<FakeInferior> {
+        GdbTarget::new(FakeInferior::new())
+    }
+
+    fn read(t: &mut GdbTarget<FakeInferior>, addr: u64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0; len];
+        let n = t.read_addrs(addr, &mut buf).ok().expect("readable");
+        buf.truncate(n);
+        buf
+    }
+
+    mod breakpoint {
+        use super::*;
+
+        /// Verifies that a software breakpoint writes int3 into the tracee, that gdb's reads
+        /// still see the original byte, and that removing it puts the byte back.
+        #[test]
+        fn plants_int3_and_hides_it() {
+            let mut t = target();
+            assert_eq!(t.add_sw_breakpoint(0x1010, 1).ok(), Some(true));
+            assert_eq!(t.inferior.memory[0x10], INT3);
+            assert_eq!(read(&mut t, 0x100e, 4), [0x0e, 0x0f, 0x10, 0x11]);
+            assert_eq!(t.remove_sw_breakpoint(0x1010, 1).ok(), Some(true));
+            assert_eq!(t.inferior.memory[0x10], 0x10);
+            assert_eq!(t.remove_sw_breakpoint(0x1010, 1).ok(), Some(false));
+        }
+
+        /// Verifies that a memory write over a planted breakpoint changes the byte it hides
+        /// and leaves the int3 in place.
+        #[test]
+        fn write_over_it_keeps_int3() {
+            let mut t = target();
+            t.add_sw_breakpoint(0x1011, 1).ok().expect("planted");
+            t.write_addrs(0x1010, &[0xaa, 0xbb, 0xcc])
+                .ok()
+                .expect("written");
+            assert_eq!(t.inferior.memory[0x10..0x13], [0xaa, INT3, 0xcc]);
+            assert_eq!(read(&mut t, 0x1010, 3), [0xaa, 0xbb, 0xcc]);
+            t.remove_sw_breakpoint(0x1011, 1).ok().expect("removed");
+            assert_eq!(t.inferior.memory[0x11], 0xbb);
+        }
+
+        /// Verifies that a breakpoint where nothing is mapped is refused, not fatal.
+        #[test]
+        fn unmapped_is_refused() {
+            let mut t = target();
+            assert_eq!(t.add_sw_breakpoint(0x9000, 1).ok(), Some(false));
+        }
+    }
+
+    mod memory {
+        use super::*;
+
+        /// Verifies that reads stop at the end of the mapping and that a read where nothing
+        /// is mapped is gdb's error reply, not the end of the session.
+        #[test]
+        fn short_and_unmapped_reads() {
+            let mut t = target();
+            assert_eq!(read(&mut t, 0x10fe, 4), [0xfe, 0xff]);
+            let mut buf = [0; 4];
+            assert!(matches!(
+                t.read_addrs(0x9000, &mut buf),
+                Err(TargetError::NonFatal)
+            ));
+        }
+    }
+
+    mod registers {
+        use super::*;
+
+        /// Verifies that single-register reads and writes go to the named kernel field.
+        #[test]
+        fn single_register_access() {
+            let mut t = target();
+            let mut buf = [0; 16];
+            let n = t
+                .read_register((), X86_64CoreRegId::Rip, &mut buf)
+                .ok()
+                .expect("rip");
+            assert_eq!(&buf[..n], 0x1010u64.to_le_bytes());
+            t.write_register((), X86_64CoreRegId::Gpr(3), &7u64.to_le_bytes())
+                .ok()
+                .expect("rdx");
+            assert_eq!(t.inferior.int.rdx, 7);
+            assert_eq!(t.inferior.int.rip, 0x1010, "the rest unchanged");
+        }
+
+        /// Verifies that a register write the kernel refuses (a protected flag bit) is an
+        /// error reply to gdb.
+        #[test]
+        fn refused_write_is_an_error_reply() {
+            let mut t = target();
+            let mut regs = t.all_regs().expect("regs");
+            regs.eflags |= 1 << 9 | 1 << 12; // IOPL: not the tracer's to change
+            assert!(matches!(
+                t.write_registers(&regs),
+                Err(TargetError::NonFatal)
+            ));
+            regs.eflags = 0x202 | 1; // CF may change
+            assert!(t.write_registers(&regs).is_ok());
+            assert_eq!(t.inferior.int.rflags, 0x203);
+        }
+    }
+
+    mod resume {
+        use super::*;
+
+        /// Verifies that a step that lands on a breakpoint reports the step gdb asked for.
+        #[test]
+        fn step_onto_breakpoint_is_a_step() {
+            let mut t = target();
+            t.inferior.halts.push_back(Halt::Breakpoint);
+            t.step(None).expect("step");
+            assert_eq!(t.run(), Ok(Halt::Step));
+            t.inferior.halts.push_back(Halt::Breakpoint);
+            t.resume(None).expect("continue");
+            assert_eq!(t.run(), Ok(Halt::Breakpoint));
+        }
+
+        /// Verifies that gdb passing a signal on delivers the exception, and resuming
+        /// without one drops it.
+        #[test]
+        fn signal_decides_delivery() {
+            let mut t = target();
+            t.resume(Some(Signal::SIGSEGV)).expect("continue");
+            t.step(None).expect("step");
+            assert_eq!(
+                t.inferior.resumes,
+                [(Resume::Continue, true), (Resume::Step, false)]
+            );
+        }
+    }
+
+    mod protocol {
+        use gdbstub::{
+            conn::{Connection, ConnectionExt},
+            stub::{run_blocking, GdbStub, SingleThreadStopReason},
+        };
+
+        use super::*;
+
+        /// gdb's side of a session: the packets to send, what came back.
+        struct Script {
+            input: std::collections::VecDeque<u8>,
+            output: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+        }
+
+        impl Script {
+            fn new(packets: &[&str]) -> Self {
+                let mut input = Vec::new();
+                for packet in packets {
+                    let sum = packet.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+                    input.extend(format!("${packet}#{sum:02x}").bytes());
+                }
+                Self {
+                    input: input.into(),
+                    output: Default::default(),
+                }
+            }
+        }
+
+        impl Connection for Script {
+            type Error = &'static str;
+            fn write(&mut self, byte: u8) -> Result<(), Self::Error> {
+                self.output.borrow_mut().push(byte);
+                Ok(())
+            }
+            fn flush(&mut self) -> Result<(), Self::Error> {
+                Ok(())
+            }
+        }
+
+        impl ConnectionExt for Script {
+            fn read(&mut self) -> Result<u8, Self::Error> {
+                self.input.pop_front().ok_or("end of script")
+            }
+            fn peek(&mut self) -> Result<Option<u8>, Self::Error> {
+                Ok(self.input.front().copied())
+            }
+        }
+
+        enum Loop {}
+
+        impl run_blocking::BlockingEventLoop for Loop {
+            type Target = GdbTarget<FakeInferior>;
+            type Connection = Script;
+            type StopReason = SingleThreadStopReason<u64>;
+
+            fn wait_for_stop_reason(
+                target: &mut Self::Target,
+                _conn: &mut Self::Connection,
+            ) -> Result<
+                run_blocking::Event<Self::StopReason>,
+                run_blocking::WaitForStopReasonError<Error, &'static str>,
+            > {
+                let halt = target
+                    .run()
+                    .map_err(run_blocking::WaitForStopReasonError::Target)?;
+                Ok(run_blocking::Event::TargetStopped(crate::stop_reason(halt)))
+            }
+
+            fn on_interrupt(_: &mut Self::Target) -> Result<Option<Self::StopReason>, Error> {
+                Ok(None)
+            }
+        }
+
+        /// Runs gdb's packets against a fake tracee; returns the stub's replies.
+        fn session(t: &mut GdbTarget<FakeInferior>, packets: &[&str]) -> String {
+            let script = Script::new(packets);
+            let output = std::rc::Rc::clone(&script.output);
+            // The session ends when the script does (a connection error).
+            let _ = GdbStub::new(script).run_blocking::<Loop>(t);
+            String::from_utf8_lossy(&output.borrow()).into_owned()
+        }
+
+        /// Verifies that gdb's packets reach the glue: a breakpoint (Z0), a memory read
+        /// that shows the hidden byte (m), a continue reported as a software breakpoint
+        /// (vCont;c), a register read (p10: rip) and the exit report (W).
+        #[test]
+        fn breakpoint_continue_and_exit() {
+            let mut t = target();
+            t.inferior
+                .halts
+                .extend([Halt::Breakpoint, Halt::Exited(61)]);
+            let replies = session(
+                &mut t,
+                &["Z0,1010,1", "m100f,2", "vCont;c", "p10", "vCont;c"],
+            );
+            assert_eq!(t.inferior.memory[0x10], INT3);
+            // rip 0x1010, little-endian, with gdb's run-length encoding: "00" then 13 more "0".
+            let rip = "$1010*)#";
+            for want in ["$OK#", "$0f10#", "$T05", "swbreak", rip, "$W3d#"] {
+                assert!(replies.contains(want), "{want} not in {replies}");
+            }
+        }
+    }
+}
