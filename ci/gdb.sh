@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# ci/gdb.sh [--test]: boot the Redox image with `gdbserver gdbdemo 20` as its one command and
+# ci/gdb.sh [--test]: boot the Redox image with `gdbserver gdbdemo N` as its command(s) and
 # connect Debian's gdb to it through QEMU's second serial port (COM2 in the guest, a TCP
 # server on 127.0.0.1 here), with build/redox-bin/gdbdemo as gdb's `file`.
 #
 #   make gdb        an interactive gdb session (QEMU powers off when the program is done)
-#   make gdb-test   gdb in batch mode runs ci/gdb/session.gdb; its output must hold the lines
-#                   of ci/gdb/expected in order, and the program must print and exit with
-#                   what gdb made it compute. One line per check, then `N passed, N failed`.
+#   make gdb-test   three gdbserver runs, one after the other, each with gdb in batch mode:
+#                   ci/gdb/session.gdb (break, bt, registers, print, set var, step, memory,
+#                   watch, exit), detach.gdb and kill.gdb. gdb's output must hold the lines of
+#                   the matching .expected file in order, and the programs must print and end
+#                   as gdb made them. One line per check, then `N passed, N failed`.
 source "$(dirname "$0")/lib.sh"
 
 mode=interactive
@@ -17,8 +19,11 @@ program=$BUILD/redox-bin/gdbdemo
 command -v "$GDB" > /dev/null || die "no $GDB (Debian package gdb; ci/setup.sh installs it)"
 [ -x "$program" ] || die "no $program: run 'make userspace' first"
 
+# Session name and gdbdemo's argument, in the order the image runs them.
+sessions=(session:20)
+[ "$mode" = test ] && sessions+=(detach:5 kill:7)
 mkdir -p "$out"
-echo "gdbserver gdbdemo 20" > "$out/commands"
+for s in "${sessions[@]}"; do echo "gdbserver gdbdemo ${s#*:}"; done > "$out/commands"
 disk=$("$project_root/ci/build-image.sh" gdb "$out/commands")
 
 # A free loopback port for COM2 (QEMU listens on it).
@@ -31,28 +36,35 @@ GDB_PORT=$port QEMU_LOG=$log QEMU_TIMEOUT=$timeout SUMMARY=optional \
 boot=$!
 trap 'kill "$boot" 2> /dev/null || true' EXIT
 
-# gdbserver says when the program is held at its first instruction and COM2 is its.
-for _ in $(seq 600); do
-    grep -qa '^gdbserver: .* gdb on COM2' "$log" 2> /dev/null && break
-    kill -0 "$boot" 2> /dev/null || break
-    sleep 0.1
-done
-if ! grep -qa '^gdbserver: .* gdb on COM2' "$log" 2> /dev/null; then
+# up N: wait until gdbserver has said N times that a program is held at its first instruction
+# and COM2 is its (QEMU accepts the next gdb once the last one has gone).
+up() {
+    for _ in $(seq 600); do
+        count=$(grep -ca '^gdbserver: .* gdb on COM2' "$log" 2> /dev/null || true)
+        [ "${count:-0}" -ge "$1" ] && return 0
+        kill -0 "$boot" 2> /dev/null || break
+        sleep 0.1
+    done
     cat "$out/boot.out" >&2
     tail -n 20 "$log" >&2 2> /dev/null || true
     die "gdbserver did not come up in the image (log: $log)"
-fi
+}
 connect=(-nx -ex "file $program" -ex "target remote 127.0.0.1:$port")
 
 if [ "$mode" = interactive ]; then
+    up 1
     "$GDB" "${connect[@]}" || true
     wait "$boot" || true
     exit 0
 fi
 
-gdb_log=$out/gdb.log
-timeout 300 "$GDB" -batch "${connect[@]}" -x "$project_root/ci/gdb/session.gdb" \
-    > "$gdb_log" 2>&1 || true
+n=0
+for s in "${sessions[@]}"; do
+    n=$((n + 1))
+    up "$n"
+    timeout 300 "$GDB" -batch "${connect[@]}" -x "$project_root/ci/gdb/${s%:*}.gdb" \
+        > "$out/${s%:*}.log" 2>&1 || true
+done
 boot_rc=0
 wait "$boot" || boot_rc=$?
 trap - EXIT
@@ -60,7 +72,7 @@ tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
 
 passed=0
 failed=0
-check() { # check NAME OK
+check() { # check NAME STATUS
     if [ "$2" = 0 ]; then
         echo "ok gdb: $1"
         passed=$((passed + 1))
@@ -69,26 +81,36 @@ check() { # check NAME OK
         failed=$((failed + 1))
     fi
 }
-# The expected lines, in order: each must come after the previous one's match.
-rest=$(cat "$gdb_log")
-while IFS= read -r pattern; do
-    case $pattern in '#'* | '') continue ;; esac
-    line=$(grep -nE -m1 -- "$pattern" <<< "$rest" | cut -d: -f1 || true)
-    if [ -n "$line" ]; then
-        check "$pattern" 0
-        rest=$(tail -n +"$((line + 1))" <<< "$rest")
-    else
-        check "$pattern (not in gdb's output after the previous line)" 1
-    fi
-done < "$project_root/ci/gdb/expected"
-# What the program itself printed (COM1), after gdb changed `factor` from 2 to 3.
-grep -qxF 'gdbdemo: compute(20) = 61' "$log"; check "the program printed compute(20) = 61" $?
-grep -qE '^gdbserver: pid [0-9]+ exited with 61$' "$log"; check "gdbserver saw exit code 61" $?
+# The expected lines of each session, in order: each must come after the previous one's match.
+for s in "${sessions[@]}"; do
+    name=${s%:*}
+    rest=$(cat "$out/$name.log")
+    while IFS= read -r pattern; do
+        case $pattern in '#'* | '') continue ;; esac
+        line=$(grep -nE -m1 -- "$pattern" <<< "$rest" | cut -d: -f1 || true)
+        if [ -n "$line" ]; then
+            check "$name: $pattern" 0
+            rest=$(tail -n +"$((line + 1))" <<< "$rest")
+        else
+            check "$name: $pattern (not in gdb's output after the previous line)" 1
+        fi
+    done < "$project_root/ci/gdb/$name.expected"
+done
+# What the programs printed (COM1): the first after gdb changed `factor` from 2 to 3; the
+# detached one ran on untraced; the killed one printed nothing.
+in_log() { grep -qa "$@" "$log" && echo 0 || echo 1; }
+check "session: the program printed compute(20) = 61" "$(in_log -xF 'gdbdemo: compute(20) = 61')"
+check "session: gdbserver saw exit code 61" "$(in_log -E '^gdbserver: pid [0-9]+ exited with 61$')"
+check "detach: the program ran on and printed compute(5) = 11" \
+    "$(in_log -xF 'gdbdemo: compute(5) = 11')"
+check "detach: gdbserver detached" "$(in_log -E '^gdbserver: detached from pid [0-9]+$')"
+check "kill: gdbserver killed the program" "$(in_log -E '^gdbserver: killed pid [0-9]+$')"
+check "kill: the killed program printed nothing" "$((1 - $(in_log -F 'gdbdemo: compute(7)')))"
 check "the image ran to its power-off (qemu-boot.sh: $(tail -n 1 "$out/boot.out"))" "$boot_rc"
 
-echo "---- gdb session (ci/gdb/session.gdb; $gdb_log)"
-grep -v 'auto-load' "$gdb_log"
+echo "---- gdb session (ci/gdb/session.gdb; $out/session.log)"
+grep -v 'auto-load' "$out/session.log"
 echo "----"
-grep -m1 '^stepi round trip' "$gdb_log" || true
+grep -m1 '^stepi round trip' "$out/session.log" || true
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] || die "gdb test failed (gdb: $gdb_log, serial: $log)"
+[ "$failed" -eq 0 ] || die "gdb test failed (gdb: $out/*.log, serial: $log)"

@@ -1,5 +1,5 @@
 # make gdb-test: what Debian's gdb does to gdbdemo under gdbserver (ci/gdb.sh runs it with
-# `file` and `target remote` first, then checks the output against ci/gdb/expected).
+# `file` and `target remote` first, then checks the output against ci/gdb/session.expected).
 set pagination off
 set confirm off
 set width 0

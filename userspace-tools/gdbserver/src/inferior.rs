@@ -254,6 +254,18 @@ impl Inferior for Traced {
 
     fn kill(&mut self) -> Result<(), Error> {
         self.tracer.kill(self.id).map_err(Self::err)?;
+        // A tracee held in a stop dies only when it leaves the stop: let it go, without
+        // raising the breakpoint or exception it is stopped at.
+        let restart = match self.tracee()?.state().held() {
+            Some(Stop::Breakpoint { .. }) => Some(Restart::SkipBreakpoint(StopSet::NONE)),
+            Some(Stop::Exception { .. }) => Some(Restart::Suppress(StopSet::NONE)),
+            Some(_) => Some(Restart::Continue(StopSet::NONE)),
+            None => None,
+        };
+        if let Some(restart) = restart {
+            // It may be gone already; the drain below sees that.
+            let _ = self.tracer.restart(self.id, restart);
+        }
         // Drain to its exit so that waitpid reaps it.
         while let Some((_, stop)) = self.tracer.wait().map_err(Self::err)? {
             if stop.is_stop() {
@@ -266,6 +278,24 @@ impl Inferior for Traced {
     }
 
     fn detach(&mut self) -> Result<(), Error> {
+        // Leaving a breakpoint stop without PTRACE_FLAG_IGNORE raises the breakpoint
+        // exception, which would kill the program. gdb has put the original byte back, so
+        // step over it first (ignoring the int3 stop) and detach from the step stop.
+        if let Some(Stop::Breakpoint { .. }) = self.tracee()?.state().held() {
+            self.tracer
+                .restart(self.id, Restart::SkipBreakpoint(StopSet::STEP))
+                .map_err(Self::err)?;
+            loop {
+                match self.tracer.wait().map_err(Self::err)? {
+                    Some((_, Stop::SingleStep { .. })) => break,
+                    Some((_, Stop::Exited)) | None => return Ok(()),
+                    Some((_, stop)) if stop.is_stop() => {
+                        return Err(format!("detaching: unexpected {stop:?}"));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
         self.tracer
             .restart(self.id, Restart::Detach)
             .map_err(Self::err)

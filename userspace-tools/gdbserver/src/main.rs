@@ -79,6 +79,12 @@ fn serve(argv: &[String]) -> Result<u8, String> {
         DisconnectReason::Kill => {
             target.inferior.kill()?;
             eprintln!("gdbserver: killed pid {pid}");
+            // gdb kills with `vKill` (it speaks the multiprocess dialect gdbstub offers) and
+            // waits for its OK; gdbstub sends that only in extended mode, which we do not
+            // offer. Answer it once the program is dead. After a plain `k` gdb expects no
+            // reply and has closed the connection, so the packet goes nowhere.
+            let mut uart = uart::Uart::open(uart::COM2)?;
+            let _ = uart.write_all(b"$OK#9a");
             Ok(0)
         }
     }
