@@ -4,11 +4,12 @@
 # server on 127.0.0.1 here), with build/redox-bin/gdbdemo as gdb's `file`.
 #
 #   make gdb        an interactive gdb session (QEMU powers off when the program is done)
-#   make gdb-test   three gdbserver runs, one after the other, each with gdb in batch mode:
+#   make gdb-test   four gdbserver runs, one after the other, each with gdb in batch mode:
 #                   ci/gdb/session.gdb (break, bt, registers, print, set var, step, memory,
-#                   watch, exit), detach.gdb and kill.gdb. gdb's output must hold the lines of
-#                   the matching .expected file in order, and the programs must print and end
-#                   as gdb made them. One line per check, then `N passed, N failed`.
+#                   watch, exit), detach.gdb, kill.gdb and interrupt.gdb (Ctrl-C). gdb's
+#                   output must hold the lines of the matching .expected file in order, and
+#                   the programs must print and end as gdb made them. One line per check,
+#                   then `N passed, N failed`.
 source "$(dirname "$0")/lib.sh"
 
 mode=interactive
@@ -19,11 +20,14 @@ program=$BUILD/redox-bin/gdbdemo
 command -v "$GDB" > /dev/null || die "no $GDB (Debian package gdb; ci/setup.sh installs it)"
 [ -x "$program" ] || die "no $program: run 'make userspace' first"
 
-# Session name and gdbdemo's argument, in the order the image runs them.
-sessions=(session:20)
-[ "$mode" = test ] && sessions+=(detach:5 kill:7)
+# Session name:program:argument, in the order the image runs them.
+sessions=(session:gdbdemo:20)
+[ "$mode" = test ] && sessions+=(detach:gdbdemo:5 kill:gdbdemo:7 interrupt:ticker:1000)
 mkdir -p "$out"
-for s in "${sessions[@]}"; do echo "gdbserver gdbdemo ${s#*:}"; done > "$out/commands"
+for s in "${sessions[@]}"; do
+    IFS=: read -r _ prog arg <<< "$s"
+    echo "gdbserver $prog $arg"
+done > "$out/commands"
 disk=$("$project_root/ci/build-image.sh" gdb "$out/commands")
 
 # A free loopback port for COM2 (QEMU listens on it).
@@ -49,21 +53,22 @@ up() {
     tail -n 20 "$log" >&2 2> /dev/null || true
     die "gdbserver did not come up in the image (log: $log)"
 }
-connect=(-nx -ex "file $program" -ex "target remote 127.0.0.1:$port")
 
 if [ "$mode" = interactive ]; then
     up 1
-    "$GDB" "${connect[@]}" || true
+    "$GDB" -nx -ex "file $program" -ex "target remote 127.0.0.1:$port" || true
     wait "$boot" || true
     exit 0
 fi
 
 n=0
 for s in "${sessions[@]}"; do
+    IFS=: read -r name prog _ <<< "$s"
     n=$((n + 1))
     up "$n"
-    timeout 300 "$GDB" -batch "${connect[@]}" -x "$project_root/ci/gdb/${s%:*}.gdb" \
-        > "$out/${s%:*}.log" 2>&1 || true
+    timeout 300 "$GDB" -batch -nx -ex "file $BUILD/redox-bin/$prog" \
+        -ex "target remote 127.0.0.1:$port" -x "$project_root/ci/gdb/$name.gdb" \
+        > "$out/$name.log" 2>&1 || true
 done
 boot_rc=0
 wait "$boot" || boot_rc=$?
@@ -83,7 +88,7 @@ check() { # check NAME STATUS
 }
 # The expected lines of each session, in order: each must come after the previous one's match.
 for s in "${sessions[@]}"; do
-    name=${s%:*}
+    name=${s%%:*}
     rest=$(cat "$out/$name.log")
     while IFS= read -r pattern; do
         case $pattern in '#'* | '') continue ;; esac
@@ -106,6 +111,11 @@ check "detach: the program ran on and printed compute(5) = 11" \
 check "detach: gdbserver detached" "$(in_log -E '^gdbserver: detached from pid [0-9]+$')"
 check "kill: gdbserver killed the program" "$(in_log -E '^gdbserver: killed pid [0-9]+$')"
 check "kill: the killed program printed nothing" "$((1 - $(in_log -F 'gdbdemo: compute(7)')))"
+kills=$(grep -caE '^gdbserver: killed pid [0-9]+$' "$log" || true)
+check "interrupt: gdbserver killed ticker too" "$([ "${kills:-0}" -eq 2 ] && echo 0 || echo 1)"
+ticks=$(grep -caE '^tick [0-9]+$' "$log" || true)
+check "interrupt: ticker stopped early ($ticks of 1000 lines)" \
+    "$([ "${ticks:-0}" -gt 0 ] && [ "${ticks:-0}" -lt 1000 ] && echo 0 || echo 1)"
 check "the image ran to its power-off (qemu-boot.sh: $(tail -n 1 "$out/boot.out"))" "$boot_rc"
 
 echo "---- gdb session (ci/gdb/session.gdb; $out/session.log)"

@@ -12,12 +12,14 @@ pub struct FakeInferior {
     pub memory: Vec<u8>,
     pub int: IntRegisters,
     pub float: FloatRegisters,
-    /// What the next waits report.
+    /// What the next polls report, after `busy_polls` polls that find it still running.
     pub halts: VecDeque<Halt>,
+    pub busy_polls: usize,
     /// Every resume, with its `deliver` flag.
     pub resumes: Vec<(Resume, bool)>,
     pub killed: bool,
     pub detached: bool,
+    pub interrupted: bool,
 }
 
 impl FakeInferior {
@@ -34,9 +36,11 @@ impl FakeInferior {
             int,
             float: FloatRegisters::default(),
             halts: VecDeque::new(),
+            busy_polls: 0,
             resumes: Vec::new(),
             killed: false,
             detached: false,
+            interrupted: false,
         }
     }
 
@@ -93,10 +97,17 @@ impl Inferior for FakeInferior {
         Ok(())
     }
 
-    fn wait(&mut self) -> Result<Halt, Error> {
-        self.halts
-            .pop_front()
-            .ok_or_else(|| "the fake tracee has no more stops".to_string())
+    fn poll(&mut self) -> Result<Option<Halt>, Error> {
+        if self.busy_polls > 0 {
+            self.busy_polls -= 1;
+            return Ok(None);
+        }
+        Ok(self.halts.pop_front())
+    }
+
+    fn interrupt(&mut self) -> Result<(), Error> {
+        self.interrupted = true;
+        Ok(())
     }
 
     fn kill(&mut self) -> Result<(), Error> {

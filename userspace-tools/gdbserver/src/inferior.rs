@@ -49,8 +49,11 @@ pub trait Inferior {
     /// Resumes the tracee. `deliver` says whether the exception it is stopped at (if any)
     /// should take its course (gdb passed the signal on) or be dropped.
     fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error>;
-    /// Blocks until the tracee stops.
-    fn wait(&mut self) -> Result<Halt, Error>;
+    /// Never blocks: why the tracee stopped, or `None` while it runs on.
+    fn poll(&mut self) -> Result<Option<Halt>, Error>;
+    /// gdb's Ctrl-C: make the running tracee stop soon; its next halt is then reported as
+    /// SIGINT if nothing else stopped it first.
+    fn interrupt(&mut self) -> Result<(), Error>;
     fn kill(&mut self) -> Result<(), Error>;
     /// Lets the tracee run on untraced.
     fn detach(&mut self) -> Result<(), Error>;
@@ -77,10 +80,17 @@ const RUNNING: StopSet = StopSet::BREAKPOINT
     .union(StopSet::EXCEPTION)
     .union(StopSet::EXIT);
 
+/// gdb's number for SIGINT, what an interrupted tracee reports.
+const SIGINT: u8 = 2;
+
 /// A tracee spawned (or attached) through redox-ptrace, single-threaded: threads the tracee
 /// starts are created by procmgr and are not followed (see the library README).
 pub struct Traced {
     tracer: Tracer,
+    /// What the last resume armed.
+    armed: StopSet,
+    /// gdb asked for an interrupt that no stop has answered yet.
+    interrupting: bool,
     id: TraceeId,
     /// Our child's pid when we spawned it: its exit code comes from `waitpid`.
     child: Option<usize>,
@@ -94,7 +104,10 @@ impl Traced {
     /// and relibc's loader run in the child.
     pub fn spawn(argv: &[String]) -> Result<Self, Error> {
         let mut source = spawn::default_source();
-        let mut tracer = Tracer::new();
+        // Non-blocking trace handles (an event queue), so that gdbserver can poll the tracee
+        // and the serial line in turn while the program runs.
+        let queue = spawn::open_event_queue().map_err(|e| e.to_string())?;
+        let mut tracer = Tracer::with_event_queue(queue);
         tracer.set_always(StopSet::ADDRSPACE_SWITCH);
         let target = spawn::Target::Command(argv);
         let (id, child) =
@@ -120,6 +133,8 @@ impl Traced {
         tracer.set_always(StopSet::NONE);
         Ok(Self {
             tracer,
+            armed: RUNNING,
+            interrupting: false,
             id,
             child,
             mem: None,
@@ -152,6 +167,14 @@ impl Traced {
     /// Turns a stop into what gdb sees; `None` for stops gdb does not care about (they are
     /// answered here).
     fn halt_of(&mut self, stop: Stop) -> Result<Option<Halt>, Error> {
+        if stop.is_stop() && self.interrupting {
+            // Whatever stops it first answers the interrupt; the syscall stop armed for it
+            // is reported as the SIGINT gdb expects.
+            self.interrupting = false;
+            if let Stop::SyscallEntry { .. } = stop {
+                return Ok(Some(Halt::Signal(SIGINT)));
+            }
+        }
         Ok(Some(match stop {
             Stop::SingleStep { .. } => Halt::Step,
             Stop::Breakpoint { .. } => Halt::Breakpoint,
@@ -168,7 +191,7 @@ impl Traced {
             other => {
                 if other.is_stop() {
                     self.tracer
-                        .restart(self.id, Restart::Continue(RUNNING))
+                        .restart(self.id, Restart::Continue(self.armed))
                         .map_err(Self::err)?;
                 }
                 return Ok(None);
@@ -238,18 +261,29 @@ impl Inferior for Traced {
             Some(Stop::Exception { .. }) if !deliver => Restart::Suppress(set),
             _ => Restart::Continue(set),
         };
+        self.armed = set;
         self.tracer.restart(self.id, restart).map_err(Self::err)
     }
 
-    fn wait(&mut self) -> Result<Halt, Error> {
-        loop {
-            let Some((_, stop)) = self.tracer.wait().map_err(Self::err)? else {
-                return self.exit_status();
-            };
+    fn poll(&mut self) -> Result<Option<Halt>, Error> {
+        while let Some((_, stop)) = self.tracer.poll().map_err(Self::err)? {
             if let Some(halt) = self.halt_of(stop)? {
-                return Ok(halt);
+                return Ok(Some(halt));
             }
         }
+        Ok(None)
+    }
+
+    fn interrupt(&mut self) -> Result<(), Error> {
+        // The kernel has no way to stop a running tracee at once: arm syscall-entry stops
+        // (re-arming a running tracee takes effect at once), so it stops at its next call.
+        self.interrupting = true;
+        self.tracer
+            .restart(
+                self.id,
+                Restart::Continue(self.armed | StopSet::SYSCALL_ENTRY),
+            )
+            .map_err(Self::err)
     }
 
     fn kill(&mut self) -> Result<(), Error> {

@@ -108,27 +108,33 @@ impl run_blocking::BlockingEventLoop for EventLoop {
             <Self::Connection as Connection>::Error,
         >,
     > {
-        // A byte gdb sent before we resumed (an interrupt) is handed over first.
-        if let Some(byte) = conn
-            .peek()
-            .map_err(run_blocking::WaitForStopReasonError::Connection)?
-        {
-            conn.read()
-                .map_err(run_blocking::WaitForStopReasonError::Connection)?;
-            return Ok(run_blocking::Event::IncomingData(byte));
+        // Poll gdb and the tracee in turn: gdb may send Ctrl-C while the program runs.
+        loop {
+            if conn
+                .peek()
+                .map_err(run_blocking::WaitForStopReasonError::Connection)?
+                .is_some()
+            {
+                let byte = conn
+                    .read()
+                    .map_err(run_blocking::WaitForStopReasonError::Connection)?;
+                return Ok(run_blocking::Event::IncomingData(byte));
+            }
+            if let Some(halt) = target
+                .poll()
+                .map_err(run_blocking::WaitForStopReasonError::Target)?
+            {
+                return Ok(run_blocking::Event::TargetStopped(stop_reason(halt)));
+            }
+            std::thread::yield_now();
         }
-        // The trace handle is read blocking: gdb's Ctrl-C is seen only at the next stop
-        // (see the README: no way to stop a running tracee at once yet).
-        let halt = target
-            .run()
-            .map_err(run_blocking::WaitForStopReasonError::Target)?;
-        Ok(run_blocking::Event::TargetStopped(stop_reason(halt)))
     }
 
     fn on_interrupt(
-        _target: &mut Self::Target,
+        target: &mut Self::Target,
     ) -> Result<Option<Self::StopReason>, <Self::Target as gdbstub::target::Target>::Error> {
-        // The tracee keeps running to its next stop, which is then reported.
+        // The tracee stops at its next syscall, which is then reported as SIGINT.
+        target.inferior.interrupt()?;
         Ok(None)
     }
 }

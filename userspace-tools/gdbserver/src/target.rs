@@ -52,15 +52,18 @@ impl<I: Inferior> GdbTarget<I> {
         Err(TargetError::Fatal(e))
     }
 
-    /// Resumes as gdb asked last and waits for the next stop.
-    pub fn run(&mut self) -> Result<Halt, Error> {
-        let how = self.pending.take().unwrap_or(Resume::Continue);
-        self.inferior.wait().map(|halt| match (how, halt) {
+    /// The stop that ends what gdb asked for last, or `None` while the tracee runs on.
+    pub fn poll(&mut self) -> Result<Option<Halt>, Error> {
+        Ok(self.inferior.poll()?.map(|halt| self.report(halt)))
+    }
+
+    fn report(&mut self, halt: Halt) -> Halt {
+        match (self.pending.take(), halt) {
             // A step onto a breakpoint's int3 reports the step, not the breakpoint: gdb asked
             // for one instruction.
-            (Resume::Step, Halt::Breakpoint) => Halt::Step,
+            (Some(Resume::Step), Halt::Breakpoint) => Halt::Step,
             (_, halt) => halt,
-        })
+        }
     }
 
     fn resume_as(&mut self, how: Resume, signal: Option<Signal>) -> Result<(), Error> {
@@ -374,10 +377,10 @@ mod tests {
             let mut t = target();
             t.inferior.halts.push_back(Halt::Breakpoint);
             t.step(None).expect("step");
-            assert_eq!(t.run(), Ok(Halt::Step));
+            assert_eq!(t.poll(), Ok(Some(Halt::Step)));
             t.inferior.halts.push_back(Halt::Breakpoint);
             t.resume(None).expect("continue");
-            assert_eq!(t.run(), Ok(Halt::Breakpoint));
+            assert_eq!(t.poll(), Ok(Some(Halt::Breakpoint)));
         }
 
         /// Verifies that gdb passing a signal on delivers the exception, and resuming
@@ -409,9 +412,14 @@ mod tests {
         }
 
         impl Script {
+            /// Packets, framed; `"\x03"` is sent bare (gdb's Ctrl-C).
             fn new(packets: &[&str]) -> Self {
                 let mut input = Vec::new();
                 for packet in packets {
+                    if *packet == "\x03" {
+                        input.push(3);
+                        continue;
+                    }
                     let sum = packet.bytes().fold(0u8, |s, b| s.wrapping_add(b));
                     input.extend(format!("${packet}#{sum:02x}").bytes());
                 }
@@ -451,18 +459,28 @@ mod tests {
 
             fn wait_for_stop_reason(
                 target: &mut Self::Target,
-                _conn: &mut Self::Connection,
+                conn: &mut Self::Connection,
             ) -> Result<
                 run_blocking::Event<Self::StopReason>,
                 run_blocking::WaitForStopReasonError<Error, &'static str>,
             > {
-                let halt = target
-                    .run()
-                    .map_err(run_blocking::WaitForStopReasonError::Target)?;
-                Ok(run_blocking::Event::TargetStopped(crate::stop_reason(halt)))
+                use run_blocking::WaitForStopReasonError as E;
+                // The tracee first: the script holds gdb's later packets already, which gdb
+                // would only send after the stop reply. Then gdb's bytes (a Ctrl-C).
+                if let Some(halt) = target.poll().map_err(E::Target)? {
+                    return Ok(run_blocking::Event::TargetStopped(crate::stop_reason(halt)));
+                }
+                match conn.peek().map_err(E::Connection)? {
+                    Some(_) => {
+                        let byte = conn.read().map_err(E::Connection)?;
+                        Ok(run_blocking::Event::IncomingData(byte))
+                    }
+                    None => Err(E::Target("the fake tracee never stops".to_string())),
+                }
             }
 
-            fn on_interrupt(_: &mut Self::Target) -> Result<Option<Self::StopReason>, Error> {
+            fn on_interrupt(t: &mut Self::Target) -> Result<Option<Self::StopReason>, Error> {
+                t.inferior.interrupt()?;
                 Ok(None)
             }
         }
@@ -495,6 +513,18 @@ mod tests {
             for want in ["$OK#", "$0f10#", "$T05", "swbreak", rip, "$W3d#"] {
                 assert!(replies.contains(want), "{want} not in {replies}");
             }
+        }
+
+        /// Verifies that gdb's Ctrl-C while the tracee runs reaches the inferior as an
+        /// interrupt request, and the stop that follows is reported as SIGINT.
+        #[test]
+        fn ctrl_c_interrupts() {
+            let mut t = target();
+            t.inferior.busy_polls = 1;
+            t.inferior.halts.push_back(Halt::Signal(2));
+            let replies = session(&mut t, &["vCont;c", "\x03"]);
+            assert!(t.inferior.interrupted);
+            assert!(replies.contains("$S02"), "{replies}");
         }
     }
 }
