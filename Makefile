@@ -42,7 +42,7 @@ KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/
 
 .PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test \
 	check-redox test clean apply-relibc apply-base refresh-relibc refresh-base relibc base \
-	userspace image e2e demo run-image rine-compare
+	userspace image e2e demo run-image rine-compare gdb gdb-test
 
 all: kernel
 
@@ -119,9 +119,17 @@ userspace: relibc
 ## image: the Redox image whose init runs the e2e suite (build/image-e2e/disk.img)
 image: $(if $(KERNEL_BIN),,kernel) base userspace
 	ci/build-image.sh e2e ci/e2e/commands
-## e2e: boot the image and run the end-to-end suite (E2E_TESTS="NAME..." for some tests)
+## e2e: boot the image and run the end-to-end suite (E2E_TESTS="NAME..." for some tests), then
+## the gdb test (left out when E2E_TESTS names tests but not gdb)
 e2e: $(if $(KERNEL_BIN),,kernel) base userspace
 	ci/e2e.sh
+	@case " $(E2E_TESTS) " in "  "|*gdb*) ci/gdb.sh --test ;; *) echo "gdb test skipped: E2E_TESTS" ;; esac
+## gdb: Debian's gdb on gdbdemo under gdbserver in the image (interactive)
+gdb: $(if $(KERNEL_BIN),,kernel) base userspace
+	@ci/gdb.sh
+## gdb-test: gdb in batch mode: break, bt, registers, print, set var, step, memory, watch, exit
+gdb-test: $(if $(KERNEL_BIN),,kernel) base userspace
+	ci/gdb.sh --test
 ## demo: the main job: real programs under strace and regs in the Redox image
 demo: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/run-image.sh demo ci/e2e/demo.commands

@@ -11,7 +11,8 @@ syscall_git=https://gitlab.redox-os.org/redox-os/syscall.git
 
 cannot() { echo "$*"; exit 1; }
 
-for tool in gcc ar python3 "$OBJCOPY" "$NM"; do
+# gdb: make gdb-test, part of make e2e.
+for tool in gcc ar python3 gdb "$OBJCOPY" "$NM"; do
     command -v "$tool" > /dev/null || cannot "$tool is not installed"
 done
 command -v ld.lld-22 > /dev/null || command -v ld.lld > /dev/null || cannot "ld.lld is not installed"

@@ -14,6 +14,13 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 : "${QEMU_MACHINE:=q35}"
 : "${EXPECTED_FAULTS:=}"
 : "${SUMMARY:=required}"
+# GDB_PORT: also give the guest a second serial port (COM2, where gdbserver listens), as a
+# TCP server on 127.0.0.1:GDB_PORT (loopback only), so that the gdb session stays out of the log.
+# nodelay: QEMU writes the UART's bytes one by one; with Nagle's algorithm against gdb's
+# delayed ACKs every packet exchange would wait ~40 ms.
+: "${GDB_PORT:=}"
+serial2=()
+[ -z "$GDB_PORT" ] || serial2=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off,nodelay=on")
 log="${QEMU_LOG:-$BUILD/qemu.log}"
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
@@ -28,7 +35,7 @@ timeout "$QEMU_TIMEOUT" "$QEMU" \
     -machine "$QEMU_MACHINE" -smp 2 -m 1024 \
     -vga none -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -serial "file:$log" \
+    -serial "file:$log" "${serial2[@]}" \
     -drive "file=$disk,format=raw" &
 qemu=$!
 trap 'kill "$qemu" 2> /dev/null || true' EXIT

@@ -2,11 +2,12 @@
 # Installs what `make test` needs on a fresh Debian machine: the Debian Rust toolchain for
 # Redox targets (linked into rustup as `debian`), lld, llvm-objcopy, QEMU, the build
 # dependencies of the bootloader and of redoxfs, and for the Redox image gcc (relibc's one C
-# file, the unwinder stubs) and python3 (ci/redox/x86_64-unknown-redox-gcc). Idempotent; apt runs only when something is
+# file, the unwinder stubs), python3 (ci/redox/x86_64-unknown-redox-gcc) and gdb (make gdb-test).
+# Idempotent; apt runs only when something is
 # missing.
 source "$(dirname "$0")/lib.sh"
 
-packages=(rustc-web cargo-web rust-web-src lld-22 llvm binutils git make qemu-system-x86 nasm libfuse-dev
+packages=(rustc-web cargo-web rust-web-src lld-22 llvm binutils git make qemu-system-x86 gdb nasm libfuse-dev
     pkg-config gcc python3)
 missing=()
 for p in "${packages[@]}"; do

@@ -200,6 +200,28 @@ impl Tracer {
         }
     }
 
+    /// Like [`Tracer::wait`], but never sleeps: the next stop or notice if one is queued,
+    /// `None` if none is (or no tracee is left). For callers that wait on something else too
+    /// (gdbserver polls its serial line). Needs an event queue, which makes the trace handles
+    /// non-blocking; the queue itself is not read.
+    pub fn poll(&mut self) -> Result<Option<(TraceeId, Stop)>> {
+        if self.queue.is_none() {
+            return Err(Error::Unsupported {
+                what: "Tracer::poll needs non-blocking trace handles (Tracer::with_event_queue)",
+            });
+        }
+        if let Some(next) = self.pending.pop_front() {
+            return Ok(Some(next));
+        }
+        // Every handle, not only those the queue reported: we do not sleep in the queue.
+        let all: alloc::vec::Vec<usize> = self.tracees.keys().copied().collect();
+        for index in all {
+            self.drain(index)?;
+            self.ready.remove(&index);
+        }
+        Ok(self.pending.pop_front())
+    }
+
     /// Reads what tracee `index` has queued and turns it into pending stops.
     fn drain(&mut self, index: usize) -> Result<()> {
         let blocking = self.queue.is_none();

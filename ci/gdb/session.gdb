@@ -1,0 +1,25 @@
+# make gdb-test: what Debian's gdb does to gdbdemo under gdbserver (ci/gdb.sh runs it with
+# `file` and `target remote` first, then checks the output against ci/gdb/session.expected).
+set pagination off
+set confirm off
+set width 0
+break gdbdemo::compute
+continue
+bt 2
+info registers rip
+print input
+next
+print factor
+set var factor = 3
+print factor
+stepi
+x/4xb $pc
+# No hardware watchpoints yet (the kernel has no debug-register access): gdb single-steps.
+set can-use-hw-watchpoints 0
+watch gdbdemo::LAST_RESULT
+continue
+delete 2
+# The round trip of one stepi: gdb's resume, our step, the stop reply, gdb's reads after it.
+python import time
+python t = time.monotonic(); [gdb.execute("stepi", to_string=True) for _ in range(20)]; print("stepi round trip: %.1f ms (mean of 20)" % ((time.monotonic() - t) * 50))
+continue

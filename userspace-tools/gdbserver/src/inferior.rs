@@ -1,0 +1,337 @@
+//! What the gdb glue needs from a tracee, and its implementation over redox-ptrace's Tracer.
+//!
+//! The trait keeps the glue (target.rs) testable on the host against a fake tracee; the
+//! Redox implementation is the only code here that talks to the kernel.
+
+use redox_ptrace::{
+    fd::MemFd,
+    raw,
+    spawn::{self, ExitStatus},
+    Restart, Stop, StopSet, TraceeId, Tracer,
+};
+use syscall::{FloatRegisters, IntRegisters};
+
+/// Why a resumed tracee came back to gdb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// One instruction done.
+    Step,
+    /// At an `int3`; `rip` is the address of the int3 byte.
+    Breakpoint,
+    /// A CPU exception, as the gdb signal number it stands for.
+    Signal(u8),
+    /// Exited with this code.
+    Exited(u8),
+    /// Killed by this signal.
+    Killed(u8),
+}
+
+/// How to resume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    Continue,
+    Step,
+}
+
+pub type Error = String;
+
+/// A stopped tracee as the gdb glue sees it.
+pub trait Inferior {
+    fn int_regs(&mut self) -> Result<IntRegisters, Error>;
+    fn set_int_regs(&mut self, regs: &IntRegisters) -> Result<(), Error>;
+    fn float_regs(&mut self) -> Result<FloatRegisters, Error>;
+    fn set_float_regs(&mut self, regs: &FloatRegisters) -> Result<(), Error>;
+    /// Reads up to `buf.len()` bytes; fewer when a mapping ends, an error when nothing is
+    /// mapped at `addr`.
+    fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error>;
+    /// Writes all of `data` (into code too: the kernel copies the page first).
+    fn write_mem(&mut self, addr: usize, data: &[u8]) -> Result<(), Error>;
+    /// Resumes the tracee. `deliver` says whether the exception it is stopped at (if any)
+    /// should take its course (gdb passed the signal on) or be dropped.
+    fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error>;
+    /// Never blocks: why the tracee stopped, or `None` while it runs on.
+    fn poll(&mut self) -> Result<Option<Halt>, Error>;
+    /// gdb's Ctrl-C: make the running tracee stop soon; its next halt is then reported as
+    /// SIGINT if nothing else stopped it first.
+    fn interrupt(&mut self) -> Result<(), Error>;
+    fn kill(&mut self) -> Result<(), Error>;
+    /// Lets the tracee run on untraced.
+    fn detach(&mut self) -> Result<(), Error>;
+}
+
+/// gdb's signal number for x86 exception `vector`, as Linux would deliver it.
+pub fn signal_of(vector: usize) -> u8 {
+    const SIGILL: u8 = 4;
+    const SIGTRAP: u8 = 5;
+    const SIGBUS: u8 = 7;
+    const SIGFPE: u8 = 8;
+    const SIGSEGV: u8 = 11;
+    match vector {
+        0 | 16 | 19 => SIGFPE, // divide error, x87 and SIMD floating point
+        1 | 3 => SIGTRAP,      // debug, breakpoint
+        6 => SIGILL,           // invalid opcode
+        17 => SIGBUS,          // alignment check
+        _ => SIGSEGV,          // general protection, page fault, the rest
+    }
+}
+
+/// Stops gdb cares about while the tracee runs or steps.
+const RUNNING: StopSet = StopSet::BREAKPOINT
+    .union(StopSet::EXCEPTION)
+    .union(StopSet::EXIT);
+
+/// gdb's number for SIGINT, what an interrupted tracee reports.
+const SIGINT: u8 = 2;
+
+/// A tracee spawned (or attached) through redox-ptrace, single-threaded: threads the tracee
+/// starts are created by procmgr and are not followed (see the library README).
+pub struct Traced {
+    tracer: Tracer,
+    /// What the last resume armed.
+    armed: StopSet,
+    /// gdb asked for an interrupt that no stop has answered yet.
+    interrupting: bool,
+    id: TraceeId,
+    /// Our child's pid when we spawned it: its exit code comes from `waitpid`.
+    child: Option<usize>,
+    /// The tracee's `mem` handle, opened on first use (it follows the tracee across exec).
+    mem: Option<MemFd>,
+}
+
+impl Traced {
+    /// Spawns `argv` traced and runs it to the first instruction of the new program: the
+    /// exit of the syscall that replaced its address space (exec). Before that, our handoff
+    /// and relibc's loader run in the child.
+    pub fn spawn(argv: &[String]) -> Result<Self, Error> {
+        let mut source = spawn::default_source();
+        // Non-blocking trace handles (an event queue), so that gdbserver can poll the tracee
+        // and the serial line in turn while the program runs.
+        let queue = spawn::open_event_queue().map_err(|e| e.to_string())?;
+        let mut tracer = Tracer::with_event_queue(queue);
+        tracer.set_always(StopSet::ADDRSPACE_SWITCH);
+        let target = spawn::Target::Command(argv);
+        let (id, child) =
+            spawn::start_traced(&mut tracer, source.as_mut(), target, Restart::Syscall)
+                .map_err(|e| format!("{target}: {e}"))?;
+        let mut after_exec = false;
+        loop {
+            match tracer.wait().map_err(|e| e.to_string())? {
+                Some((_, Stop::AddrSpaceSwitch)) => after_exec = true,
+                Some((_, Stop::SyscallExit { .. })) if after_exec => break,
+                Some((_, Stop::Exited)) | None => {
+                    return Err(format!("{target} exited before its program started"));
+                }
+                Some((_, stop)) if stop.is_stop() => {
+                    tracer
+                        .restart(id, Restart::Syscall)
+                        .map_err(|e| e.to_string())?;
+                }
+                Some(_) => {}
+            }
+        }
+        // From here only what gdb asks for.
+        tracer.set_always(StopSet::NONE);
+        Ok(Self {
+            tracer,
+            armed: RUNNING,
+            interrupting: false,
+            id,
+            child,
+            mem: None,
+        })
+    }
+
+    /// The tracee's pid (procmgr's), for gdb's process id.
+    pub fn pid(&self) -> Option<usize> {
+        self.id.pid
+    }
+
+    fn err(e: redox_ptrace::Error) -> Error {
+        e.to_string()
+    }
+
+    fn mem(&mut self) -> Result<&MemFd, Error> {
+        if self.mem.is_none() {
+            let ctx = self.tracee()?.context();
+            self.mem = Some(raw::open_mem(ctx).map_err(Self::err)?);
+        }
+        self.mem.as_ref().ok_or_else(|| "no mem handle".to_string())
+    }
+
+    fn tracee(&mut self) -> Result<&mut redox_ptrace::Tracee, Error> {
+        self.tracer
+            .tracee_mut(self.id)
+            .ok_or_else(|| "the tracee is gone".to_string())
+    }
+
+    /// Turns a stop into what gdb sees; `None` for stops gdb does not care about (they are
+    /// answered here).
+    fn halt_of(&mut self, stop: Stop) -> Result<Option<Halt>, Error> {
+        if stop.is_stop() && self.interrupting {
+            // Whatever stops it first answers the interrupt; the syscall stop armed for it
+            // is reported as the SIGINT gdb expects.
+            self.interrupting = false;
+            if let Stop::SyscallEntry { .. } = stop {
+                return Ok(Some(Halt::Signal(SIGINT)));
+            }
+        }
+        Ok(Some(match stop {
+            Stop::SingleStep { .. } => Halt::Step,
+            Stop::Breakpoint { .. } => Halt::Breakpoint,
+            Stop::Exception { kind, .. } => Halt::Signal(signal_of(kind)),
+            Stop::Exited => return self.exit_status().map(Some),
+            Stop::Exiting { .. } => {
+                // Let it go; its exit code comes from waitpid once it is gone.
+                self.tracer
+                    .restart(self.id, Restart::Continue(StopSet::NONE))
+                    .map_err(Self::err)?;
+                return Ok(None);
+            }
+            Stop::AddrSpaceSwitch => return Ok(None),
+            other => {
+                if other.is_stop() {
+                    self.tracer
+                        .restart(self.id, Restart::Continue(self.armed))
+                        .map_err(Self::err)?;
+                }
+                return Ok(None);
+            }
+        }))
+    }
+
+    fn exit_status(&mut self) -> Result<Halt, Error> {
+        let Some(pid) = self.child else {
+            // Attached, not our child: no exit code to be had.
+            return Ok(Halt::Exited(0));
+        };
+        Ok(match spawn::wait_exit(pid) {
+            ExitStatus::Code(code) => Halt::Exited(code as u8),
+            ExitStatus::Signal(sig) => Halt::Killed(sig as u8),
+            ExitStatus::Unknown => Halt::Exited(0),
+        })
+    }
+}
+
+impl Inferior for Traced {
+    fn int_regs(&mut self) -> Result<IntRegisters, Error> {
+        self.tracee()?.int_regs().map_err(Self::err)
+    }
+
+    fn set_int_regs(&mut self, regs: &IntRegisters) -> Result<(), Error> {
+        self.tracee()?.set_int_regs(regs).map_err(Self::err)
+    }
+
+    fn float_regs(&mut self) -> Result<FloatRegisters, Error> {
+        self.tracee()?.float_regs().map_err(Self::err)
+    }
+
+    fn set_float_regs(&mut self, regs: &FloatRegisters) -> Result<(), Error> {
+        let tracee = self.tracee()?;
+        raw::set_float_regs(tracee.context(), regs).map_err(Self::err)
+    }
+
+    fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error> {
+        let mem = self.mem()?;
+        raw::read_mem(mem, addr, buf).map_err(Self::err)
+    }
+
+    fn write_mem(&mut self, addr: usize, data: &[u8]) -> Result<(), Error> {
+        let mem = self.mem()?;
+        let mut done = 0;
+        while let Some(rest) = data.get(done..).filter(|rest| !rest.is_empty()) {
+            let at = addr.wrapping_add(done);
+            match raw::write_mem(mem, at, rest).map_err(Self::err)? {
+                0 => return Err(format!("nothing mapped at {at:#x}")),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
+
+    fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error> {
+        let set = match how {
+            Resume::Continue => RUNNING,
+            Resume::Step => RUNNING | StopSet::STEP,
+        };
+        let held = self.tracee()?.state().held().copied();
+        let restart = match held {
+            // The kernel reports rip at the int3; gdb has put the original byte back (or
+            // moved rip), so resume there without raising the breakpoint exception.
+            Some(Stop::Breakpoint { .. }) => Restart::SkipBreakpoint(set),
+            Some(Stop::Exception { .. }) if !deliver => Restart::Suppress(set),
+            _ => Restart::Continue(set),
+        };
+        self.armed = set;
+        self.tracer.restart(self.id, restart).map_err(Self::err)
+    }
+
+    fn poll(&mut self) -> Result<Option<Halt>, Error> {
+        while let Some((_, stop)) = self.tracer.poll().map_err(Self::err)? {
+            if let Some(halt) = self.halt_of(stop)? {
+                return Ok(Some(halt));
+            }
+        }
+        Ok(None)
+    }
+
+    fn interrupt(&mut self) -> Result<(), Error> {
+        // The kernel has no way to stop a running tracee at once: arm syscall-entry stops
+        // (re-arming a running tracee takes effect at once), so it stops at its next call.
+        self.interrupting = true;
+        self.tracer
+            .restart(
+                self.id,
+                Restart::Continue(self.armed | StopSet::SYSCALL_ENTRY),
+            )
+            .map_err(Self::err)
+    }
+
+    fn kill(&mut self) -> Result<(), Error> {
+        self.tracer.kill(self.id).map_err(Self::err)?;
+        // A tracee held in a stop dies only when it leaves the stop: let it go, without
+        // raising the breakpoint or exception it is stopped at.
+        let restart = match self.tracee()?.state().held() {
+            Some(Stop::Breakpoint { .. }) => Some(Restart::SkipBreakpoint(StopSet::NONE)),
+            Some(Stop::Exception { .. }) => Some(Restart::Suppress(StopSet::NONE)),
+            Some(_) => Some(Restart::Continue(StopSet::NONE)),
+            None => None,
+        };
+        if let Some(restart) = restart {
+            // It may be gone already; the drain below sees that.
+            let _ = self.tracer.restart(self.id, restart);
+        }
+        // Drain to its exit so that waitpid reaps it.
+        while let Some((_, stop)) = self.tracer.wait().map_err(Self::err)? {
+            if stop.is_stop() {
+                let _ = self
+                    .tracer
+                    .restart(self.id, Restart::Continue(StopSet::NONE));
+            }
+        }
+        self.exit_status().map(drop)
+    }
+
+    fn detach(&mut self) -> Result<(), Error> {
+        // Leaving a breakpoint stop without PTRACE_FLAG_IGNORE raises the breakpoint
+        // exception, which would kill the program. gdb has put the original byte back, so
+        // step over it first (ignoring the int3 stop) and detach from the step stop.
+        if let Some(Stop::Breakpoint { .. }) = self.tracee()?.state().held() {
+            self.tracer
+                .restart(self.id, Restart::SkipBreakpoint(StopSet::STEP))
+                .map_err(Self::err)?;
+            loop {
+                match self.tracer.wait().map_err(Self::err)? {
+                    Some((_, Stop::SingleStep { .. })) => break,
+                    Some((_, Stop::Exited)) | None => return Ok(()),
+                    Some((_, stop)) if stop.is_stop() => {
+                        return Err(format!("detaching: unexpected {stop:?}"));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.tracer
+            .restart(self.id, Restart::Detach)
+            .map_err(Self::err)
+    }
+}

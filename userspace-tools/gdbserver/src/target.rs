@@ -1,0 +1,530 @@
+//! The gdbstub target over an [`Inferior`]: registers, memory, resume and step, software
+//! breakpoints. The protocol itself is gdbstub's.
+
+use std::collections::BTreeMap;
+
+use gdbstub::{
+    arch::Arch,
+    common::Signal,
+    target::{
+        ext::{
+            base::{
+                single_register_access::{SingleRegisterAccess, SingleRegisterAccessOps},
+                singlethread::{
+                    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps,
+                    SingleThreadSingleStep, SingleThreadSingleStepOps,
+                },
+                BaseOps,
+            },
+            breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps},
+        },
+        Target, TargetError, TargetResult,
+    },
+};
+use gdbstub_arch::x86::{reg::id::X86_64CoreRegId, X86_64_SSE};
+
+use crate::{
+    inferior::{Error, Halt, Inferior, Resume},
+    regs,
+};
+
+/// x86's breakpoint instruction.
+const INT3: u8 = 0xcc;
+
+/// A gdb target: the inferior plus the breakpoints gdb planted, with the bytes they hide.
+pub struct GdbTarget<I: Inferior> {
+    pub inferior: I,
+    breakpoints: BTreeMap<usize, u8>,
+    /// Set by resume/step, taken by the event loop.
+    pub pending: Option<Resume>,
+}
+
+impl<I: Inferior> GdbTarget<I> {
+    pub fn new(inferior: I) -> Self {
+        Self {
+            inferior,
+            breakpoints: BTreeMap::new(),
+            pending: None,
+        }
+    }
+
+    fn fatal<T>(e: Error) -> TargetResult<T, Self> {
+        Err(TargetError::Fatal(e))
+    }
+
+    /// The stop that ends what gdb asked for last, or `None` while the tracee runs on.
+    pub fn poll(&mut self) -> Result<Option<Halt>, Error> {
+        Ok(self.inferior.poll()?.map(|halt| self.report(halt)))
+    }
+
+    fn report(&mut self, halt: Halt) -> Halt {
+        match (self.pending.take(), halt) {
+            // A step onto a breakpoint's int3 reports the step, not the breakpoint: gdb asked
+            // for one instruction.
+            (Some(Resume::Step), Halt::Breakpoint) => Halt::Step,
+            (_, halt) => halt,
+        }
+    }
+
+    fn resume_as(&mut self, how: Resume, signal: Option<Signal>) -> Result<(), Error> {
+        self.inferior.resume(how, signal.is_some())?;
+        self.pending = Some(how);
+        Ok(())
+    }
+
+    fn all_regs(&mut self) -> Result<gdbstub_arch::x86::reg::X86_64CoreRegs, Error> {
+        let int = self.inferior.int_regs()?;
+        let float = self.inferior.float_regs()?;
+        Ok(regs::to_gdb(&int, &float))
+    }
+
+    fn set_all_regs(&mut self, gdb: &gdbstub_arch::x86::reg::X86_64CoreRegs) -> Result<(), Error> {
+        let mut int = self.inferior.int_regs()?;
+        let mut float = self.inferior.float_regs()?;
+        regs::from_gdb(gdb, &mut int, &mut float);
+        self.inferior.set_int_regs(&int)?;
+        self.inferior.set_float_regs(&float)
+    }
+}
+
+impl<I: Inferior> Target for GdbTarget<I> {
+    type Arch = X86_64_SSE;
+    type Error = Error;
+
+    fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
+        BaseOps::SingleThread(self)
+    }
+
+    fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<I: Inferior> SingleThreadBase for GdbTarget<I> {
+    fn read_registers(
+        &mut self,
+        regs: &mut <Self::Arch as Arch>::Registers,
+    ) -> TargetResult<(), Self> {
+        match self.all_regs() {
+            Ok(all) => {
+                *regs = all;
+                Ok(())
+            }
+            Err(e) => Self::fatal(e),
+        }
+    }
+
+    fn write_registers(
+        &mut self,
+        regs: &<Self::Arch as Arch>::Registers,
+    ) -> TargetResult<(), Self> {
+        // A refused register (a flag bit the kernel protects) is gdb's "E" reply, not fatal.
+        self.set_all_regs(regs).map_err(|_| TargetError::NonFatal)
+    }
+
+    fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, (), Self>> {
+        Some(self)
+    }
+
+    fn read_addrs(&mut self, start: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+        let start = start as usize;
+        let n = match self.inferior.read_mem(start, data) {
+            Ok(n) => n,
+            // Unmapped: gdb shows "Cannot access memory".
+            Err(_) => return Err(TargetError::NonFatal),
+        };
+        // Show the bytes our breakpoints cover, not the int3s.
+        let end = start.saturating_add(n);
+        for (&addr, &byte) in self.breakpoints.range(start..end) {
+            if let Some(slot) = data.get_mut(addr - start) {
+                *slot = byte;
+            }
+        }
+        Ok(n)
+    }
+
+    fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
+        let start = start as usize;
+        let end = start.saturating_add(data.len());
+        // A write over a planted breakpoint changes the byte it hides; the int3 stays.
+        let mut bytes = data.to_vec();
+        for (&addr, hidden) in self.breakpoints.range_mut(start..end) {
+            if let Some(slot) = bytes.get_mut(addr - start) {
+                *hidden = *slot;
+                *slot = INT3;
+            }
+        }
+        self.inferior
+            .write_mem(start, &bytes)
+            .map_err(|_| TargetError::NonFatal)
+    }
+
+    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<I: Inferior> SingleRegisterAccess<()> for GdbTarget<I> {
+    fn read_register(
+        &mut self,
+        _tid: (),
+        reg_id: X86_64CoreRegId,
+        buf: &mut [u8],
+    ) -> TargetResult<usize, Self> {
+        let range = regs::g_range(reg_id).ok_or(TargetError::NonFatal)?;
+        let all = match self.all_regs() {
+            Ok(all) => all,
+            Err(e) => return Self::fatal(e),
+        };
+        let image = regs::g_image(&all);
+        let value = image.get(range).ok_or(TargetError::NonFatal)?;
+        let dst = buf.get_mut(..value.len()).ok_or(TargetError::NonFatal)?;
+        dst.copy_from_slice(value);
+        Ok(value.len())
+    }
+
+    fn write_register(
+        &mut self,
+        _tid: (),
+        reg_id: X86_64CoreRegId,
+        val: &[u8],
+    ) -> TargetResult<(), Self> {
+        use gdbstub::arch::Registers;
+        let range = regs::g_range(reg_id).ok_or(TargetError::NonFatal)?;
+        let mut all = match self.all_regs() {
+            Ok(all) => all,
+            Err(e) => return Self::fatal(e),
+        };
+        let mut image = regs::g_image(&all);
+        let dst = image.get_mut(range).ok_or(TargetError::NonFatal)?;
+        if dst.len() != val.len() {
+            return Err(TargetError::NonFatal);
+        }
+        dst.copy_from_slice(val);
+        all.gdb_deserialize(&image)
+            .map_err(|()| TargetError::NonFatal)?;
+        self.set_all_regs(&all).map_err(|_| TargetError::NonFatal)
+    }
+}
+
+impl<I: Inferior> SingleThreadResume for GdbTarget<I> {
+    fn resume(&mut self, signal: Option<Signal>) -> Result<(), Self::Error> {
+        self.resume_as(Resume::Continue, signal)
+    }
+
+    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<I: Inferior> SingleThreadSingleStep for GdbTarget<I> {
+    fn step(&mut self, signal: Option<Signal>) -> Result<(), Self::Error> {
+        self.resume_as(Resume::Step, signal)
+    }
+}
+
+impl<I: Inferior> Breakpoints for GdbTarget<I> {
+    fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<I: Inferior> SwBreakpoint for GdbTarget<I> {
+    fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let addr = addr as usize;
+        if self.breakpoints.contains_key(&addr) {
+            return Ok(true);
+        }
+        let mut original = [0u8];
+        match self.inferior.read_mem(addr, &mut original) {
+            Ok(1) => {}
+            _ => return Ok(false),
+        }
+        if self.inferior.write_mem(addr, &[INT3]).is_err() {
+            return Ok(false);
+        }
+        self.breakpoints.insert(addr, original[0]);
+        Ok(true)
+    }
+
+    fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let addr = addr as usize;
+        let Some(original) = self.breakpoints.remove(&addr) else {
+            return Ok(false);
+        };
+        match self.inferior.write_mem(addr, &[original]) {
+            Ok(()) => Ok(true),
+            Err(e) => Self::fatal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeInferior;
+
+    fn target() -> GdbTarget<FakeInferior> {
+        GdbTarget::new(FakeInferior::new())
+    }
+
+    fn read(t: &mut GdbTarget<FakeInferior>, addr: u64, len: usize) -> Vec<u8> {
+        let mut buf = vec![0; len];
+        let n = t.read_addrs(addr, &mut buf).ok().expect("readable");
+        buf.truncate(n);
+        buf
+    }
+
+    mod breakpoint {
+        use super::*;
+
+        /// Verifies that a software breakpoint writes int3 into the tracee, that gdb's reads
+        /// still see the original byte, and that removing it puts the byte back.
+        #[test]
+        fn plants_int3_and_hides_it() {
+            let mut t = target();
+            assert_eq!(t.add_sw_breakpoint(0x1010, 1).ok(), Some(true));
+            assert_eq!(t.inferior.memory[0x10], INT3);
+            assert_eq!(read(&mut t, 0x100e, 4), [0x0e, 0x0f, 0x10, 0x11]);
+            assert_eq!(t.remove_sw_breakpoint(0x1010, 1).ok(), Some(true));
+            assert_eq!(t.inferior.memory[0x10], 0x10);
+            assert_eq!(t.remove_sw_breakpoint(0x1010, 1).ok(), Some(false));
+        }
+
+        /// Verifies that a memory write over a planted breakpoint changes the byte it hides
+        /// and leaves the int3 in place.
+        #[test]
+        fn write_over_it_keeps_int3() {
+            let mut t = target();
+            t.add_sw_breakpoint(0x1011, 1).ok().expect("planted");
+            t.write_addrs(0x1010, &[0xaa, 0xbb, 0xcc])
+                .ok()
+                .expect("written");
+            assert_eq!(t.inferior.memory[0x10..0x13], [0xaa, INT3, 0xcc]);
+            assert_eq!(read(&mut t, 0x1010, 3), [0xaa, 0xbb, 0xcc]);
+            t.remove_sw_breakpoint(0x1011, 1).ok().expect("removed");
+            assert_eq!(t.inferior.memory[0x11], 0xbb);
+        }
+
+        /// Verifies that a breakpoint where nothing is mapped is refused, not fatal.
+        #[test]
+        fn unmapped_is_refused() {
+            let mut t = target();
+            assert_eq!(t.add_sw_breakpoint(0x9000, 1).ok(), Some(false));
+        }
+    }
+
+    mod memory {
+        use super::*;
+
+        /// Verifies that reads stop at the end of the mapping and that a read where nothing
+        /// is mapped is gdb's error reply, not the end of the session.
+        #[test]
+        fn short_and_unmapped_reads() {
+            let mut t = target();
+            assert_eq!(read(&mut t, 0x10fe, 4), [0xfe, 0xff]);
+            let mut buf = [0; 4];
+            assert!(matches!(
+                t.read_addrs(0x9000, &mut buf),
+                Err(TargetError::NonFatal)
+            ));
+        }
+    }
+
+    mod registers {
+        use super::*;
+
+        /// Verifies that single-register reads and writes go to the named kernel field.
+        #[test]
+        fn single_register_access() {
+            let mut t = target();
+            let mut buf = [0; 16];
+            let n = t
+                .read_register((), X86_64CoreRegId::Rip, &mut buf)
+                .ok()
+                .expect("rip");
+            assert_eq!(&buf[..n], 0x1010u64.to_le_bytes());
+            t.write_register((), X86_64CoreRegId::Gpr(3), &7u64.to_le_bytes())
+                .ok()
+                .expect("rdx");
+            assert_eq!(t.inferior.int.rdx, 7);
+            assert_eq!(t.inferior.int.rip, 0x1010, "the rest unchanged");
+        }
+
+        /// Verifies that a register write the kernel refuses (a protected flag bit) is an
+        /// error reply to gdb.
+        #[test]
+        fn refused_write_is_an_error_reply() {
+            let mut t = target();
+            let mut regs = t.all_regs().expect("regs");
+            regs.eflags |= 1 << 9 | 1 << 12; // IOPL: not the tracer's to change
+            assert!(matches!(
+                t.write_registers(&regs),
+                Err(TargetError::NonFatal)
+            ));
+            regs.eflags = 0x202 | 1; // CF may change
+            assert!(t.write_registers(&regs).is_ok());
+            assert_eq!(t.inferior.int.rflags, 0x203);
+        }
+    }
+
+    mod resume {
+        use super::*;
+
+        /// Verifies that a step that lands on a breakpoint reports the step gdb asked for.
+        #[test]
+        fn step_onto_breakpoint_is_a_step() {
+            let mut t = target();
+            t.inferior.halts.push_back(Halt::Breakpoint);
+            t.step(None).expect("step");
+            assert_eq!(t.poll(), Ok(Some(Halt::Step)));
+            t.inferior.halts.push_back(Halt::Breakpoint);
+            t.resume(None).expect("continue");
+            assert_eq!(t.poll(), Ok(Some(Halt::Breakpoint)));
+        }
+
+        /// Verifies that gdb passing a signal on delivers the exception, and resuming
+        /// without one drops it.
+        #[test]
+        fn signal_decides_delivery() {
+            let mut t = target();
+            t.resume(Some(Signal::SIGSEGV)).expect("continue");
+            t.step(None).expect("step");
+            assert_eq!(
+                t.inferior.resumes,
+                [(Resume::Continue, true), (Resume::Step, false)]
+            );
+        }
+    }
+
+    mod protocol {
+        use gdbstub::{
+            conn::{Connection, ConnectionExt},
+            stub::{run_blocking, GdbStub, SingleThreadStopReason},
+        };
+
+        use super::*;
+
+        /// gdb's side of a session: the packets to send, what came back.
+        struct Script {
+            input: std::collections::VecDeque<u8>,
+            output: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+        }
+
+        impl Script {
+            /// Packets, framed; `"\x03"` is sent bare (gdb's Ctrl-C).
+            fn new(packets: &[&str]) -> Self {
+                let mut input = Vec::new();
+                for packet in packets {
+                    if *packet == "\x03" {
+                        input.push(3);
+                        continue;
+                    }
+                    let sum = packet.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+                    input.extend(format!("${packet}#{sum:02x}").bytes());
+                }
+                Self {
+                    input: input.into(),
+                    output: Default::default(),
+                }
+            }
+        }
+
+        impl Connection for Script {
+            type Error = &'static str;
+            fn write(&mut self, byte: u8) -> Result<(), Self::Error> {
+                self.output.borrow_mut().push(byte);
+                Ok(())
+            }
+            fn flush(&mut self) -> Result<(), Self::Error> {
+                Ok(())
+            }
+        }
+
+        impl ConnectionExt for Script {
+            fn read(&mut self) -> Result<u8, Self::Error> {
+                self.input.pop_front().ok_or("end of script")
+            }
+            fn peek(&mut self) -> Result<Option<u8>, Self::Error> {
+                Ok(self.input.front().copied())
+            }
+        }
+
+        enum Loop {}
+
+        impl run_blocking::BlockingEventLoop for Loop {
+            type Target = GdbTarget<FakeInferior>;
+            type Connection = Script;
+            type StopReason = SingleThreadStopReason<u64>;
+
+            fn wait_for_stop_reason(
+                target: &mut Self::Target,
+                conn: &mut Self::Connection,
+            ) -> Result<
+                run_blocking::Event<Self::StopReason>,
+                run_blocking::WaitForStopReasonError<Error, &'static str>,
+            > {
+                use run_blocking::WaitForStopReasonError as E;
+                // The tracee first: the script holds gdb's later packets already, which gdb
+                // would only send after the stop reply. Then gdb's bytes (a Ctrl-C).
+                if let Some(halt) = target.poll().map_err(E::Target)? {
+                    return Ok(run_blocking::Event::TargetStopped(crate::stop_reason(halt)));
+                }
+                match conn.peek().map_err(E::Connection)? {
+                    Some(_) => {
+                        let byte = conn.read().map_err(E::Connection)?;
+                        Ok(run_blocking::Event::IncomingData(byte))
+                    }
+                    None => Err(E::Target("the fake tracee never stops".to_string())),
+                }
+            }
+
+            fn on_interrupt(t: &mut Self::Target) -> Result<Option<Self::StopReason>, Error> {
+                t.inferior.interrupt()?;
+                Ok(None)
+            }
+        }
+
+        /// Runs gdb's packets against a fake tracee; returns the stub's replies.
+        fn session(t: &mut GdbTarget<FakeInferior>, packets: &[&str]) -> String {
+            let script = Script::new(packets);
+            let output = std::rc::Rc::clone(&script.output);
+            // The session ends when the script does (a connection error).
+            let _ = GdbStub::new(script).run_blocking::<Loop>(t);
+            String::from_utf8_lossy(&output.borrow()).into_owned()
+        }
+
+        /// Verifies that gdb's packets reach the glue: a breakpoint (Z0), a memory read
+        /// that shows the hidden byte (m), a continue reported as a software breakpoint
+        /// (vCont;c), a register read (p10: rip) and the exit report (W).
+        #[test]
+        fn breakpoint_continue_and_exit() {
+            let mut t = target();
+            t.inferior
+                .halts
+                .extend([Halt::Breakpoint, Halt::Exited(61)]);
+            let replies = session(
+                &mut t,
+                &["Z0,1010,1", "m100f,2", "vCont;c", "p10", "vCont;c"],
+            );
+            assert_eq!(t.inferior.memory[0x10], INT3);
+            // rip 0x1010, little-endian, with gdb's run-length encoding: "00" then 13 more "0".
+            let rip = "$1010*)#";
+            for want in ["$OK#", "$0f10#", "$T05", "swbreak", rip, "$W3d#"] {
+                assert!(replies.contains(want), "{want} not in {replies}");
+            }
+        }
+
+        /// Verifies that gdb's Ctrl-C while the tracee runs reaches the inferior as an
+        /// interrupt request, and the stop that follows is reported as SIGINT.
+        #[test]
+        fn ctrl_c_interrupts() {
+            let mut t = target();
+            t.inferior.busy_polls = 1;
+            t.inferior.halts.push_back(Halt::Signal(2));
+            let replies = session(&mut t, &["vCont;c", "\x03"]);
+            assert!(t.inferior.interrupted);
+            assert!(replies.contains("$S02"), "{replies}");
+        }
+    }
+}
