@@ -12,6 +12,7 @@ mod exec;
 mod exit;
 mod fault;
 mod mem;
+mod regs;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -52,4 +53,5 @@ pub static ALL: &[Test] = tests![
     clone::grandchild_is_traced_from_the_start,
     strace::library_prints_exact_lines,
     strace::library_multiplexes_tracees,
+    regs::rip_outside_user_space_is_einval,
 ];

@@ -1,0 +1,43 @@
+//! Register writes that the CPU would refuse in ring 0 are refused at the write instead.
+
+use core::mem::size_of;
+
+use syscall::{ContextStatus, IntRegisters, EINVAL};
+
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys,
+};
+
+fn exit_at_once(_: usize) -> ! {
+    child::exit()
+}
+
+/// Verifies that a `regs/int` write with a `rip` outside user space (non-canonical, or a kernel
+/// address) is EINVAL, without any trace session, and leaves the registers as they were.
+pub fn rip_outside_user_space_is_einval() -> Result<(), Failure> {
+    let mut child = Child::new(exit_at_once, 0)?;
+    let handle = child.open("regs/int")?;
+    let mut regs = IntRegisters::default();
+    check_eq!(sys::read(&handle, &mut regs)?, size_of::<IntRegisters>());
+    for rip in [
+        0x0000_8000_0000_0000,
+        0x8000_0000_0000_0000,
+        0xFFFF_8000_0000_0000,
+    ] {
+        let bad = IntRegisters { rip, ..regs };
+        let result = sys::write(&handle, &bad);
+        if result.is_ok() {
+            // Undo before failing, so that the child never resumes there.
+            sys::write(&handle, &regs)?;
+        }
+        check_errno!(result, EINVAL);
+    }
+    let mut now = IntRegisters::default();
+    sys::read(&handle, &mut now)?;
+    check_eq!(now.rip, regs.rip, "rip after the refused writes");
+    child.start()?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
