@@ -31,6 +31,24 @@ pub fn check_write(current: &IntRegisters, new: &IntRegisters) -> Result<()> {
     Ok(())
 }
 
+/// MXCSR bits a CPU supports when `fxsave` stores a zero `MXCSR_MASK` (Intel SDM 11.6.6).
+pub const DEFAULT_MXCSR_MASK: u32 = 0xFFBF;
+
+/// Checks the MXCSR of a `regs/float` write against the CPU's `MXCSR_MASK` (as `fxsave` stored
+/// it in the context's saved state; 0 means [`DEFAULT_MXCSR_MASK`]). A reserved bit would make
+/// `fxrstor`/`xrstor` raise #GP in ring 0 when the context resumes, so it is `EINVAL` (as on
+/// Linux).
+pub fn check_mxcsr(mxcsr_mask: u32, mxcsr: u32) -> Result<()> {
+    let mask = match mxcsr_mask {
+        0 => DEFAULT_MXCSR_MASK,
+        mask => mask,
+    };
+    if mxcsr & !mask != 0 {
+        return Err(Error::new(EINVAL));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +111,18 @@ mod tests {
             ..user_regs()
         };
         assert_eq!(check_write(&user_regs(), &last), Ok(()));
+    }
+
+    /// Verifies that MXCSR bits outside the CPU's mask are EINVAL and the default mask (no DAZ)
+    /// applies when the saved mask is zero.
+    #[test]
+    fn mxcsr_reserved_bits_are_refused() {
+        assert_eq!(check_mxcsr(0xFFFF, 0x1F80), Ok(()));
+        assert_eq!(check_mxcsr(0xFFFF, 0x1FC0), Ok(()));
+        assert_eq!(check_mxcsr(0xFFFF, 0x1_1F80), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0xFFFF, 0x8000_1F80), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0, 0x1FC0), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0, 0x1F80), Ok(()));
     }
 
     /// Verifies that IOPL, IF and AC are the kernel's and cannot be changed.

@@ -54,4 +54,5 @@ pub static ALL: &[Test] = tests![
     strace::library_prints_exact_lines,
     strace::library_multiplexes_tracees,
     regs::rip_outside_user_space_is_einval,
+    regs::reserved_mxcsr_bits_are_einval,
 ];

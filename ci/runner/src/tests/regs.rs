@@ -2,7 +2,7 @@
 
 use core::mem::size_of;
 
-use syscall::{ContextStatus, IntRegisters, EINVAL};
+use syscall::{ContextStatus, FloatRegisters, IntRegisters, EINVAL};
 
 use crate::{
     child::{self, Child},
@@ -37,6 +37,29 @@ pub fn rip_outside_user_space_is_einval() -> Result<(), Failure> {
     let mut now = IntRegisters::default();
     sys::read(&handle, &mut now)?;
     check_eq!(now.rip, regs.rip, "rip after the refused writes");
+    child.start()?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
+/// Verifies that a `regs/float` write with MXCSR bits outside the CPU's MXCSR_MASK is EINVAL,
+/// while writing back what was read succeeds.
+pub fn reserved_mxcsr_bits_are_einval() -> Result<(), Failure> {
+    let mut child = Child::new(exit_at_once, 0)?;
+    let handle = child.open("regs/float")?;
+    let mut regs = FloatRegisters::default();
+    check_eq!(sys::read(&handle, &mut regs)?, size_of::<FloatRegisters>());
+    let bad = FloatRegisters {
+        mxcsr: regs.mxcsr | 0x8000_0000,
+        ..regs
+    };
+    let result = sys::write(&handle, &bad);
+    if result.is_ok() {
+        // Undo before failing: fxrstor of the bad value would fault in ring 0.
+        sys::write(&handle, &regs)?;
+    }
+    check_errno!(result, EINVAL);
+    check_eq!(sys::write(&handle, &regs)?, size_of::<FloatRegisters>());
     child.start()?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     Ok(())
