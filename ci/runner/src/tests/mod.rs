@@ -55,5 +55,6 @@ pub static ALL: &[Test] = tests![
     strace::library_multiplexes_tracees,
     regs::rip_outside_user_space_is_einval,
     regs::reserved_mxcsr_bits_are_einval,
+    trace::failed_attach_leaves_no_session,
     spawn::empty_fd_transfer_is_einval,
 ];

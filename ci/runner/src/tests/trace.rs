@@ -5,7 +5,7 @@ use core::mem::size_of;
 
 use syscall::{
     data::Event, flag::PtraceFlags, ContextStatus, EventFlags, IntRegisters, EAGAIN, EBADF, EBUSY,
-    EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
+    EEXIST, EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
 };
 use trace_core::{Stop, TraceEvent};
 
@@ -375,5 +375,21 @@ pub fn bad_requests_are_einval() -> Result<(), Failure> {
     check_errno!(sys::write(&trace, &0x40_u64.to_ne_bytes()), EINVAL);
     check_errno!(resume(&trace, IGNORE), EINVAL);
     check_errno!(sys::read(&trace, &mut [0; 8]), EINVAL);
+    Ok(())
+}
+
+/// Verifies that an attach whose new fd cannot be placed (`openat_into`/`dup_into` into a
+/// taken slot: EEXIST) leaves no session behind: the next tracer can attach.
+pub fn failed_attach_leaves_no_session() -> Result<(), Failure> {
+    let (child, _trace, taken) = spawn_traced(write_message, |_| sys::pipe().map(|(r, _)| r))?;
+    check_errno!(
+        sys::openat_at(child.context_fd(), "trace", O_RDWR, taken.raw()),
+        EEXIST
+    );
+    check_errno!(
+        syscall::dup_into(child.context_fd(), taken.raw(), b"trace"),
+        EEXIST
+    );
+    child.open("trace")?;
     Ok(())
 }
