@@ -433,7 +433,8 @@ pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) ->
 ///
 /// CONTEXT: sleeps until an event arrives, unless `O_NONBLOCK` is in `fcntl_flags`.
 /// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
-/// `EINTR`, or `ESRCH` once the tracee has exited and every event was read.
+/// `EINTR`, `EFAULT` when the first event cannot be copied (nothing is consumed; a fault after
+/// that gives the short count), or `ESRCH` once the tracee has exited and every event was read.
 pub fn read(
     session: &Session,
     buf: UserSliceWo,
@@ -455,8 +456,13 @@ pub fn read(
                 Err(error) if copied == 0 => return Err(error),
                 Err(_) => break,
             };
-            chunk.copy_from_slice(event.as_bytes())?;
-            state.consume_event();
+            // An event is consumed only once it is in the tracer's buffer; a fault part-way
+            // returns what was delivered.
+            match chunk.copy_from_slice(event.as_bytes()) {
+                Ok(()) => state.consume_event(),
+                Err(error) if copied == 0 => return Err(error),
+                Err(_) => break,
+            }
             copied = copied.saturating_add(TraceEvent::SIZE);
         }
         if copied > 0 {

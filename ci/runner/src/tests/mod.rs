@@ -56,5 +56,6 @@ pub static ALL: &[Test] = tests![
     regs::rip_outside_user_space_is_einval,
     regs::reserved_mxcsr_bits_are_einval,
     trace::failed_attach_leaves_no_session,
+    trace::read_faulting_part_way_loses_nothing,
     spawn::empty_fd_transfer_is_einval,
 ];
