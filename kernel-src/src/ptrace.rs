@@ -200,11 +200,11 @@ fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
     let armed = session.armed();
     drop(session);
     PercpuBlock::current().ptrace_flags.set(armed);
-    if armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP)
-        && let Some(regs) = context::current().write(token.token()).regs_mut()
-    {
-        // The debug exception after the next user instruction is the single-step stop.
-        regs.set_singlestep(true);
+    if let Some(regs) = context::current().write(token.token()).regs_mut() {
+        // The debug exception after the next user instruction is the single-step stop. Cleared
+        // otherwise: a stop reached while stepping (a syscall stop, the step over a `syscall`)
+        // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
+        regs.set_singlestep(armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP));
     }
     ignore
 }

@@ -57,5 +57,7 @@ pub static ALL: &[Test] = tests![
     regs::reserved_mxcsr_bits_are_einval,
     trace::failed_attach_leaves_no_session,
     trace::read_faulting_part_way_loses_nothing,
+    step::leaving_step_after_syscall_clears_trap_flag,
+    step::leaving_syscall_stop_unstepped_clears_trap_flag,
     spawn::empty_fd_transfer_is_einval,
 ];

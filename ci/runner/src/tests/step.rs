@@ -136,3 +136,73 @@ pub fn unarmed_breakpoint_is_an_exception() -> Result<(), Failure> {
     check_eq!(drain(&reader)?, 10_u32.to_ne_bytes());
     Ok(())
 }
+
+/// Steps from the int3 before `rp_syscall`'s `syscall` up to that syscall's entry stop.
+fn step_to_syscall(trace: &crate::sys::Fd, child: &child::Child) -> Result<(), Failure> {
+    check_eq!(
+        next_stop(trace)?,
+        Stop::Breakpoint {
+            ip: code::at::syscall()
+        }
+    );
+    let (handle, mut stopped) = regs(child)?;
+    stopped.rip = code::at::syscall_xor();
+    sys::write(&handle, &stopped)?;
+    let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    resume(trace, IGNORE | all)?;
+    check_eq!(
+        next_stop(trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_insn()
+        }
+    );
+    resume(trace, all)?;
+    check_eq!(
+        next_stop(trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_PRE_SYSCALL
+    );
+    Ok(())
+}
+
+/// Verifies that leaving the single-step stop after a stepped `syscall` with flags without
+/// PTRACE_STOP_SINGLESTEP clears the trap flag: the tracee runs on to its normal exit.
+pub fn leaving_step_after_syscall_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    step_to_syscall(&trace, &child)?;
+    let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    resume(&trace, all)?;
+    check_eq!(
+        next_stop(&trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_POST_SYSCALL
+    );
+    resume(&trace, all)?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_ret()
+        }
+    );
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    let enosys = syscall::ENOSYS.wrapping_neg() as usize;
+    check_eq!(drain(&reader)?, enosys.to_ne_bytes());
+    Ok(())
+}
+
+/// Verifies that leaving a syscall entry stop reached while stepping with flags without
+/// PTRACE_STOP_SINGLESTEP clears the trap flag: no step after the syscall returns.
+pub fn leaving_syscall_stop_unstepped_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    step_to_syscall(&trace, &child)?;
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    let enosys = syscall::ENOSYS.wrapping_neg() as usize;
+    check_eq!(drain(&reader)?, enosys.to_ne_bytes());
+    Ok(())
+}
