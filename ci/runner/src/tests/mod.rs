@@ -59,5 +59,6 @@ pub static ALL: &[Test] = tests![
     trace::read_faulting_part_way_loses_nothing,
     step::leaving_step_after_syscall_clears_trap_flag,
     step::leaving_syscall_stop_unstepped_clears_trap_flag,
+    exec::many_notices_never_drop_a_stop,
     spawn::empty_fd_transfer_is_einval,
 ];
