@@ -179,14 +179,16 @@ fn armed_here(flags: PtraceFlags) -> bool {
 #[cold]
 fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
     let ignore = stop_here(stop, token);
-    if PercpuBlock::current()
-        .switch_internals
-        .being_sigkilled
-        .get()
-    {
+    if being_killed(token) {
         crate::syscall::exit_this_context(None, token);
     }
     ignore
+}
+
+/// Whether the current context is being force-killed. Read from the context, not the per-CPU
+/// copy, which is only refreshed at a context switch.
+fn being_killed(token: &mut CleanLockToken) -> bool {
+    context::current().read(token.token()).being_sigkilled
 }
 
 /// [`stop_current`] for a context that is already exiting: being killed while stopped changes
@@ -209,7 +211,12 @@ fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
     ignore
 }
 
+/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. Kill always wins: a
+/// context being killed reports the stop but does not wait in it, and a kill during the wait
+/// ends it (the patched `WaitCondition::wait` does not sleep once `being_sigkilled` is set,
+/// which closes the race between the check here and the sleep).
 fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
+    let killed = being_killed(token);
     {
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
@@ -220,14 +227,23 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
         if delivery != Delivery::Stopped {
             return false;
         }
+        if killed {
+            state.abandon_stop();
+            return false;
+        }
     }
     loop {
+        if being_killed(token) {
+            session.state.lock(token.token()).abandon_stop();
+            return false;
+        }
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
         if !state.is_stopped() {
             return state.take_action();
         }
-        // A signal may cut the wait short; a trace stop only ends when the tracer says so.
+        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
+        // says so.
         let _ = session.tracee_wait.wait(state, "ptrace::stop", &mut token);
     }
 }

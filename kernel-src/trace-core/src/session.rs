@@ -132,6 +132,17 @@ impl SessionState {
         }
     }
 
+    /// Tracee side, killed: it leaves its stop (or does not wait in the one just reported)
+    /// without the tracer. What was queued stays readable.
+    pub fn abandon_stop(&mut self) {
+        match self.tracee {
+            TraceeState::Stopped { .. } | TraceeState::Resuming { .. } => {
+                self.tracee = TraceeState::Running;
+            }
+            TraceeState::Running | TraceeState::Exited => {}
+        }
+    }
+
     /// Tracer side, on `write`: arm `flags` and resume a stopped tracee.
     /// `PTRACE_FLAG_IGNORE` is only valid when leaving a stop that can be skipped.
     pub fn resume(&mut self, flags: PtraceFlags) -> Result<Resumed> {
@@ -315,6 +326,17 @@ mod tests {
         assert_eq!(session.next_event(), Err(Error::new(ESRCH)));
         assert_eq!(session.resume(PRE), Err(Error::new(ESRCH)));
         assert_eq!(session.stop(entry(2)), Delivery::Dropped);
+    }
+
+    /// Verifies that a killed tracee leaves its stop without the tracer, and its stop stays
+    /// readable.
+    #[test]
+    fn abandoned_stop_stays_readable() {
+        let mut session = stopped_at(entry(1), PRE);
+        session.abandon_stop();
+        assert!(!session.is_stopped());
+        assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
+        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
     }
 
     /// Verifies that unread notices coalesce into one and never crowd out a stop.

@@ -48,7 +48,7 @@ pub static ALL: &[Test] = tests![
     fault::invalid_opcode_stops_and_is_suppressed,
     fault::page_fault_reports_the_address,
     exit::stop_comes_before_teardown,
-    exit::killed_tracee_stops_at_exit,
+    exit::killed_tracee_reports_exit,
     exec::switch_is_reported_and_mem_follows,
     clone::grandchild_is_traced_from_the_start,
     strace::library_prints_exact_lines,
@@ -60,5 +60,7 @@ pub static ALL: &[Test] = tests![
     step::leaving_step_after_syscall_clears_trap_flag,
     step::leaving_syscall_stop_unstepped_clears_trap_flag,
     exec::many_notices_never_drop_a_stop,
+    exit::kill_ends_a_stopped_tracee,
+    exit::killed_tracee_does_not_wait_at_exit,
     spawn::empty_fd_transfer_is_einval,
 ];
