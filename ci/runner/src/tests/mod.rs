@@ -63,4 +63,5 @@ pub static ALL: &[Test] = tests![
     exit::kill_ends_a_stopped_tracee,
     exit::killed_tracee_does_not_wait_at_exit,
     spawn::empty_fd_transfer_is_einval,
+    mem::physical_mapping_is_eacces,
 ];
