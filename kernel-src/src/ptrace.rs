@@ -29,7 +29,7 @@ use crate::{
     scheme::SchemeExt,
     sync::{CleanLockToken, Mutex, WaitCondition, L1},
     syscall::{
-        error::{Error, Result, EBUSY, EINVAL, EPERM, ESRCH},
+        error::{Error, Result, EBUSY, EINTR, EINVAL, EPERM, ESRCH},
         flag::{ContextStatus, EventFlags, PtraceFlags, EVENT_READ, O_EXCL, O_NONBLOCK},
         usercopy::{UserSliceRo, UserSliceWo},
     },
@@ -382,9 +382,51 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
 
     let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
     parent.clones.lock(token.token()).push((number, session));
-    drop(parent);
-    stop_current(Stop::Clone { number }, token);
+    stop_here(Stop::Clone { number }, token);
+    if being_killed(token) {
+        // Killed inside `new-context`: nobody will ever get the new context's handle. Unless the
+        // tracer took it (then it holds its session), it would sit unstarted forever, so the
+        // creation is undone; the error unwinds the syscall (exiting from here would leak what
+        // its frames hold), and the creator dies on the way out.
+        if let Some(clone) = take_clone_number(&parent, number, token) {
+            close(clone, token);
+        }
+        discard_unstarted(child, token);
+        return Err(Error::new(EINTR));
+    }
     Ok(())
+}
+
+/// Removes `number` from the clones waiting to be taken, if it still is.
+fn take_clone_number(
+    session: &Session,
+    number: usize,
+    token: &mut CleanLockToken,
+) -> Option<Arc<Session>> {
+    let mut clones = session.clones.lock(token.token());
+    let index = clones.iter().position(|(candidate, _)| *candidate == number)?;
+    Some(clones.swap_remove(index).1)
+}
+
+/// Takes a context that never started, and that no tracer holds, out of the context list, as
+/// if it had never been created; it is freed with its last reference.
+///
+/// CONTEXT: takes `child`'s lock, then the context list lock.
+fn discard_unstarted(child: &Arc<ContextLock>, token: &mut CleanLockToken) {
+    {
+        let mut context = child.write(token.token());
+        let unstarted = matches!(
+            context.status,
+            Status::HardBlocked {
+                reason: HardBlockedReason::NotYetStarted
+            }
+        );
+        if !unstarted || context.ptrace.is_some() {
+            return;
+        }
+        context.status = Status::Dead { excp: None };
+    }
+    context::contexts_mut(token.downgrade()).remove(&context::ContextRef(Arc::clone(child)));
 }
 
 /// `dup(trace, "clone/<n>")`: takes the session of the `n`th context the tracee created.
@@ -396,12 +438,7 @@ pub fn take_clone(
     token: &mut CleanLockToken,
 ) -> Result<Arc<Session>> {
     let number = trace_core::abi::parse_clone_name(name)?;
-    let mut clones = session.clones.lock(token.token());
-    let index = clones
-        .iter()
-        .position(|(candidate, _)| *candidate == number)
-        .ok_or(Error::new(EINVAL))?;
-    Ok(clones.swap_remove(index).1)
+    take_clone_number(session, number, token).ok_or(Error::new(EINVAL))
 }
 
 //  ___                          _                  _

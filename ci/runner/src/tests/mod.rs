@@ -64,4 +64,5 @@ pub static ALL: &[Test] = tests![
     exit::killed_tracee_does_not_wait_at_exit,
     spawn::empty_fd_transfer_is_einval,
     mem::physical_mapping_is_eacces,
+    clone::kill_at_clone_stop_leaks_nothing,
 ];
