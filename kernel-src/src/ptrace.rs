@@ -560,7 +560,26 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
         state.detach()
     };
     if let Some(tracee) = session.tracee.upgrade() {
-        let mut context = tracee.write(token.token());
+        let mut context = loop {
+            let context = tracee.write(token.token());
+            // try_stop_context (a regs write, or `write` re-arming it) parks a context that is
+            // running on another CPU as "not yet started" while it waits for it to leave the
+            // CPU, then restores the old status. Read through that, the kill would be skipped
+            // (or its wakeup lost to the restore): wait until the parking is over. A context
+            // that never started has never been switched to.
+            let parked = context.switch_time != 0
+                && matches!(
+                    context.status,
+                    Status::HardBlocked {
+                        reason: HardBlockedReason::NotYetStarted
+                    }
+                );
+            if !parked {
+                break context;
+            }
+            drop(context);
+            context::switch(token);
+        };
         if context
             .ptrace
             .as_ref()
@@ -581,8 +600,15 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
             context.being_sigkilled = true;
             context.status = Status::Runnable;
             let cpu_id = context.cpu_id;
+            let running = context.running;
             drop(context);
             context::wakeup_context(&tracee, cpu_id, &mut token.downgrade());
+            if running {
+                // Running on another CPU, whose per-CPU copies of the armed stops and of the
+                // kill flag are refreshed only at a context switch: force one, so that it does
+                // not run on untraced until its next tick.
+                let _ = crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()));
+            }
         }
     }
     if wake {
