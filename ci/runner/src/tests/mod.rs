@@ -11,6 +11,7 @@ mod code;
 mod exec;
 mod exit;
 mod fault;
+pub(crate) mod fuzz;
 mod mem;
 mod regs;
 mod spawn;
@@ -65,4 +66,5 @@ pub static ALL: &[Test] = tests![
     spawn::empty_fd_transfer_is_einval,
     mem::physical_mapping_is_eacces,
     clone::kill_at_clone_stop_leaks_nothing,
+    fuzz::random_operations_keep_invariants,
 ];
