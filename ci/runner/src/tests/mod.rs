@@ -12,6 +12,7 @@ mod exec;
 mod exit;
 mod fault;
 pub(crate) mod fuzz;
+mod leak;
 mod mem;
 mod regs;
 mod spawn;
@@ -66,5 +67,6 @@ pub static ALL: &[Test] = tests![
     spawn::empty_fd_transfer_is_einval,
     mem::physical_mapping_is_eacces,
     clone::kill_at_clone_stop_leaks_nothing,
+    leak::kill_cycles_leak_nothing,
     fuzz::random_operations_keep_invariants,
 ];
