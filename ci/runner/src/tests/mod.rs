@@ -57,6 +57,7 @@ pub static ALL: &[Test] = tests![
     strace::library_multiplexes_tracees,
     regs::rip_outside_user_space_is_einval,
     regs::reserved_mxcsr_bits_are_einval,
+    regs::addrspace_switch_to_kernel_rip_is_einval,
     trace::failed_attach_leaves_no_session,
     trace::read_faulting_part_way_loses_nothing,
     step::leaving_step_after_syscall_clears_trap_flag,

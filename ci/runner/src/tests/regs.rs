@@ -64,3 +64,19 @@ pub fn reserved_mxcsr_bits_are_einval() -> Result<(), Failure> {
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     Ok(())
 }
+
+/// Verifies that an address-space switch (`current-addrspace`, as exec does) to a `rip`
+/// outside user space is EINVAL at the write: that `rip` would reach `iretq`/`sysretq` too.
+pub fn addrspace_switch_to_kernel_rip_is_einval() -> Result<(), Failure> {
+    let child = Child::new(exit_at_once, 0)?;
+    let space = child.open("addrspace")?;
+    let switch = child.open("current-addrspace")?;
+    let sp = 0x1000;
+    let result = sys::write_usizes(&switch, &[space.raw(), sp, 0x8000_0000_0000_0000]);
+    if result.is_ok() {
+        // Never closed, so never applied.
+        core::mem::forget(switch);
+    }
+    check_errno!(result, EINVAL);
+    Ok(())
+}
