@@ -461,25 +461,43 @@ pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) ->
     buf.copy_to_slice(&mut raw)?;
     let flags = trace_core::abi::parse_flags(&raw)?;
 
-    let resumed = {
+    let (resumed, unstep) = {
         let mut state = session.state.lock(token.token());
+        let stepping = state.armed().contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
         let resumed = state.resume(flags)?;
         session.armed.store(state.armed().bits(), Ordering::Release);
-        resumed
+        let unstep = stepping && !flags.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
+        (resumed, unstep)
     };
     match resumed {
         Resumed::WasStopped => {
             session.tracee_wait.notify(token);
         }
         Resumed::WasRunning => {
-            if let Some(tracee) = session.tracee.upgrade()
-                && tracee.read(token.token()).running
-            {
-                crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()))?;
+            if let Some(tracee) = session.tracee.upgrade() {
+                let running = tracee.read(token.token()).running;
+                if running || unstep {
+                    switch_out(tracee, unstep, token)?;
+                }
             }
         }
     }
     Ok(raw.len())
+}
+
+/// Makes a tracee outside any stop see a new armed set: one running on another CPU is switched
+/// out once, so that its CPU refreshes its per-CPU copy. With `unstep`, its trap flag is cleared
+/// too: a tracee that left a step stop (or entered a syscall) stepping still has TF in its
+/// saved flags, and a debug exception with no step armed would kill it.
+///
+/// CONTEXT: may sleep (waits for the tracee to leave its CPU).
+fn switch_out(tracee: Arc<ContextLock>, unstep: bool, token: &mut CleanLockToken) -> Result<()> {
+    crate::scheme::proc::try_stop_context(tracee, token, |context, _| {
+        if unstep && let Some(regs) = context.regs_mut() {
+            regs.set_singlestep(false);
+        }
+        Ok(())
+    })
 }
 
 /// `read` on a trace handle: as many whole [`TraceEvent`]s as fit and are queued.
@@ -554,10 +572,13 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
     for (_, clone) in clones {
         close(clone, token);
     }
-    let wake = {
+    let (wake, unstep) = {
         let mut state = session.state.lock(token.token());
         session.armed.store(0, Ordering::Release);
-        state.detach()
+        let stepping = state.armed().contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
+        let wake = state.detach();
+        // A stopped tracee clears TF itself when it leaves its stop.
+        (wake, stepping && !wake)
     };
     if let Some(tracee) = session.tracee.upgrade() {
         let mut context = loop {
@@ -613,6 +634,9 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
     }
     if wake {
         session.tracee_wait.notify(token);
+    }
+    if unstep && let Some(tracee) = session.tracee.upgrade() {
+        let _ = switch_out(tracee, true, token);
     }
 }
 

@@ -62,6 +62,7 @@ pub static ALL: &[Test] = tests![
     trace::read_faulting_part_way_loses_nothing,
     step::leaving_step_after_syscall_clears_trap_flag,
     step::leaving_syscall_stop_unstepped_clears_trap_flag,
+    step::disarming_step_during_syscall_clears_trap_flag,
     exec::many_notices_never_drop_a_stop,
     exit::kill_ends_a_stopped_tracee,
     exit::killed_tracee_does_not_wait_at_exit,

@@ -206,3 +206,38 @@ pub fn leaving_syscall_stop_unstepped_clears_trap_flag() -> Result<(), Failure> 
     check_eq!(drain(&reader)?, enosys.to_ne_bytes());
     Ok(())
 }
+
+/// Verifies that disarming single steps while the tracee is inside a syscall it entered
+/// stepping clears the trap flag: it runs on to its normal exit, no debug exception.
+pub fn disarming_step_during_syscall_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Breakpoint {
+            ip: code::at::syscall()
+        }
+    );
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rip = code::at::syscall_xor();
+    sys::write(&handle, &stopped)?;
+    resume(&trace, IGNORE | STEP)?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_insn()
+        }
+    );
+    // A yield, so that this runner runs again while the tracee is inside the syscall.
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rax = syscall::SYS_YIELD;
+    sys::write(&handle, &stopped)?;
+    resume(&trace, STEP)?;
+    sys::yield_now();
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, 0_usize.to_ne_bytes());
+    Ok(())
+}
