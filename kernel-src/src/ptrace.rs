@@ -404,7 +404,9 @@ fn take_clone_number(
     token: &mut CleanLockToken,
 ) -> Option<Arc<Session>> {
     let mut clones = session.clones.lock(token.token());
-    let index = clones.iter().position(|(candidate, _)| *candidate == number)?;
+    let index = clones
+        .iter()
+        .position(|(candidate, _)| *candidate == number)?;
     Some(clones.swap_remove(index).1)
 }
 

@@ -99,11 +99,13 @@ mod tests {
     /// Verifies that a `rip` outside user space is EINVAL: non-canonical, or a kernel address.
     #[test]
     fn rip_outside_user_space_is_refused() {
-        for rip in [USER_END, 0x8000_0000_0000_0000, 0xFFFF_8000_0000_0000, usize::MAX] {
-            let new = IntRegisters {
-                rip,
-                ..user_regs()
-            };
+        for rip in [
+            USER_END,
+            0x8000_0000_0000_0000,
+            0xFFFF_8000_0000_0000,
+            usize::MAX,
+        ] {
+            let new = IntRegisters { rip, ..user_regs() };
             assert_eq!(check_write(&user_regs(), &new), Err(Error::new(EINVAL)));
         }
         let last = IntRegisters {

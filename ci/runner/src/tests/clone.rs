@@ -113,7 +113,10 @@ fn context_count() -> Result<usize, Failure> {
         }
         text.extend_from_slice(buf.get(..len).unwrap_or(&[]));
     }
-    Ok(text.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).count())
+    Ok(text
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .count())
 }
 
 /// Creates one context through `new-context` (never started), then exits.

@@ -8,8 +8,8 @@
 
 use alloc::{format, string::String, vec::Vec};
 use syscall::{
-    flag::PtraceFlags, ContextStatus, FloatRegisters, IntRegisters, EACCES, EAGAIN, EBUSY,
-    EFAULT, EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR,
+    flag::PtraceFlags, ContextStatus, FloatRegisters, IntRegisters, EACCES, EAGAIN, EBUSY, EFAULT,
+    EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR,
 };
 use trace_core::TraceEvent;
 
@@ -135,7 +135,10 @@ fn expect<T>(what: &str, result: sys::Result<T>, allowed: &[i32]) -> Result<(), 
             REFUSED.fetch_add(1, Relaxed);
             Ok(())
         }
-        Err(error) => Err(format!("{}: undocumented errno {} ({})", what, error.errno, error)),
+        Err(error) => Err(format!(
+            "{}: undocumented errno {} ({})",
+            what, error.errno, error
+        )),
     }
 }
 
@@ -228,7 +231,9 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
             regs.mxcsr |= 1 << (16 + rng.below(16));
             let result = sys::write(&tracee.float, &regs);
             match result {
-                Ok(_) => Err(format!("regs/float write of mxcsr {:#x} accepted", { regs.mxcsr })),
+                Ok(_) => Err(format!("regs/float write of mxcsr {:#x} accepted", {
+                    regs.mxcsr
+                })),
                 result => expect("regs/float write", result, &[EINVAL, ESRCH]),
             }
         }

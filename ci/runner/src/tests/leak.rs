@@ -1,6 +1,8 @@
 //! Leak check: spawn/trace/kill cycles, with kills at every stop kind, give all memory back.
 
-use syscall::{flag::PtraceFlags, CallFlags, GlobalSchemes, StatVfs, StdFsCallKind, O_EXCL, O_RDWR};
+use syscall::{
+    flag::PtraceFlags, CallFlags, GlobalSchemes, StatVfs, StdFsCallKind, O_EXCL, O_RDWR,
+};
 use trace_core::Stop;
 
 use super::trace::{next_stop, resume};
@@ -163,13 +165,22 @@ pub fn kill_cycles_leak_nothing() -> Result<(), Failure> {
         }
         lost.push((at, before.saturating_sub(free_frames()?)));
     }
-    let untraced = lost.iter().find(|(at, _)| *at == KillAt::SelfExit).map(|(_, n)| *n);
+    let untraced = lost
+        .iter()
+        .find(|(at, _)| *at == KillAt::SelfExit)
+        .map(|(_, n)| *n);
     for (at, frames) in lost {
         let allowed = match at {
             KillAt::Exit | KillAt::SelfExit => untraced.unwrap_or(0),
             _ => 0,
         };
-        check_eq!(frames, allowed, "frames lost by {} cycles killing {:?}", CYCLES, at);
+        check_eq!(
+            frames,
+            allowed,
+            "frames lost by {} cycles killing {:?}",
+            CYCLES,
+            at
+        );
     }
     Ok(())
 }

@@ -7,11 +7,7 @@ use super::{
     code,
     trace::{drain, dup_trace, next_stop, regs, resume, spawn_traced},
 };
-use crate::{
-    child,
-    harness::Failure,
-    sys,
-};
+use crate::{child, harness::Failure, sys};
 
 const BREAKPOINT: PtraceFlags = PtraceFlags::PTRACE_STOP_BREAKPOINT;
 const STEP: PtraceFlags = PtraceFlags::PTRACE_STOP_SINGLESTEP;

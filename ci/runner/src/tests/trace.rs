@@ -451,7 +451,11 @@ pub fn read_faulting_part_way_loses_nothing() -> Result<(), Failure> {
     let buf = unsafe { core::slice::from_raw_parts_mut(start as *mut u8, 2 * TraceEvent::SIZE) };
     let got = sys::read(&trace, buf);
     let first = TraceEvent::from_bytes(buf.get(..TraceEvent::SIZE).unwrap_or(&[]))?.decode()?;
-    check_eq!(got, Ok(TraceEvent::SIZE), "the read into a half-mapped buffer");
+    check_eq!(
+        got,
+        Ok(TraceEvent::SIZE),
+        "the read into a half-mapped buffer"
+    );
     check_eq!(first, Stop::AddrSpaceSwitch);
     match next_stop(&trace)? {
         Stop::SyscallEntry { number, .. } => check_eq!(number, SYS_WRITE),
