@@ -40,7 +40,7 @@ export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
 	$(wildcard patches/kernel/*)
 
-.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test \
+.PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test soak \
 	check-redox test clean apply-relibc apply-base refresh-relibc refresh-base relibc base \
 	userspace image e2e demo run-image rine-compare gdb gdb-test
 
@@ -74,6 +74,10 @@ qemu-test: $(if $(KERNEL_BIN),,kernel)
 ## qemu-run: the same, without building the kernel first (boots KERNEL_BIN or the last build)
 qemu-run:
 	ci/qemu-test.sh
+
+## soak: the fuzzer alone, longer: make soak SEED=0x1234 OPS=1000000 (see ci/soak.sh)
+soak: $(if $(KERNEL_BIN),,kernel)
+	SEED="$(SEED)" OPS="$(OPS)" ci/soak.sh
 
 ## demo-runner: a child of the no_std runner traced by the library (needs no relibc or base)
 demo-runner: $(if $(KERNEL_BIN),,kernel)

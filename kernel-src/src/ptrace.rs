@@ -29,7 +29,7 @@ use crate::{
     scheme::SchemeExt,
     sync::{CleanLockToken, Mutex, WaitCondition, L1},
     syscall::{
-        error::{Error, Result, EBUSY, EINVAL, EPERM, ESRCH},
+        error::{Error, Result, EBUSY, EINTR, EINVAL, EPERM, ESRCH},
         flag::{ContextStatus, EventFlags, PtraceFlags, EVENT_READ, O_EXCL, O_NONBLOCK},
         usercopy::{UserSliceRo, UserSliceWo},
     },
@@ -179,14 +179,16 @@ fn armed_here(flags: PtraceFlags) -> bool {
 #[cold]
 fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
     let ignore = stop_here(stop, token);
-    if PercpuBlock::current()
-        .switch_internals
-        .being_sigkilled
-        .get()
-    {
+    if being_killed(token) {
         crate::syscall::exit_this_context(None, token);
     }
     ignore
+}
+
+/// Whether the current context is being force-killed. Read from the context, not the per-CPU
+/// copy, which is only refreshed at a context switch.
+fn being_killed(token: &mut CleanLockToken) -> bool {
+    context::current().read(token.token()).being_sigkilled
 }
 
 /// [`stop_current`] for a context that is already exiting: being killed while stopped changes
@@ -200,16 +202,21 @@ fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
     let armed = session.armed();
     drop(session);
     PercpuBlock::current().ptrace_flags.set(armed);
-    if armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP)
-        && let Some(regs) = context::current().write(token.token()).regs_mut()
-    {
-        // The debug exception after the next user instruction is the single-step stop.
-        regs.set_singlestep(true);
+    if let Some(regs) = context::current().write(token.token()).regs_mut() {
+        // The debug exception after the next user instruction is the single-step stop. Cleared
+        // otherwise: a stop reached while stepping (a syscall stop, the step over a `syscall`)
+        // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
+        regs.set_singlestep(armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP));
     }
     ignore
 }
 
+/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. Kill always wins: a
+/// context being killed reports the stop but does not wait in it, and a kill during the wait
+/// ends it (the patched `WaitCondition::wait` does not sleep once `being_sigkilled` is set,
+/// which closes the race between the check here and the sleep).
 fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
+    let killed = being_killed(token);
     {
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
@@ -220,14 +227,23 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
         if delivery != Delivery::Stopped {
             return false;
         }
+        if killed {
+            state.abandon_stop();
+            return false;
+        }
     }
     loop {
+        if being_killed(token) {
+            session.state.lock(token.token()).abandon_stop();
+            return false;
+        }
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
         if !state.is_stopped() {
             return state.take_action();
         }
-        // A signal may cut the wait short; a trace stop only ends when the tracer says so.
+        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
+        // says so.
         let _ = session.tracee_wait.wait(state, "ptrace::stop", &mut token);
     }
 }
@@ -366,9 +382,53 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
 
     let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
     parent.clones.lock(token.token()).push((number, session));
-    drop(parent);
-    stop_current(Stop::Clone { number }, token);
+    stop_here(Stop::Clone { number }, token);
+    if being_killed(token) {
+        // Killed inside `new-context`: nobody will ever get the new context's handle. Unless the
+        // tracer took it (then it holds its session), it would sit unstarted forever, so the
+        // creation is undone; the error unwinds the syscall (exiting from here would leak what
+        // its frames hold), and the creator dies on the way out.
+        if let Some(clone) = take_clone_number(&parent, number, token) {
+            close(clone, token);
+        }
+        discard_unstarted(child, token);
+        return Err(Error::new(EINTR));
+    }
     Ok(())
+}
+
+/// Removes `number` from the clones waiting to be taken, if it still is.
+fn take_clone_number(
+    session: &Session,
+    number: usize,
+    token: &mut CleanLockToken,
+) -> Option<Arc<Session>> {
+    let mut clones = session.clones.lock(token.token());
+    let index = clones
+        .iter()
+        .position(|(candidate, _)| *candidate == number)?;
+    Some(clones.swap_remove(index).1)
+}
+
+/// Takes a context that never started, and that no tracer holds, out of the context list, as
+/// if it had never been created; it is freed with its last reference.
+///
+/// CONTEXT: takes `child`'s lock, then the context list lock.
+fn discard_unstarted(child: &Arc<ContextLock>, token: &mut CleanLockToken) {
+    {
+        let mut context = child.write(token.token());
+        let unstarted = matches!(
+            context.status,
+            Status::HardBlocked {
+                reason: HardBlockedReason::NotYetStarted
+            }
+        );
+        if !unstarted || context.ptrace.is_some() {
+            return;
+        }
+        context.status = Status::Dead { excp: None };
+    }
+    context::contexts_mut(token.downgrade()).remove(&context::ContextRef(Arc::clone(child)));
 }
 
 /// `dup(trace, "clone/<n>")`: takes the session of the `n`th context the tracee created.
@@ -380,12 +440,7 @@ pub fn take_clone(
     token: &mut CleanLockToken,
 ) -> Result<Arc<Session>> {
     let number = trace_core::abi::parse_clone_name(name)?;
-    let mut clones = session.clones.lock(token.token());
-    let index = clones
-        .iter()
-        .position(|(candidate, _)| *candidate == number)
-        .ok_or(Error::new(EINVAL))?;
-    Ok(clones.swap_remove(index).1)
+    take_clone_number(session, number, token).ok_or(Error::new(EINVAL))
 }
 
 //  ___                          _                  _
@@ -408,32 +463,51 @@ pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) ->
     buf.copy_to_slice(&mut raw)?;
     let flags = trace_core::abi::parse_flags(&raw)?;
 
-    let resumed = {
+    let (resumed, unstep) = {
         let mut state = session.state.lock(token.token());
+        let stepping = state.armed().contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
         let resumed = state.resume(flags)?;
         session.armed.store(state.armed().bits(), Ordering::Release);
-        resumed
+        let unstep = stepping && !flags.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
+        (resumed, unstep)
     };
     match resumed {
         Resumed::WasStopped => {
             session.tracee_wait.notify(token);
         }
         Resumed::WasRunning => {
-            if let Some(tracee) = session.tracee.upgrade()
-                && tracee.read(token.token()).running
-            {
-                crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()))?;
+            if let Some(tracee) = session.tracee.upgrade() {
+                let running = tracee.read(token.token()).running;
+                if running || unstep {
+                    switch_out(tracee, unstep, token)?;
+                }
             }
         }
     }
     Ok(raw.len())
 }
 
+/// Makes a tracee outside any stop see a new armed set: one running on another CPU is switched
+/// out once, so that its CPU refreshes its per-CPU copy. With `unstep`, its trap flag is cleared
+/// too: a tracee that left a step stop (or entered a syscall) stepping still has TF in its
+/// saved flags, and a debug exception with no step armed would kill it.
+///
+/// CONTEXT: may sleep (waits for the tracee to leave its CPU).
+fn switch_out(tracee: Arc<ContextLock>, unstep: bool, token: &mut CleanLockToken) -> Result<()> {
+    crate::scheme::proc::try_stop_context(tracee, token, |context, _| {
+        if unstep && let Some(regs) = context.regs_mut() {
+            regs.set_singlestep(false);
+        }
+        Ok(())
+    })
+}
+
 /// `read` on a trace handle: as many whole [`TraceEvent`]s as fit and are queued.
 ///
 /// CONTEXT: sleeps until an event arrives, unless `O_NONBLOCK` is in `fcntl_flags`.
 /// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
-/// `EINTR`, or `ESRCH` once the tracee has exited and every event was read.
+/// `EINTR`, `EFAULT` when the first event cannot be copied (nothing is consumed; a fault after
+/// that gives the short count), or `ESRCH` once the tracee has exited and every event was read.
 pub fn read(
     session: &Session,
     buf: UserSliceWo,
@@ -455,8 +529,13 @@ pub fn read(
                 Err(error) if copied == 0 => return Err(error),
                 Err(_) => break,
             };
-            chunk.copy_from_slice(event.as_bytes())?;
-            state.consume_event();
+            // An event is consumed only once it is in the tracer's buffer; a fault part-way
+            // returns what was delivered.
+            match chunk.copy_from_slice(event.as_bytes()) {
+                Ok(()) => state.consume_event(),
+                Err(error) if copied == 0 => return Err(error),
+                Err(_) => break,
+            }
             copied = copied.saturating_add(TraceEvent::SIZE);
         }
         if copied > 0 {
@@ -495,13 +574,35 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
     for (_, clone) in clones {
         close(clone, token);
     }
-    let wake = {
+    let (wake, unstep) = {
         let mut state = session.state.lock(token.token());
         session.armed.store(0, Ordering::Release);
-        state.detach()
+        let stepping = state.armed().contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
+        let wake = state.detach();
+        // A stopped tracee clears TF itself when it leaves its stop.
+        (wake, stepping && !wake)
     };
     if let Some(tracee) = session.tracee.upgrade() {
-        let mut context = tracee.write(token.token());
+        let mut context = loop {
+            let context = tracee.write(token.token());
+            // try_stop_context (a regs write, or `write` re-arming it) parks a context that is
+            // running on another CPU as "not yet started" while it waits for it to leave the
+            // CPU, then restores the old status. Read through that, the kill would be skipped
+            // (or its wakeup lost to the restore): wait until the parking is over. A context
+            // that never started has never been switched to.
+            let parked = context.switch_time != 0
+                && matches!(
+                    context.status,
+                    Status::HardBlocked {
+                        reason: HardBlockedReason::NotYetStarted
+                    }
+                );
+            if !parked {
+                break context;
+            }
+            drop(context);
+            context::switch(token);
+        };
         if context
             .ptrace
             .as_ref()
@@ -522,12 +623,22 @@ pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
             context.being_sigkilled = true;
             context.status = Status::Runnable;
             let cpu_id = context.cpu_id;
+            let running = context.running;
             drop(context);
             context::wakeup_context(&tracee, cpu_id, &mut token.downgrade());
+            if running {
+                // Running on another CPU, whose per-CPU copies of the armed stops and of the
+                // kill flag are refreshed only at a context switch: force one, so that it does
+                // not run on untraced until its next tick.
+                let _ = crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()));
+            }
         }
     }
     if wake {
         session.tracee_wait.notify(token);
+    }
+    if unstep && let Some(tracee) = session.tracee.upgrade() {
+        let _ = switch_out(tracee, true, token);
     }
 }
 

@@ -123,6 +123,8 @@ pub struct Child {
     ended: Option<ContextStatus>,
     /// Runs in a copy of the runner's address space, see [`Child::forked`].
     forked: bool,
+    /// Seen to have exited for good (see [`Child::confirm_exited`]).
+    exited: bool,
 }
 
 impl Child {
@@ -151,6 +153,7 @@ impl Child {
             started: false,
             ended: None,
             forked,
+            exited: false,
         };
         let sp = child.set_entry(entry, arg);
 
@@ -267,6 +270,18 @@ impl Child {
         self.wait_until(is_gone)
     }
 
+    /// Whether the child has exited for good, not only been marked killed (`ForceKilled` shows
+    /// at once): a trace attach is `ESRCH` only once its context is dead, after it last used
+    /// its stack. Then [`Drop`] unmaps the stack of a killed child too.
+    pub fn confirm_exited(&mut self) -> bool {
+        match self.open("trace") {
+            Err(error) if error.errno == syscall::ESRCH => self.exited = true,
+            // Attached after all (not dead yet): dropping the handle detaches again.
+            _ => {}
+        }
+        self.exited
+    }
+
     /// Force-kills the child. It dies at its next syscall return or timer tick.
     pub fn kill(&mut self) -> Result<()> {
         sys::write_usizes(&self.status, &[ContextVerb::ForceKill as usize]).map(drop)
@@ -292,7 +307,7 @@ impl Drop for Child {
             let _ = self.kill();
             let _ = self.wait_exit();
         }
-        if self.ended == Some(ContextStatus::Dead) {
+        if self.ended == Some(ContextStatus::Dead) || self.exited {
             // SAFETY: a dead child runs no more code.
             let _ = unsafe { sys::unmap(self.stack, STACK_SIZE) };
         }

@@ -22,6 +22,8 @@ mod demo;
 mod heap;
 mod sys;
 mod tests;
+#[cfg(feature = "soak")]
+use tests::fuzz;
 
 use core::arch::global_asm;
 
@@ -68,8 +70,10 @@ extern "C" fn main() -> ! {
         // Nowhere to report anything: stop the machine so that the harness sees no summary.
         sys::power_off();
     }
-    #[cfg(not(any(feature = "bench", feature = "demo")))]
+    #[cfg(not(any(feature = "bench", feature = "demo", feature = "soak")))]
     let list = tests::ALL;
+    #[cfg(feature = "soak")]
+    let list = tests![fuzz::soak];
     #[cfg(feature = "demo")]
     let list = tests![demo::show];
     // The benchmarks only: the traced one fails on a kernel without trace sessions.

@@ -36,6 +36,21 @@ impl<const N: usize> EventQueue<N> {
         self.len == 0
     }
 
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    /// Whether an event equal to `event` is queued.
+    pub fn contains(&self, event: &TraceEvent) -> bool {
+        (0..self.len).any(|offset| {
+            self.head
+                .checked_add(offset)
+                .and_then(|index| index.checked_rem(N))
+                .and_then(|index| self.slots.get(index))
+                == Some(event)
+        })
+    }
+
     pub fn push(&mut self, event: TraceEvent) -> Result<(), Full> {
         if self.len == N {
             return Err(Full);

@@ -1,7 +1,7 @@
 //! What a tracer may change in a stopped tracee's integer registers (x86_64).
 
 use syscall::{
-    error::{Error, Result, EPERM},
+    error::{Error, Result, EINVAL, EPERM},
     IntRegisters,
 };
 
@@ -9,15 +9,42 @@ use syscall::{
 /// NT, RF, VM, AC, ID...) is the kernel's.
 pub const USER_RFLAGS: usize = 0xDD5;
 
-/// Checks a tracer's `regs/int` write against the registers the tracee has now.
+/// The first address past user space (the lower canonical half; the kernel's
+/// `USER_END_OFFSET`).
+pub const USER_END: usize = 0x0000_8000_0000_0000;
+
+/// Checks a `regs/int` write against the registers the context has now.
 ///
 /// Changing CS or SS, or any RFLAGS bit outside [`USER_RFLAGS`], is refused with `EPERM`
-/// rather than silently masked, so a tracer learns its write did not take effect. Writing back
-/// what was read always passes.
+/// rather than silently masked, so a tracer learns its write did not take effect. A `rip` at or
+/// past [`USER_END`] is `EINVAL`: `sysretq` to a non-canonical address faults in ring 0 on
+/// Intel CPUs after `swapgs` (CVE-2012-0217), and a kernel address is never a user `rip`.
+/// Writing back what was read always passes.
 pub fn check_write(current: &IntRegisters, new: &IntRegisters) -> Result<()> {
     let kernel_bits_changed = (current.rflags ^ new.rflags) & !USER_RFLAGS != 0;
     if new.cs != current.cs || new.ss != current.ss || kernel_bits_changed {
         return Err(Error::new(EPERM));
+    }
+    if new.rip >= USER_END {
+        return Err(Error::new(EINVAL));
+    }
+    Ok(())
+}
+
+/// MXCSR bits a CPU supports when `fxsave` stores a zero `MXCSR_MASK` (Intel SDM 11.6.6).
+pub const DEFAULT_MXCSR_MASK: u32 = 0xFFBF;
+
+/// Checks the MXCSR of a `regs/float` write against the CPU's `MXCSR_MASK` (as `fxsave` stored
+/// it in the context's saved state; 0 means [`DEFAULT_MXCSR_MASK`]). A reserved bit would make
+/// `fxrstor`/`xrstor` raise #GP in ring 0 when the context resumes, so it is `EINVAL` (as on
+/// Linux).
+pub fn check_mxcsr(mxcsr_mask: u32, mxcsr: u32) -> Result<()> {
+    let mask = match mxcsr_mask {
+        0 => DEFAULT_MXCSR_MASK,
+        mask => mask,
+    };
+    if mxcsr & !mask != 0 {
+        return Err(Error::new(EINVAL));
     }
     Ok(())
 }
@@ -67,6 +94,37 @@ mod tests {
         };
         assert_eq!(check_write(&user_regs(), &cs), Err(Error::new(EPERM)));
         assert_eq!(check_write(&user_regs(), &ss), Err(Error::new(EPERM)));
+    }
+
+    /// Verifies that a `rip` outside user space is EINVAL: non-canonical, or a kernel address.
+    #[test]
+    fn rip_outside_user_space_is_refused() {
+        for rip in [
+            USER_END,
+            0x8000_0000_0000_0000,
+            0xFFFF_8000_0000_0000,
+            usize::MAX,
+        ] {
+            let new = IntRegisters { rip, ..user_regs() };
+            assert_eq!(check_write(&user_regs(), &new), Err(Error::new(EINVAL)));
+        }
+        let last = IntRegisters {
+            rip: USER_END - 1,
+            ..user_regs()
+        };
+        assert_eq!(check_write(&user_regs(), &last), Ok(()));
+    }
+
+    /// Verifies that MXCSR bits outside the CPU's mask are EINVAL and the default mask (no DAZ)
+    /// applies when the saved mask is zero.
+    #[test]
+    fn mxcsr_reserved_bits_are_refused() {
+        assert_eq!(check_mxcsr(0xFFFF, 0x1F80), Ok(()));
+        assert_eq!(check_mxcsr(0xFFFF, 0x1FC0), Ok(()));
+        assert_eq!(check_mxcsr(0xFFFF, 0x1_1F80), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0xFFFF, 0x8000_1F80), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0, 0x1FC0), Err(Error::new(EINVAL)));
+        assert_eq!(check_mxcsr(0, 0x1F80), Ok(()));
     }
 
     /// Verifies that IOPL, IF and AC are the kernel's and cannot be changed.

@@ -86,12 +86,22 @@ impl SessionState {
         }
         match self.tracee {
             TraceeState::Running => {
-                // A full queue means the tracer stopped reading notices; skip rather than block.
-                if self.events.push(stop.into()).is_err() {
-                    return Delivery::Dropped;
-                }
+                let event = TraceEvent::from(stop);
                 if !stop.is_stop() {
+                    // A notice says only that something happened since the tracer last read:
+                    // an unread equal one already says it, so notices never pile up.
+                    if !self.events.contains(&event) && self.events.push(event).is_err() {
+                        return Delivery::Dropped;
+                    }
                     return Delivery::Queued;
+                }
+                // A stop always gets in. The queue can only be full if the tracer resumed
+                // stops without reading them; the oldest such event gives way.
+                if self.events.is_full() {
+                    let _ = self.events.pop();
+                }
+                if self.events.push(event).is_err() {
+                    return Delivery::Dropped;
                 }
                 self.tracee = TraceeState::Stopped { stop };
                 Delivery::Stopped
@@ -119,6 +129,17 @@ impl SessionState {
                 ignore
             }
             TraceeState::Running | TraceeState::Stopped { .. } | TraceeState::Exited => false,
+        }
+    }
+
+    /// Tracee side, killed: it leaves its stop (or does not wait in the one just reported)
+    /// without the tracer. What was queued stays readable.
+    pub fn abandon_stop(&mut self) {
+        match self.tracee {
+            TraceeState::Stopped { .. } | TraceeState::Resuming { .. } => {
+                self.tracee = TraceeState::Running;
+            }
+            TraceeState::Running | TraceeState::Exited => {}
         }
     }
 
@@ -307,16 +328,45 @@ mod tests {
         assert_eq!(session.stop(entry(2)), Delivery::Dropped);
     }
 
-    /// Verifies that a full queue makes the tracee skip a notice instead of blocking.
+    /// Verifies that a killed tracee leaves its stop without the tracer, and its stop stays
+    /// readable.
     #[test]
-    fn full_queue_skips_notices() {
+    fn abandoned_stop_stays_readable() {
+        let mut session = stopped_at(entry(1), PRE);
+        session.abandon_stop();
+        assert!(!session.is_stopped());
+        assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
+        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
+    }
+
+    /// Verifies that unread notices coalesce into one and never crowd out a stop.
+    #[test]
+    fn notices_coalesce_and_stops_always_fit() {
         let mut session = SessionState::new();
         let switch = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
         assert_eq!(session.resume(switch | PRE), Ok(Resumed::WasRunning));
-        for _ in 0..QUEUE_LEN {
+        for _ in 0..QUEUE_LEN + 2 {
             assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         }
-        assert_eq!(session.stop(entry(1)), Delivery::Dropped);
-        assert!(!session.is_stopped());
+        assert_eq!(session.stop(entry(1)), Delivery::Stopped);
+        assert_eq!(session.next_event(), Ok(Some(Stop::AddrSpaceSwitch.into())));
+        session.consume_event();
+        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
+        session.consume_event();
+        assert_eq!(session.next_event(), Ok(None));
+    }
+
+    /// Verifies that stops the tracer resumed without reading make room for a new stop: the
+    /// oldest gives way, the new one is queued.
+    #[test]
+    fn unread_resumed_stops_give_way_to_a_new_stop() {
+        let mut session = SessionState::new();
+        assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
+        for number in 0..=QUEUE_LEN {
+            assert_eq!(session.stop(entry(number)), Delivery::Stopped);
+            assert_eq!(session.resume(PRE), Ok(Resumed::WasStopped));
+            assert!(!session.take_action());
+        }
+        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
     }
 }

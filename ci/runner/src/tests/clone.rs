@@ -99,3 +99,57 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
     check_eq!(drain(&reader)?, MESSAGE);
     Ok(())
 }
+
+/// How many contexts exist now: the lines of `sys:context` after its header.
+fn context_count() -> Result<usize, Failure> {
+    let sys_root = sys::scheme_root(GlobalSchemes::Sys)?;
+    let table = sys::openat(sys_root, "context", syscall::O_RDONLY)?;
+    let mut text = Vec::new();
+    let mut buf = [0; 512];
+    loop {
+        let len = sys::read(&table, &mut buf)?;
+        if len == 0 {
+            break;
+        }
+        text.extend_from_slice(buf.get(..len).unwrap_or(&[]));
+    }
+    Ok(text
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .count())
+}
+
+/// Creates one context through `new-context` (never started), then exits.
+fn create_context(_: usize) -> ! {
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc);
+    if let Ok(root) = proc_root {
+        let _ = sys::dup(root, "new-context");
+    }
+    child::exit()
+}
+
+/// Verifies that killing a tracee at its clone stop leaves no context behind: the context it
+/// was creating goes too, once the tracer closes its handle.
+pub fn kill_at_clone_stop_leaks_nothing() -> Result<(), Failure> {
+    let before = context_count()?;
+    let mut child = Child::new(create_context, 0)?;
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
+    child.give_as(proc_root, proc_root)?;
+    let trace = child.open("trace")?;
+    resume(&trace, PtraceFlags::PTRACE_EVENT_CLONE)?;
+    child.start()?;
+    let Stop::Clone { .. } = next_stop(&trace)? else {
+        fail!("expected the clone stop");
+    };
+    child.kill()?;
+    check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    trace.close()?;
+    drop(child);
+    // A killed context is reaped once it has run its exit: give it a moment.
+    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
+    while context_count()? != before && sys::monotonic()? < deadline {
+        sys::yield_now();
+    }
+    check_eq!(context_count()?, before, "contexts after the cycle");
+    Ok(())
+}

@@ -90,3 +90,79 @@ pub fn switch_is_reported_and_mem_follows() -> Result<(), Failure> {
     SPACE_MARK.store(1, Ordering::SeqCst);
     Ok(())
 }
+
+/// How many more address-space switches [`switch_repeatedly`] does, in its current copy.
+static SWITCHES_LEFT: AtomicUsize = AtomicUsize::new(0);
+/// The stack top [`switch_repeatedly`] restarts on after each switch.
+static SWITCH_STACK_TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Replaces its address space with a copy [`SWITCHES_LEFT`] times (each copy inherits the
+/// count), then waits for a byte on its second fd and writes [`MESSAGE`] to its first.
+extern "C" fn switch_repeatedly() -> ! {
+    let context = child::given(2);
+    if SWITCHES_LEFT.load(Ordering::SeqCst) > 0 {
+        // Decremented before the copy is made, so that the copy sees one fewer.
+        SWITCHES_LEFT.fetch_sub(1, Ordering::SeqCst);
+        let switch = || -> sys::Result<()> {
+            let space = sys::dup(context, "addrspace")?;
+            let copy = sys::dup(&space, "exclusive")?;
+            let switch = sys::dup(context, "current-addrspace")?;
+            let ip = switch_repeatedly as extern "C" fn() -> ! as usize;
+            let sp = SWITCH_STACK_TOP.load(Ordering::SeqCst);
+            sys::write_usizes(&switch, &[copy.raw(), sp, ip])?;
+            drop((space, copy));
+            switch.close()
+        };
+        let _ = switch();
+        child::exit()
+    }
+    let _ = sys::read(child::given(1), &mut [0; 1]);
+    let _ = sys::write(child::given(0), MESSAGE);
+    child::exit()
+}
+
+fn start_switching(_: usize) -> ! {
+    switch_repeatedly()
+}
+
+/// Verifies that unread address-space notices never crowd out a stop: after more switches
+/// than the queue has room for, the tracee's next armed syscall stop is still reported.
+pub fn many_notices_never_drop_a_stop() -> Result<(), Failure> {
+    const SWITCHES: usize = 5;
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let (go_reader, go_writer) = sys::pipe()?;
+    let stack = sys::map_anonymous(STACK)?;
+    SWITCH_STACK_TOP.store(stack + STACK - 8, Ordering::SeqCst);
+    SWITCHES_LEFT.store(SWITCHES, Ordering::SeqCst);
+    let mut child = Child::new(start_switching, 0)?;
+    child.give(&writer)?;
+    child.give(&go_reader)?;
+    child.give(child.context_fd())?;
+    let trace = child.open("trace")?;
+    let notice = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
+    resume(&trace, notice)?;
+    child.start()?;
+    // All switches done, nothing read: the tracee now waits for the go byte.
+    child.wait_status(ContextStatus::Blocked)?;
+    resume(&trace, notice | PtraceFlags::PTRACE_STOP_PRE_SYSCALL)?;
+    sys::write(&go_writer, b"!")?;
+    // Nothing read until the tracee is at its stop (or, with the stop lost, gone).
+    child.wait_until(|status| status != ContextStatus::Runnable)?;
+
+    let mut notices = 0;
+    loop {
+        match next_stop(&trace)? {
+            Stop::AddrSpaceSwitch => notices += 1,
+            Stop::SyscallEntry { number, args } => {
+                check_eq!((number, args[0]), (SYS_WRITE, child::given(0)), "the stop");
+                break;
+            }
+            other => fail!("unexpected {:?}", other),
+        }
+    }
+    check_eq!(notices > 0, true, "a notice was reported ({})", notices);
+    resume(&trace, PtraceFlags::empty())?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, MESSAGE);
+    Ok(())
+}

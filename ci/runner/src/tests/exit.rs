@@ -62,9 +62,9 @@ pub fn stop_comes_before_teardown() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Verifies that a tracee killed by someone else still stops at its exit, reported as
-/// force-killed.
-pub fn killed_tracee_stops_at_exit() -> Result<(), Failure> {
+/// Verifies that a running tracee killed by someone else reports its exit stop, as
+/// force-killed, without waiting in it: no tracer action is needed for it to die.
+pub fn killed_tracee_reports_exit() -> Result<(), Failure> {
     let mut child = Child::new(yield_forever, 0)?;
     let trace = child.open("trace")?;
     resume(&trace, EXIT)?;
@@ -78,7 +78,56 @@ pub fn killed_tracee_stops_at_exit() -> Result<(), Failure> {
             exception: 0
         }
     );
-    resume(&trace, PtraceFlags::empty())?;
     check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    check_errno!(next_stop(&trace).map(drop), ESRCH);
+    Ok(())
+}
+
+/// Waits for a byte on its first fd, forever.
+fn wait_for_byte(_: usize) -> ! {
+    let _ = sys::read(child::given(0), &mut [0; 1]);
+    child::exit()
+}
+
+/// Verifies that a tracee killed while in a trace stop dies at once, without any tracer
+/// action, and that its tracer then reads ESRCH.
+pub fn kill_ends_a_stopped_tracee() -> Result<(), Failure> {
+    let (reader, _writer) = sys::pipe()?;
+    let mut child = Child::new(wait_for_byte, 0)?;
+    child.give(&reader)?;
+    let trace = child.open("trace")?;
+    resume(&trace, PtraceFlags::PTRACE_STOP_PRE_SYSCALL)?;
+    child.start()?;
+    let Stop::SyscallEntry { .. } = next_stop(&trace)? else {
+        fail!("expected the read's entry stop");
+    };
+    child.kill()?;
+    check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    check_errno!(next_stop(&trace).map(drop), ESRCH);
+    Ok(())
+}
+
+/// Verifies that a tracee killed while stopped, with its exit stop armed, reports the exit
+/// (as force-killed) but does not wait in it: it is gone without any tracer action.
+pub fn killed_tracee_does_not_wait_at_exit() -> Result<(), Failure> {
+    let (reader, _writer) = sys::pipe()?;
+    let mut child = Child::new(wait_for_byte, 0)?;
+    child.give(&reader)?;
+    let trace = child.open("trace")?;
+    resume(&trace, PtraceFlags::PTRACE_STOP_PRE_SYSCALL | EXIT)?;
+    child.start()?;
+    let Stop::SyscallEntry { .. } = next_stop(&trace)? else {
+        fail!("expected the read's entry stop");
+    };
+    child.kill()?;
+    check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Exit {
+            status: ContextStatus::ForceKilled as usize,
+            exception: 0
+        }
+    );
+    check_errno!(next_stop(&trace).map(drop), ESRCH);
     Ok(())
 }

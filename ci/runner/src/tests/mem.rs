@@ -1,6 +1,6 @@
 //! The `mem` handle: a tracee's memory at file offset = address.
 
-use syscall::{ContextStatus, EFAULT, ESRCH};
+use syscall::{ContextStatus, EACCES, EFAULT, ESRCH};
 
 use super::{
     code,
@@ -158,5 +158,39 @@ pub fn dead_tracee_is_esrch() -> Result<(), Failure> {
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     check_errno!(sys::read_at(&mem, pages() as u64, &mut [0; 8]), ESRCH);
     check_errno!(sys::write_at(&mem, pages() as u64, &[0; 8]), ESRCH);
+    Ok(())
+}
+
+/// A physical address that is device memory, not RAM: q35's HPET, whose registers read
+/// without side effects.
+const DEVICE_PAGE: usize = 0xFED0_0000;
+
+/// Verifies that `mem` refuses memory mapped through `memory:physical` with EACCES, without
+/// touching it through the kernel's map of RAM, and that the tracee's memory stays readable
+/// afterwards (no lock left held).
+pub fn physical_mapping_is_eacces() -> Result<(), Failure> {
+    let root = sys::scheme_root(syscall::GlobalSchemes::Memory)?;
+    let physical = sys::openat(root, "physical@uc", syscall::O_RDWR)?;
+    let map = syscall::Map {
+        offset: DEVICE_PAGE,
+        size: PAGE,
+        flags: syscall::MapFlags::PROT_READ | syscall::MapFlags::MAP_SHARED,
+        address: 0,
+    };
+    // SAFETY: a new mapping at an address the kernel chooses aliases nothing of ours.
+    let device = unsafe { syscall::fmap(physical.raw(), &map) }?;
+    // A child in our address space, which now has the device page.
+    let child = Child::new(send_pattern, 0)?;
+    let mem = child.open("mem")?;
+
+    let mut word = [0; 8];
+    check_errno!(sys::read_at(&mem, device as u64, &mut word), EACCES);
+    check_eq!(
+        sys::read_at(&mem, pages() as u64, &mut word)?,
+        word.len(),
+        "a read of RAM afterwards"
+    );
+    // SAFETY: nothing uses the device mapping.
+    unsafe { sys::unmap(device, PAGE)? };
     Ok(())
 }

@@ -11,7 +11,10 @@ mod code;
 mod exec;
 mod exit;
 mod fault;
+pub(crate) mod fuzz;
+mod leak;
 mod mem;
+mod regs;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -47,9 +50,25 @@ pub static ALL: &[Test] = tests![
     fault::invalid_opcode_stops_and_is_suppressed,
     fault::page_fault_reports_the_address,
     exit::stop_comes_before_teardown,
-    exit::killed_tracee_stops_at_exit,
+    exit::killed_tracee_reports_exit,
     exec::switch_is_reported_and_mem_follows,
     clone::grandchild_is_traced_from_the_start,
     strace::library_prints_exact_lines,
     strace::library_multiplexes_tracees,
+    regs::rip_outside_user_space_is_einval,
+    regs::reserved_mxcsr_bits_are_einval,
+    regs::addrspace_switch_to_kernel_rip_is_einval,
+    trace::failed_attach_leaves_no_session,
+    trace::read_faulting_part_way_loses_nothing,
+    step::leaving_step_after_syscall_clears_trap_flag,
+    step::leaving_syscall_stop_unstepped_clears_trap_flag,
+    step::disarming_step_during_syscall_clears_trap_flag,
+    exec::many_notices_never_drop_a_stop,
+    exit::kill_ends_a_stopped_tracee,
+    exit::killed_tracee_does_not_wait_at_exit,
+    spawn::empty_fd_transfer_is_einval,
+    mem::physical_mapping_is_eacces,
+    clone::kill_at_clone_stop_leaks_nothing,
+    leak::kill_cycles_leak_nothing,
+    fuzz::random_operations_keep_invariants,
 ];

@@ -2,7 +2,7 @@
 
 use core::{arch::asm, str};
 
-use syscall::{ContextStatus, Error, IntRegisters, EAGAIN, EINVAL, SYS_READ};
+use syscall::{CallFlags, ContextStatus, Error, IntRegisters, EAGAIN, EINVAL, SYS_READ};
 
 use crate::{
     child::{self, Child},
@@ -169,6 +169,31 @@ pub fn second_start_is_einval() -> Result<(), Failure> {
 pub fn unknown_handle_is_einval() -> Result<(), Failure> {
     let mut child = Child::new(exit_at_once, 0)?;
     check_errno!(sys::dup(child.context_fd(), "no-such-handle"), EINVAL);
+    child.start()?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
+/// Verifies that an fd transfer into a file table that carries no fd is EINVAL (upstream
+/// unwrapped the empty list) and leaves the target slot as it was.
+pub fn empty_fd_transfer_is_einval() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut child = Child::new(exit_at_once, 0)?;
+    let slot = child.give(&writer)?;
+    let filetable = child.open("filetable")?;
+    check_errno!(
+        syscall::call_wo(
+            filetable.raw(),
+            &[],
+            CallFlags::FD | CallFlags::FD_CLONE,
+            &[slot as u64]
+        )
+        .map(drop),
+        EINVAL
+    );
+    drop(writer);
+    // The child still holds the writer in `slot`: the pipe has a writer, so no end-of-file.
+    check_errno!(sys::read(&reader, &mut [0; 1]), EAGAIN);
     child.start()?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     Ok(())

@@ -7,11 +7,7 @@ use super::{
     code,
     trace::{drain, dup_trace, next_stop, regs, resume, spawn_traced},
 };
-use crate::{
-    child,
-    harness::Failure,
-    sys,
-};
+use crate::{child, harness::Failure, sys};
 
 const BREAKPOINT: PtraceFlags = PtraceFlags::PTRACE_STOP_BREAKPOINT;
 const STEP: PtraceFlags = PtraceFlags::PTRACE_STOP_SINGLESTEP;
@@ -134,5 +130,110 @@ pub fn unarmed_breakpoint_is_an_exception() -> Result<(), Failure> {
     resume(&trace, IGNORE)?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     check_eq!(drain(&reader)?, 10_u32.to_ne_bytes());
+    Ok(())
+}
+
+/// Steps from the int3 before `rp_syscall`'s `syscall` up to that syscall's entry stop.
+fn step_to_syscall(trace: &crate::sys::Fd, child: &child::Child) -> Result<(), Failure> {
+    check_eq!(
+        next_stop(trace)?,
+        Stop::Breakpoint {
+            ip: code::at::syscall()
+        }
+    );
+    let (handle, mut stopped) = regs(child)?;
+    stopped.rip = code::at::syscall_xor();
+    sys::write(&handle, &stopped)?;
+    let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    resume(trace, IGNORE | all)?;
+    check_eq!(
+        next_stop(trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_insn()
+        }
+    );
+    resume(trace, all)?;
+    check_eq!(
+        next_stop(trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_PRE_SYSCALL
+    );
+    Ok(())
+}
+
+/// Verifies that leaving the single-step stop after a stepped `syscall` with flags without
+/// PTRACE_STOP_SINGLESTEP clears the trap flag: the tracee runs on to its normal exit.
+pub fn leaving_step_after_syscall_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    step_to_syscall(&trace, &child)?;
+    let all = STEP | PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
+    resume(&trace, all)?;
+    check_eq!(
+        next_stop(&trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_POST_SYSCALL
+    );
+    resume(&trace, all)?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_ret()
+        }
+    );
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    let enosys = syscall::ENOSYS.wrapping_neg() as usize;
+    check_eq!(drain(&reader)?, enosys.to_ne_bytes());
+    Ok(())
+}
+
+/// Verifies that leaving a syscall entry stop reached while stepping with flags without
+/// PTRACE_STOP_SINGLESTEP clears the trap flag: no step after the syscall returns.
+pub fn leaving_syscall_stop_unstepped_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    step_to_syscall(&trace, &child)?;
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    let enosys = syscall::ENOSYS.wrapping_neg() as usize;
+    check_eq!(drain(&reader)?, enosys.to_ne_bytes());
+    Ok(())
+}
+
+/// Verifies that disarming single steps while the tracee is inside a syscall it entered
+/// stepping clears the trap flag: it runs on to its normal exit, no debug exception.
+pub fn disarming_step_during_syscall_clears_trap_flag() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_syscall, dup_trace)?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Breakpoint {
+            ip: code::at::syscall()
+        }
+    );
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rip = code::at::syscall_xor();
+    sys::write(&handle, &stopped)?;
+    resume(&trace, IGNORE | STEP)?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::SingleStep {
+            ip: code::at::syscall_insn()
+        }
+    );
+    // A yield, so that this runner runs again while the tracee is inside the syscall.
+    let (handle, mut stopped) = regs(&child)?;
+    stopped.rax = syscall::SYS_YIELD;
+    sys::write(&handle, &stopped)?;
+    resume(&trace, STEP)?;
+    sys::yield_now();
+    resume(&trace, PtraceFlags::empty())?;
+
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, 0_usize.to_ne_bytes());
     Ok(())
 }

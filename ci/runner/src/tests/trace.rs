@@ -5,7 +5,7 @@ use core::mem::size_of;
 
 use syscall::{
     data::Event, flag::PtraceFlags, ContextStatus, EventFlags, IntRegisters, EAGAIN, EBADF, EBUSY,
-    EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
+    EEXIST, EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR, SYS_CLOSE, SYS_WRITE,
 };
 use trace_core::{Stop, TraceEvent};
 
@@ -375,5 +375,95 @@ pub fn bad_requests_are_einval() -> Result<(), Failure> {
     check_errno!(sys::write(&trace, &0x40_u64.to_ne_bytes()), EINVAL);
     check_errno!(resume(&trace, IGNORE), EINVAL);
     check_errno!(sys::read(&trace, &mut [0; 8]), EINVAL);
+    Ok(())
+}
+
+/// Verifies that an attach whose new fd cannot be placed (`openat_into`/`dup_into` into a
+/// taken slot: EEXIST) leaves no session behind: the next tracer can attach.
+pub fn failed_attach_leaves_no_session() -> Result<(), Failure> {
+    let (child, _trace, taken) = spawn_traced(write_message, |_| sys::pipe().map(|(r, _)| r))?;
+    check_errno!(
+        sys::openat_at(child.context_fd(), "trace", O_RDWR, taken.raw()),
+        EEXIST
+    );
+    check_errno!(
+        syscall::dup_into(child.context_fd(), taken.raw(), b"trace"),
+        EEXIST
+    );
+    child.open("trace")?;
+    Ok(())
+}
+
+/// Replaces its own address space with a copy (as an exec does: a notice for the tracer), then
+/// writes from [`after_switch`] on the stack whose top is `stack_top`.
+fn switch_then_write(stack_top: usize) -> ! {
+    let context = child::given(1);
+    let _ = (|| -> sys::Result<()> {
+        let space = sys::dup(context, "addrspace")?;
+        let copy = sys::dup(&space, "exclusive")?;
+        let switch = sys::dup(context, "current-addrspace")?;
+        let ip = after_switch as extern "C" fn() -> ! as usize;
+        sys::write_usizes(&switch, &[copy.raw(), stack_top, ip])?;
+        core::mem::forget((space, copy));
+        switch.close()
+    })();
+    child::exit()
+}
+
+extern "C" fn after_switch() -> ! {
+    let _ = sys::write(child::given(0), MESSAGE);
+    child::exit()
+}
+
+/// Verifies that a read whose buffer faults after the first event returns that one event
+/// (a short count) and loses nothing: the event that did not fit is read next.
+pub fn read_faulting_part_way_loses_nothing() -> Result<(), Failure> {
+    const PAGE: usize = 4096;
+    const STACK: usize = 16 * 1024;
+    let stack = sys::map_anonymous(STACK)?;
+    let (_reader, writer) = sys::pipe_nonblocking()?;
+    // As if entered by a call: rsp + 8 is 16-byte aligned.
+    let mut child = Child::new(switch_then_write, stack + STACK - 8)?;
+    child.give(&writer)?;
+    child.give(child.context_fd())?;
+    let trace = dup_trace(&child)?;
+    let armed = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH | PRE;
+    resume(&trace, armed)?;
+    child.start()?;
+    // Up to the entry of the close that switches; the notice and the write's entry follow.
+    loop {
+        match next_stop(&trace)? {
+            Stop::SyscallEntry { number, .. } if number == SYS_CLOSE => break,
+            Stop::SyscallEntry { .. } => resume(&trace, armed)?,
+            other => fail!("unexpected {:?}", other),
+        }
+    }
+    resume(&trace, armed)?;
+    child.wait_status(ContextStatus::Blocked)?;
+
+    // Two events' room whose second half is an unmapped page.
+    let area = sys::map_anonymous(2 * PAGE)?;
+    // SAFETY: nothing uses the second page.
+    unsafe { sys::unmap(area + PAGE, PAGE)? };
+    let start = area + PAGE - TraceEvent::SIZE;
+    // SAFETY: the kernel writes at most 2 events from `start`; the first half is ours, the
+    // second unmapped (the kernel must fault on it, not write).
+    let buf = unsafe { core::slice::from_raw_parts_mut(start as *mut u8, 2 * TraceEvent::SIZE) };
+    let got = sys::read(&trace, buf);
+    let first = TraceEvent::from_bytes(buf.get(..TraceEvent::SIZE).unwrap_or(&[]))?.decode()?;
+    check_eq!(
+        got,
+        Ok(TraceEvent::SIZE),
+        "the read into a half-mapped buffer"
+    );
+    check_eq!(first, Stop::AddrSpaceSwitch);
+    match next_stop(&trace)? {
+        Stop::SyscallEntry { number, .. } => check_eq!(number, SYS_WRITE),
+        other => fail!("expected the write's entry, got {:?}", other),
+    }
+    // SAFETY: the first page is no longer used.
+    unsafe { sys::unmap(area, PAGE)? };
+    resume(&trace, PtraceFlags::empty())?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
     Ok(())
 }
