@@ -181,11 +181,15 @@ impl Traced {
             Stop::Exception { kind, .. } => Halt::Signal(signal_of(kind)),
             Stop::Exited => return self.exit_status().map(Some),
             Stop::Exiting { .. } => {
-                // Let it go; its exit code comes from waitpid once it is gone.
-                self.tracer
+                // Let it go; its exit code comes from waitpid once it is gone. A tracee that
+                // procmgr ended (every exit) does not wait here: it may be gone already.
+                match self
+                    .tracer
                     .restart(self.id, Restart::Continue(StopSet::NONE))
-                    .map_err(Self::err)?;
-                return Ok(None);
+                {
+                    Err(e) if !e.is_tracee_died() => return Err(Self::err(e)),
+                    Ok(()) | Err(_) => return Ok(None),
+                }
             }
             Stop::AddrSpaceSwitch => return Ok(None),
             other => {

@@ -268,13 +268,21 @@ impl Tracer {
     /// Answers the stop tracee `id` is held in (or re-arms it while it runs).
     ///
     /// `ESRCH` gives [`Error::TraceeDied`]; keep calling [`Tracer::wait`], which then reports
-    /// [`Stop::Exited`]. [`Restart::Detach`] also closes the session and forgets the tracee.
+    /// [`Stop::Exited`]. So does a tracee whose exit is already queued: a killed tracee (and
+    /// procmgr ends every process by killing it) reports its exit stop without waiting in it.
+    /// [`Restart::Detach`] also closes the session and forgets the tracee.
     pub fn restart(&mut self, id: TraceeId, restart: Restart) -> Result<()> {
         let always = self.always;
-        let tracee = self
-            .tracees
-            .get_mut(&id.index)
-            .ok_or(Error::UnknownTracee { tracee: id })?;
+        let Some(tracee) = self.tracees.get_mut(&id.index) else {
+            let exited = self.pending.contains(&(id, Stop::Exited));
+            return Err(match exited {
+                true => Error::TraceeDied {
+                    tracee: Some(id),
+                    request: Request::Resume,
+                },
+                false => Error::UnknownTracee { tracee: id },
+            });
+        };
         let invalid = |why| Error::InvalidRestart { tracee: id, why };
         let flags = restart
             .flags(tracee.state.held(), always)
