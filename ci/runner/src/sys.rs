@@ -135,6 +135,20 @@ pub fn scheme_root(scheme: GlobalSchemes) -> Result<usize> {
         .ok_or(Error::new(ENODEV))
 }
 
+/// The scheme-creation capability the kernel leaves on the info page, after the scheme table:
+/// `dup(cap, "create-scheme")` makes a userspace scheme served by the caller.
+pub fn scheme_creation_cap() -> Result<usize> {
+    const USER_END: usize = 1 << 47;
+    let base = USER_END - KERNEL_METADATA_SIZE;
+    // SAFETY: as in scheme_root; the kernel writes the capability right after the entries.
+    let fd = unsafe {
+        let count = (base as *const usize).read_volatile();
+        let entries = (base + size_of::<usize>()) as *const KernelSchemeInfo;
+        entries.add(count).cast::<usize>().read_unaligned()
+    };
+    (fd != usize::MAX).then_some(fd).ok_or(Error::new(ENODEV))
+}
+
 /// `openat(dir, path)` into a new fd.
 pub fn openat(dir: impl AsFd, path: &str, flags: usize) -> Result<Fd> {
     with_new_fd(|fd| syscall::openat_into(dir.as_fd(), fd, path, flags, 0))
@@ -149,6 +163,12 @@ pub fn openat_at(dir: impl AsFd, path: &str, flags: usize, fd: usize) -> Result<
 /// handle relative to `fd`.
 pub fn dup(fd: impl AsFd, name: &str) -> Result<Fd> {
     with_new_fd(|new| syscall::dup_into(fd.as_fd(), new, name.as_bytes()))
+}
+
+/// `dup(fd, buf)` into a new fd, for schemes whose dup payload is binary (a scheme socket
+/// takes `NewFdParams`).
+pub fn dup_bytes(fd: impl AsFd, buf: &[u8]) -> Result<Fd> {
+    with_new_fd(|new| syscall::dup_into(fd.as_fd(), new, buf))
 }
 
 pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize> {

@@ -15,6 +15,7 @@ pub(crate) mod fuzz;
 mod leak;
 mod mem;
 mod regs;
+mod scheme;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -69,6 +70,8 @@ pub static ALL: &[Test] = tests![
     spawn::empty_fd_transfer_is_einval,
     mem::physical_mapping_is_eacces,
     clone::kill_at_clone_stop_leaks_nothing,
+    scheme::stop_awaiting_mmap_is_ebusy,
+    scheme::kill_awaiting_mmap_ends_it,
     leak::kill_cycles_leak_nothing,
     fuzz::random_operations_keep_invariants,
 ];

@@ -1,0 +1,164 @@
+//! Contexts blocked on a userspace scheme the runner serves: a page fault in memory a scheme
+//! lent with `fmap` blocks the faulting context (`AwaitingMmap`) until the scheme answers its
+//! `RequestMmap`, and the kernel (at 663e6641) cannot parse that answer, so nothing but a kill
+//! ends the wait. Upstream panicked on the context-handle verbs that meet that state.
+
+use core::{mem::size_of, ptr, slice};
+
+use syscall::{
+    schemev2::{Cqe, CqeOpcode, Opcode, Sqe},
+    ContextStatus, ContextVerb, GlobalSchemes, Map, MapFlags, NewFdParams, EBUSY, O_RDWR,
+};
+
+use crate::{
+    child::{self, Child},
+    harness::{Failure, Hex},
+    sys::{self, Fd},
+};
+
+const PAGE: usize = 4096;
+/// The number the runner's scheme gives its one file.
+const FILE_NUMBER: usize = 1;
+
+/// Maps one page of its first given fd (a file of the runner's scheme) private and writable,
+/// then writes to it. The scheme lends its page copy-on-write, so the write faults, and the
+/// kernel asks the scheme for the page (`RequestMmap`) and blocks the child until it answers.
+fn write_to_scheme_page(_: usize) -> ! {
+    let map = Map {
+        offset: 0,
+        size: PAGE,
+        flags: MapFlags::PROT_READ | MapFlags::PROT_WRITE | MapFlags::MAP_PRIVATE,
+        address: 0,
+    };
+    // SAFETY: a new mapping at an address the kernel picks aliases nothing of ours.
+    if let Ok(address) = unsafe { syscall::fmap(child::given(0), &map) } {
+        // SAFETY: the page was just mapped writable for us.
+        unsafe { (address as *mut u8).write_volatile(1) };
+    }
+    child::exit()
+}
+
+/// A scheme served by the runner, a page it lends, and a forked child blocked in a page fault
+/// on that page, waiting for the scheme's answer that never comes.
+struct AwaitingMmap {
+    child: Child,
+    /// Dropped last: closing the socket removes the scheme.
+    socket: Fd,
+    page: usize,
+}
+
+impl AwaitingMmap {
+    /// Serves the child's `fmap` (`MmapPrep`) with [`AwaitingMmap::page`], and returns once
+    /// the child is hard-blocked (status `Other`) with its `RequestMmap` read from the socket.
+    fn new() -> Result<Self, Failure> {
+        let socket = sys::dup(sys::scheme_creation_cap()?, "create-scheme")?;
+        let params = NewFdParams {
+            offset: 0,
+            number: FILE_NUMBER,
+            flags: O_RDWR,
+            internal_flags: 0,
+        };
+        // SAFETY: NewFdParams is plain repr(C) data; the kernel reads exactly its size.
+        let params = unsafe {
+            slice::from_raw_parts(ptr::from_ref(&params).cast::<u8>(), size_of::<NewFdParams>())
+        };
+        let file = sys::dup_bytes(&socket, params)?;
+        let page = sys::map_anonymous(PAGE)?;
+        // SAFETY: our own fresh mapping; touched so that it has a frame to lend.
+        unsafe { (page as *mut u8).write_volatile(0x5a) };
+        let mut child = Child::forked(write_to_scheme_page, 0)?;
+        child.give(&file)?;
+        drop(file);
+        let mut this = Self {
+            child,
+            socket,
+            page,
+        };
+        this.child.start()?;
+
+        // The child blocks (soft) in its fmap call once the MmapPrep request is queued.
+        let status = this.child.wait_until(|s| s != ContextStatus::Runnable)?;
+        check_eq!(status, ContextStatus::Blocked, "child status during fmap");
+        let prep = this.receive()?;
+        check_eq!(prep.opcode, Opcode::MmapPrep as u8, "first request");
+        check_eq!(prep.args[0], FILE_NUMBER as u64, "MmapPrep file");
+        this.respond(prep.tag, page as u64)?;
+
+        // Its write then faults: RequestMmap is queued before the child hard-blocks, which the
+        // status handle shows as Other (AwaitingMmap has no ContextStatus of its own).
+        let status = this.child.wait_until(|s| s != ContextStatus::Runnable)?;
+        check_eq!(status, ContextStatus::Other, "child status after its write");
+        let request = this.receive()?;
+        check_eq!(request.opcode, Opcode::RequestMmap as u8, "second request");
+        check_eq!(request.args[0], FILE_NUMBER as u64, "RequestMmap file");
+        check_eq!(this.child.status()?, ContextStatus::Other, "child status now");
+        Ok(this)
+    }
+
+    /// Reads one request; it must be queued already (the read blocks otherwise).
+    fn receive(&self) -> Result<Sqe, Failure> {
+        let mut sqe = Sqe::default();
+        let read = sys::read(&self.socket, &mut sqe)?;
+        check_eq!(read, size_of::<Sqe>(), "request size");
+        Ok(sqe)
+    }
+
+    fn respond(&self, tag: u32, result: u64) -> Result<(), Failure> {
+        let cqe = Cqe {
+            flags: CqeOpcode::RespondRegular as u8,
+            extra_raw: [0; 3],
+            tag,
+            result,
+        };
+        check_eq!(sys::write(&self.socket, &cqe)?, size_of::<Cqe>(), "response size");
+        Ok(())
+    }
+
+    /// Kills the child and waits until it has left its address space, so that the lent page
+    /// can go.
+    fn end(mut self) -> Result<(), Failure> {
+        self.child.kill()?;
+        let status = self.child.wait_exit()?;
+        if !matches!(
+            status,
+            ContextStatus::ForceKilled | ContextStatus::UnhandledExcp
+        ) {
+            fail!("killed child: got {:?}", status);
+        }
+        let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
+        while !self.child.confirm_exited() {
+            if sys::monotonic()? > deadline {
+                fail!("killed child at {:?} never exited", Hex(self.page));
+            }
+            sys::yield_now();
+        }
+        drop(self.child);
+        drop(self.socket);
+        // SAFETY: the only other user of the page, the child, is dead.
+        unsafe { sys::unmap(self.page, PAGE) }?;
+        Ok(())
+    }
+}
+
+/// Verifies that the privileged Stop verb on a context blocked awaiting a scheme's mmap answer
+/// is EBUSY (upstream: `todo!()`, a kernel panic) and leaves the context waiting.
+pub fn stop_awaiting_mmap_is_ebusy() -> Result<(), Failure> {
+    let mut blocked = AwaitingMmap::new()?;
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
+    let status = blocked
+        .child
+        .open(&alloc::format!("auth-{proc_root}-status"))?;
+    check_errno!(
+        sys::write_usizes(&status, &[ContextVerb::Stop as usize]),
+        EBUSY
+    );
+    check_eq!(blocked.child.status()?, ContextStatus::Other, "status after Stop");
+    drop(status);
+    blocked.end()
+}
+
+/// Verifies that force-killing a context blocked awaiting a scheme's mmap answer ends it
+/// (upstream woke it into a page-fault `todo!()`, a kernel panic).
+pub fn kill_awaiting_mmap_ends_it() -> Result<(), Failure> {
+    AwaitingMmap::new()?.end()
+}
