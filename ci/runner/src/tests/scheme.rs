@@ -7,7 +7,8 @@ use core::{mem::size_of, ptr, slice};
 
 use syscall::{
     schemev2::{Cqe, CqeOpcode, Opcode, Sqe},
-    ContextStatus, ContextVerb, GlobalSchemes, Map, MapFlags, NewFdParams, EBUSY, O_RDWR,
+    ContextStatus, ContextVerb, GlobalSchemes, Map, MapFlags, NewFdParams, RwFlags, EAGAIN, EBUSY,
+    O_RDWR, SYS_READ2,
 };
 
 use crate::{
@@ -60,7 +61,10 @@ impl AwaitingMmap {
         };
         // SAFETY: NewFdParams is plain repr(C) data; the kernel reads exactly its size.
         let params = unsafe {
-            slice::from_raw_parts(ptr::from_ref(&params).cast::<u8>(), size_of::<NewFdParams>())
+            slice::from_raw_parts(
+                ptr::from_ref(&params).cast::<u8>(),
+                size_of::<NewFdParams>(),
+            )
         };
         let file = sys::dup_bytes(&socket, params)?;
         let page = sys::map_anonymous(PAGE)?;
@@ -91,7 +95,11 @@ impl AwaitingMmap {
         let request = this.receive()?;
         check_eq!(request.opcode, Opcode::RequestMmap as u8, "second request");
         check_eq!(request.args[0], FILE_NUMBER as u64, "RequestMmap file");
-        check_eq!(this.child.status()?, ContextStatus::Other, "child status now");
+        check_eq!(
+            this.child.status()?,
+            ContextStatus::Other,
+            "child status now"
+        );
         Ok(this)
     }
 
@@ -103,6 +111,28 @@ impl AwaitingMmap {
         Ok(sqe)
     }
 
+    /// Reads one request if one is queued.
+    fn try_receive(&self) -> Result<Option<Sqe>, Failure> {
+        let mut sqe = Sqe::default();
+        // SAFETY: the kernel writes at most size_of::<Sqe>() bytes into `sqe`.
+        let read = unsafe {
+            syscall::syscall5(
+                SYS_READ2,
+                self.socket.raw(),
+                ptr::from_mut(&mut sqe) as usize,
+                size_of::<Sqe>(),
+                0,
+                RwFlags::NONBLOCK.bits() as usize,
+            )
+        };
+        match read {
+            Ok(n) if n == size_of::<Sqe>() => Ok(Some(sqe)),
+            Ok(n) => fail!("request size: got {n}"),
+            Err(error) if error.errno == EAGAIN => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     fn respond(&self, tag: u32, result: u64) -> Result<(), Failure> {
         let cqe = Cqe {
             flags: CqeOpcode::RespondRegular as u8,
@@ -110,7 +140,11 @@ impl AwaitingMmap {
             tag,
             result,
         };
-        check_eq!(sys::write(&self.socket, &cqe)?, size_of::<Cqe>(), "response size");
+        check_eq!(
+            sys::write(&self.socket, &cqe)?,
+            size_of::<Cqe>(),
+            "response size"
+        );
         Ok(())
     }
 
@@ -125,8 +159,14 @@ impl AwaitingMmap {
         ) {
             fail!("killed child: got {:?}", status);
         }
+        // Its exit unmaps the lent page, which asks the scheme (Munmap) and waits for it.
         let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
         while !self.child.confirm_exited() {
+            if let Some(request) = self.try_receive()?
+                && request.opcode == Opcode::Munmap as u8
+            {
+                self.respond(request.tag, 0)?;
+            }
             if sys::monotonic()? > deadline {
                 fail!("killed child at {:?} never exited", Hex(self.page));
             }
@@ -152,7 +192,11 @@ pub fn stop_awaiting_mmap_is_ebusy() -> Result<(), Failure> {
         sys::write_usizes(&status, &[ContextVerb::Stop as usize]),
         EBUSY
     );
-    check_eq!(blocked.child.status()?, ContextStatus::Other, "status after Stop");
+    check_eq!(
+        blocked.child.status()?,
+        ContextStatus::Other,
+        "status after Stop"
+    );
     drop(status);
     blocked.end()
 }
