@@ -136,8 +136,6 @@ impl Machine {
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect();
         let space = self.spaces.get_mut(id).ok_or(err(syscall::EBADF))?;
-        let page_range =
-            |addr: u64, len: u64| addr..addr.saturating_add(len.next_multiple_of(PAGE));
         match w.as_slice() {
             [op, fd, _offset, addr, len, flags] if *op as usize == syscall::ADDRSPACE_OP_MMAP => {
                 // Only anonymous memory: fexec maps nothing else unless it loads through an

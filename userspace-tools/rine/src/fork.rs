@@ -5,7 +5,7 @@
 //! `sighandler`, `regs/env`, `current-filetable`, the file table sent into itself, and a
 //! write to `start`.
 //!
-//! rine makes the child a Linux process at `exclusive`: it injects Linux `fork` into the
+//! rine makes the child a Linux process at `exclusive`: it injects a Linux fork into the
 //! calling thread, so the child's memory is the parent's at that moment, as the Redox copy
 //! is. The new process is traced from birth (`PTRACE_O_TRACEFORK`) and stays stopped until
 //! `start`, which gives it the registers relibc asked for and hands it to the main loop as a
@@ -125,7 +125,14 @@ impl Machine {
         let id = self.current_fork()?;
         let ret = self
             .child
-            .linux_syscall(regs, libc::SYS_fork, [0; 6])
+            // CLONE_PARENT makes the process rine's child, not the caller's: the caller gets
+            // no Linux SIGCHLD (Redox's comes from procmgr, and rine sends none), and rine
+            // reaps it.
+            .linux_syscall(
+                regs,
+                libc::SYS_clone,
+                [(libc::CLONE_PARENT | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0],
+            )
             .map_err(|e| {
                 eprintln!("rine: forking: {e}");
                 err(syscall::EIO)

@@ -2,7 +2,10 @@
 
 use std::{cell::Cell, io, path::PathBuf, rc::Rc};
 
-use nix::sys::{signal::Signal, wait::waitpid};
+use nix::sys::{
+    signal::Signal,
+    wait::{waitpid, WaitPidFlag},
+};
 
 use crate::{
     elf,
@@ -129,7 +132,9 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
     let status = world.drive(opts.strace);
     for m in &world.procs {
         let _ = nix::sys::signal::kill(m.child.pid, Signal::SIGKILL);
-        let _ = waitpid(m.child.pid, None);
     }
+    // Reap every traced thread and process (a thread-group leader is reaped only after its
+    // traced threads are), until none is left.
+    while waitpid(None, Some(WaitPidFlag::__WALL)).is_ok() {}
     status
 }
