@@ -298,3 +298,67 @@ impl Machine {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: MapFlags = MapFlags::PROT_READ.union(MapFlags::PROT_WRITE);
+
+    /// Verifies that fexec's reservation (`MAP_FIXED_NOREPLACE`) refuses a second one over
+    /// it, that its segments (`MAP_FIXED`) replace pages of it, and that runs split where
+    /// the protection changes.
+    #[test]
+    fn exec_space_fixed_maps_replace_and_runs_split() {
+        let mut s = NewSpace::default();
+        let nr = MapFlags::MAP_FIXED_NOREPLACE;
+        assert_eq!(s.mmap(0x20_0000, 3 * PAGE, nr), Ok(0x20_0000));
+        assert_eq!(
+            s.mmap(0x20_1000, PAGE, nr | RW).map_err(|e| e.errno),
+            Err(syscall::EEXIST)
+        );
+        assert_eq!(
+            s.mmap(0x20_1000, PAGE, MapFlags::MAP_FIXED | RW),
+            Ok(0x20_1000)
+        );
+        s.store(0x20_1000, b"segment");
+        let runs = s.runs();
+        let shape: Vec<(u64, MapFlags, usize)> =
+            runs.iter().map(|(a, p, b)| (*a, *p, b.len())).collect();
+        assert_eq!(
+            shape,
+            [
+                (0x20_0000, MapFlags::empty(), PAGE as usize),
+                (0x20_1000, RW, PAGE as usize),
+                (0x20_2000, MapFlags::empty(), PAGE as usize),
+            ]
+        );
+        assert_eq!(&runs[1].2[..7], b"segment");
+    }
+
+    /// Verifies that a mapping with no address lands at rine's base, not right above the
+    /// Redox stack at 1 << 47 (which would make it one run with the stack, moved with it).
+    #[test]
+    fn exec_space_anywhere_stays_below_the_stack() {
+        let mut s = NewSpace::default();
+        let stack = (1u64 << 47) - (1 << 20);
+        assert_eq!(
+            s.mmap(stack, 1 << 20, MapFlags::MAP_FIXED_NOREPLACE | RW),
+            Ok(stack)
+        );
+        assert_eq!(s.mmap(0, 2 * PAGE, RW), Ok(ANYWHERE_BASE));
+        assert_eq!(s.mmap(0, PAGE, RW), Ok(ANYWHERE_BASE + 2 * PAGE));
+    }
+
+    /// Verifies that bytes stored through a window come back, and unmapped pages read as
+    /// zero.
+    #[test]
+    fn exec_space_bytes_round_trip() {
+        let mut s = NewSpace::default();
+        s.mmap(0x1000, PAGE, MapFlags::MAP_FIXED | RW).expect("map");
+        s.store(0x1000, &[7; 16]);
+        let b = s.bytes(0x1000, 2 * PAGE);
+        assert_eq!(&b[..16], &[7; 16]);
+        assert!(b[16..].iter().all(|&x| x == 0));
+    }
+}

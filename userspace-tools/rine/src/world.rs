@@ -336,3 +336,17 @@ impl World {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verifies that an exit code and a killing signal become procmgr's status words
+    /// (`WEXITSTATUS` = bits 8..16, `WTERMSIG` = the low bits).
+    #[test]
+    fn wait_status_words() {
+        assert_eq!(wait_status(7), 7 << 8);
+        assert_eq!(wait_status(0), 0);
+        assert_eq!(wait_status((Signal::SIGSEGV as u64) << 8), 11);
+    }
+}
