@@ -29,6 +29,8 @@ use crate::{
 
 /// The highest address a Linux x86_64 process can map below (4-level paging).
 const LINUX_USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+/// The largest single mapping of a new space rine keeps (its pages are rine's memory).
+const MAX_SPACE_MAP: u64 = 1 << 30;
 /// Where rine puts mappings of the new space that ask for no address.
 const ANYWHERE_BASE: u64 = 0x0000_1000_0000_0000;
 
@@ -47,9 +49,15 @@ fn err(errno: i32) -> Error {
 
 impl NewSpace {
     fn mmap(&mut self, addr: u64, len: u64, flags: MapFlags) -> Result<u64> {
-        let len = len.next_multiple_of(PAGE);
+        let len = len
+            .checked_next_multiple_of(PAGE)
+            .ok_or(err(syscall::EINVAL))?;
         if len == 0 || addr % PAGE != 0 {
             return Err(err(syscall::EINVAL));
+        }
+        // The pages live in rine's memory until the switch.
+        if len > MAX_SPACE_MAP {
+            return Err(err(syscall::ENOMEM));
         }
         let fixed = flags.intersects(MapFlags::MAP_FIXED | MapFlags::MAP_FIXED_NOREPLACE);
         let addr = if fixed {
@@ -177,8 +185,14 @@ impl Machine {
     ) -> Result<usize> {
         let size = (map.size as u64).next_multiple_of(PAGE);
         let remote = map.offset as u64;
-        if self.spaces.get(id).is_none() {
-            return Err(err(syscall::EBADF));
+        let space = self.spaces.get(id).ok_or(err(syscall::EBADF))?;
+        // A window shows pages the space has: every one of them must be mapped there.
+        remote.checked_add(size).ok_or(err(syscall::EINVAL))?;
+        if size == 0
+            || remote % PAGE != 0
+            || space.pages_in(remote, size).count() as u64 != size / PAGE
+        {
+            return Err(err(syscall::EFAULT));
         }
         // A remap of a window (MmapGuard::remap) first hands the old pages back.
         if map.flags.contains(MapFlags::MAP_FIXED) {
@@ -240,7 +254,7 @@ impl Machine {
             let end = addr + bytes.len() as u64;
             let at = if end <= LINUX_USER_TOP && !overlaps_host(addr, end) {
                 addr
-            } else if (addr..end).contains(&(sp - 1)) {
+            } else if addr < sp && sp <= end {
                 let at = STACK_TOP - bytes.len() as u64;
                 delta_sp = at as i64 - addr as i64;
                 at
