@@ -52,7 +52,7 @@ impl NewSpace {
         let len = len
             .checked_next_multiple_of(PAGE)
             .ok_or(err(syscall::EINVAL))?;
-        if len == 0 || addr % PAGE != 0 {
+        if len == 0 || !addr.is_multiple_of(PAGE) {
             return Err(err(syscall::EINVAL));
         }
         // The pages live in rine's memory until the switch.
@@ -189,7 +189,7 @@ impl Machine {
         // A window shows pages the space has: every one of them must be mapped there.
         remote.checked_add(size).ok_or(err(syscall::EINVAL))?;
         if size == 0
-            || remote % PAGE != 0
+            || !remote.is_multiple_of(PAGE)
             || space.pages_in(remote, size).count() as u64 != size / PAGE
         {
             return Err(err(syscall::EFAULT));

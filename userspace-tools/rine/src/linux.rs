@@ -240,7 +240,11 @@ impl Child {
         child.host = child
             .mappings()?
             .into_iter()
-            .filter(|&(s, e)| !(s < hi && lo < e) && !(s < STACK_TOP && STACK_TOP - STACK_SIZE < e))
+            .filter(|&(s, e)| {
+                let program = s < hi && lo < e;
+                let stack = s < STACK_TOP && STACK_TOP - STACK_SIZE < e;
+                !program && !stack
+            })
             .collect();
         let mut regs = child.regs()?;
         // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
