@@ -143,7 +143,7 @@ run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 	@mkdir -p $(BUILD)/image-run && echo '$(CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
 	@ci/run-image.sh run $(BUILD)/image-run/commands
 
-## rine-compare: the std hello and file-I/O programs in QEMU and under rine (Linux): same output
+## rine-compare: the std hello, file-I/O and fork/exec programs in QEMU and under rine (Linux): same output
 rine-compare: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/rine-compare.sh
 

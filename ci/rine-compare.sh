@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make rine-compare: run the image's std hello (exitcode) and file-I/O (files, cat) programs in
+# make rine-compare: run the image's std hello (exitcode), file-I/O (files, cat) and fork/exec
+# (forkexec) programs in
 # QEMU and under rine on Linux, and check (userspace-tools/rine/tests/compare.rs) that each
 # prints the same and exits the same. Prints how long each side took.
 source "$(dirname "$0")/lib.sh"
@@ -16,11 +17,14 @@ rine_manifest="$project_root/userspace-tools/rine/Cargo.toml"
 cargo +stable build --quiet --release --manifest-path "$rine_manifest"
 rine_bin="$project_root/userspace-tools/rine/target/release/rine"
 root=$(mktemp -d)
-mkdir -p "$root/tmp"
+mkdir -p "$root/tmp" "$root/bin"
+# The programs a command runs (forkexec's exitcode) are found on PATH, as the image's are in
+# /scheme/initfs/bin.
+cp "$BUILD"/redox-bin/* "$root/bin/"
 # As in the image, one file system for all the commands.
 start=$(date +%s%N)
 while read -r prog args; do
-    "$rine_bin" --root "$root" "$BUILD/redox-bin/$prog" $args >/dev/null || true
+    PATH=/bin "$rine_bin" --root "$root" "$BUILD/redox-bin/$prog" $args >/dev/null || true
 done < "$commands"
 rine_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -rf "$root"

@@ -5,8 +5,12 @@ use syscall::{CallFlags, Error};
 
 use crate::{
     files,
+    fork::ForkPart,
     handles::Handle,
-    sys::{Machine, PROC_EXIT, PROC_GETPPID, PROC_SYNC_SIG_PCTL, THREAD_SYNC_SIG_TCTL},
+    sys::{
+        Machine, Waitpid, PROC_DISABLE_SETPGID, PROC_EXIT, PROC_GETPPID, PROC_RENAME,
+        PROC_SYNC_SIG_PCTL, PROC_WAITPID, THREAD_SYNC_SIG_TCTL,
+    },
 };
 
 impl Machine {
@@ -33,14 +37,39 @@ impl Machine {
                 // Signal state lives with procmgr on Redox; rine delivers no signals.
                 PROC_SYNC_SIG_PCTL => 0,
                 PROC_GETPPID => self.parent as usize,
+                PROC_WAITPID if len >= 8 => {
+                    return Ok(CallResult::Wait(Waitpid {
+                        pid: meta.get(1).copied().unwrap_or(0) as u32,
+                        flags: meta.get(2).copied().unwrap_or(0),
+                        status: payload,
+                    }));
+                }
+                // exec's new name and its end of setpgid: nothing rine shows or checks.
+                PROC_RENAME | PROC_DISABLE_SETPGID => 0,
                 _ => return Err(CallError::Unsupported),
             },
+            Handle::Fork(_, ForkPart::Proc) if verb == PROC_SYNC_SIG_PCTL => 0,
+            Handle::Fork(_, ForkPart::Thread) if verb == THREAD_SYNC_SIG_TCTL => 0,
+            // The child's table sent into itself at `meta[0]` (fork_inner's last step).
+            Handle::Fork(id, ForkPart::FileTable) if flags.contains(CallFlags::FD) => {
+                let id = *id;
+                self.fork_send_table(id, verb as usize)?
+            }
             Handle::Thread(_) => match verb {
                 THREAD_SYNC_SIG_TCTL => 0,
                 _ => return Err(CallError::Unsupported),
             },
             // Resize: rine's table has no fixed size.
             Handle::FileTable { .. } if verb as u8 == syscall::FileTableVerb::Resize as u8 => 0,
+            // exec closes its close-on-exec handles: the payload lists their numbers.
+            Handle::FileTable { .. } if verb as u8 == syscall::FileTableVerb::Close as u8 => {
+                let list = self.read_mem(payload, len)?;
+                for fd in list.chunks_exact(8) {
+                    let fd = u64::from_le_bytes(fd.try_into().expect("8 bytes")) as usize;
+                    let _ = self.table.remove(fd);
+                }
+                0
+            }
             h @ Handle::Host { .. } if flags.contains(CallFlags::STD_FS) => {
                 match syscall::StdFsCallKind::try_from_raw(verb as u8) {
                     Some(syscall::StdFsCallKind::Fstat) => {
@@ -93,6 +122,7 @@ impl Machine {
 pub(crate) enum CallResult {
     Value(usize),
     Exit(u64),
+    Wait(Waitpid),
 }
 
 /// A failed `SYS_CALL` (or `dup`): an errno, or a verb/name rine does not know.

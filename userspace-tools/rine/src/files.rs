@@ -100,6 +100,27 @@ pub fn clock_bytes(clock: usize) -> Result<[u8; 16]> {
     Ok(out)
 }
 
+/// Whether a `read` on a stream (pipe, inherited stdio, console) would wait for data now.
+pub fn would_block(handle: &Handle) -> bool {
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let fd = match handle {
+        Handle::PipeRead { file, .. }
+        | Handle::Host {
+            file,
+            reference: None,
+            ..
+        } => file.as_fd(),
+        Handle::Debug => stdin.as_fd(),
+        _ => return false,
+    };
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    matches!(
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO),
+        Ok(0)
+    )
+}
+
 /// `read` on a handle into `buf`.
 pub fn read(handle: &mut Handle, buf: &mut [u8], meta: &[u8]) -> Result<usize> {
     match handle {
@@ -143,7 +164,10 @@ pub fn read(handle: &mut Handle, buf: &mut [u8], meta: &[u8]) -> Result<usize> {
         | Handle::FileTableSel
         | Handle::Start(_)
         | Handle::Status(_)
-        | Handle::SigHandler => Err(Error::new(syscall::EBADF)),
+        | Handle::SigHandler
+        | Handle::Fork(..)
+        | Handle::NewSpace(_)
+        | Handle::Stale => Err(Error::new(syscall::EBADF)),
     }
 }
 
@@ -173,7 +197,10 @@ pub fn write(handle: &mut Handle, buf: &[u8]) -> Result<usize> {
         | Handle::AddrSpaceSel(_)
         | Handle::FileTableSel
         | Handle::Start(_)
-        | Handle::Status(_) => Err(Error::new(syscall::EBADF)),
+        | Handle::Status(_)
+        | Handle::Fork(..)
+        | Handle::NewSpace(_)
+        | Handle::Stale => Err(Error::new(syscall::EBADF)),
     }
 }
 
@@ -230,7 +257,10 @@ pub fn stat(handle: &Handle) -> Result<syscall::Stat> {
         | Handle::FileTableSel
         | Handle::Start(_)
         | Handle::Status(_)
-        | Handle::SigHandler => {
+        | Handle::SigHandler
+        | Handle::Fork(..)
+        | Handle::NewSpace(_)
+        | Handle::Stale => {
             st.st_mode = syscall::MODE_FILE | 0o600;
         }
     }

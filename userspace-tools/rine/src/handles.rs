@@ -64,6 +64,15 @@ pub enum Handle {
     /// `sighandler` of the thread: relibc registers its signal trampoline here. rine delivers
     /// no signals, so the registration is kept nowhere.
     SigHandler,
+    /// A handle relibc holds while it forks, to the child being made (see `fork.rs`): by
+    /// rine's fork number and which part of the child it is.
+    Fork(usize, crate::fork::ForkPart),
+    /// `dup(addrspace, "empty")`: the address space `fexec` builds the new image in (see
+    /// `exec.rs`), by rine's number for it.
+    NewSpace(usize),
+    /// In a forked child, a handle the parent had to its own process or threads: the child
+    /// closes these (redox-rt `child_hook`), so every other use is `EBADF`.
+    Stale,
 }
 
 impl Handle {
@@ -106,6 +115,9 @@ impl Handle {
             Self::Start(t) => Self::Start(*t),
             Self::Status(t) => Self::Status(*t),
             Self::SigHandler => Self::SigHandler,
+            Self::Fork(id, part) => Self::Fork(*id, *part),
+            Self::NewSpace(id) => Self::NewSpace(*id),
+            Self::Stale => Self::Stale,
         })
     }
 
@@ -135,7 +147,10 @@ impl Handle {
             | Self::FileTableSel
             | Self::Start(_)
             | Self::Status(_)
-            | Self::SigHandler => return None,
+            | Self::SigHandler
+            | Self::Fork(..)
+            | Self::NewSpace(_)
+            | Self::Stale => return None,
         })
     }
 }
@@ -196,6 +211,10 @@ impl Table {
             n += 1;
         }
         n
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&usize, &Handle)> {
+        self.map.iter()
     }
 
     /// The open numbers as the file-table handle lists them.

@@ -5,7 +5,9 @@
 
 pub mod call;
 pub mod elf;
+pub mod exec;
 pub mod files;
+pub mod fork;
 pub mod handles;
 pub mod linux;
 pub mod memory;
@@ -16,3 +18,4 @@ pub mod stack;
 pub mod strace;
 pub mod sys;
 pub mod threads;
+pub mod world;

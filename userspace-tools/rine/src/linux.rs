@@ -43,6 +43,9 @@ pub struct Child {
     pub current: Cell<Pid>,
     /// Threads an injected `clone` made, for the caller to take.
     pub cloned: RefCell<Vec<Pid>>,
+    /// The mappings the process inherited from rine (its code, libraries, heap, stack,
+    /// vdso): exec keeps these and replaces everything else.
+    pub host: Vec<(u64, u64)>,
     mem: File,
 }
 
@@ -150,6 +153,43 @@ fn load_and_stop(plan: &LoadPlan<'_>) -> ! {
     unsafe { libc::_exit(127) }
 }
 
+/// The address of a `syscall` instruction in rine's own code (libc's `syscall()`), which
+/// every traced process has at the same address, since each is a fork of rine.
+pub fn syscall_gadget() -> Option<u64> {
+    let start = libc::syscall as *const u8;
+    // SAFETY: reads rine's own code, mapped and readable; stops within the function's first
+    // bytes.
+    let code = unsafe { std::slice::from_raw_parts(start, 128) };
+    code.windows(2)
+        .position(|w| w == [0x0f, 0x05])
+        .map(|i| start as u64 + i as u64)
+}
+
+/// Zero registers but for the segment registers and flags of `like`: how a new Redox
+/// context starts.
+pub fn clean_regs(like: &user_regs_struct) -> user_regs_struct {
+    // SAFETY: user_regs_struct is plain integers.
+    let mut regs: user_regs_struct = unsafe { std::mem::zeroed() };
+    (
+        regs.cs,
+        regs.ss,
+        regs.ds,
+        regs.es,
+        regs.fs,
+        regs.gs,
+        regs.eflags,
+    ) = (
+        like.cs,
+        like.ss,
+        like.ds,
+        like.es,
+        like.fs,
+        like.gs,
+        like.eflags,
+    );
+    regs
+}
+
 impl Child {
     /// Forks a child that maps `plan` and stops; sets its registers to enter the program.
     pub fn spawn(plan: &LoadPlan<'_>) -> io::Result<Self> {
@@ -170,19 +210,42 @@ impl Child {
             pid,
             ptrace::Options::PTRACE_O_EXITKILL
                 | ptrace::Options::PTRACE_O_TRACESYSGOOD
-                | ptrace::Options::PTRACE_O_TRACECLONE,
+                | ptrace::Options::PTRACE_O_TRACECLONE
+                | ptrace::Options::PTRACE_O_TRACEFORK,
         )
         .map_err(io::Error::from)?;
         let mem = File::options()
             .read(true)
             .write(true)
             .open(format!("/proc/{pid}/mem"))?;
-        let child = Self {
+        let mut child = Self {
             pid,
             current: Cell::new(pid),
             cloned: RefCell::new(Vec::new()),
+            host: Vec::new(),
             mem,
         };
+        // Everything mapped now but the program's segments and stack is rine's.
+        let segs = &plan.image.segments;
+        let lo = segs
+            .iter()
+            .map(|s| s.vaddr / PAGE * PAGE)
+            .min()
+            .unwrap_or(0);
+        let hi = segs
+            .iter()
+            .map(|s| (s.vaddr + s.mem_size).next_multiple_of(PAGE))
+            .max()
+            .unwrap_or(0);
+        child.host = child
+            .mappings()?
+            .into_iter()
+            .filter(|&(s, e)| {
+                let program = s < hi && lo < e;
+                let stack = s < STACK_TOP && STACK_TOP - STACK_SIZE < e;
+                !program && !stack
+            })
+            .collect();
         let mut regs = child.regs()?;
         // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
         let (cs, ss, ds, es, fs, gs, eflags) = (
@@ -265,6 +328,9 @@ impl Child {
                     self.cloned.borrow_mut().push(Pid::from_raw(new as i32));
                     continue;
                 }
+                // An injected fork: the caller learns the child's pid from the result, and
+                // takes the child's first stop itself (`wait_new_process`).
+                WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_FORK) => continue,
                 other => {
                     return Err(io::Error::other(format!(
                         "the tracee stopped unexpectedly while running Linux syscall {nr}: {other:?}"
@@ -278,6 +344,61 @@ impl Child {
             }
         }
         Ok(self.regs()?.rax as i64)
+    }
+
+    /// Waits for the first stop of a process an injected `fork` made (traced from birth).
+    pub fn wait_new_process(pid: Pid) -> io::Result<()> {
+        match waitpid(pid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
+            WaitStatus::Stopped(_, _) | WaitStatus::PtraceEvent(..) => Ok(()),
+            other => Err(io::Error::other(format!("new process {pid}: {other:?}"))),
+        }
+    }
+
+    /// A stopped process an injected `fork` made, as a `Child` of its own.
+    pub fn adopt_process(pid: Pid, host: Vec<(u64, u64)>) -> io::Result<Self> {
+        let mem = File::options()
+            .read(true)
+            .write(true)
+            .open(format!("/proc/{pid}/mem"))?;
+        Ok(Self {
+            pid,
+            current: Cell::new(pid),
+            cloned: RefCell::new(Vec::new()),
+            host,
+            mem,
+        })
+    }
+
+    /// The process's mappings (`/proc/PID/maps`) as `(start, end)`.
+    pub fn mappings(&self) -> io::Result<Vec<(u64, u64)>> {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.pid))?;
+        Ok(maps
+            .lines()
+            .filter_map(|l| {
+                let (range, _) = l.split_once(' ')?;
+                let (s, e) = range.split_once('-')?;
+                Some((
+                    u64::from_str_radix(s, 16).ok()?,
+                    u64::from_str_radix(e, 16).ok()?,
+                ))
+            })
+            .collect())
+    }
+
+    /// Sets the current thread to run `ip` on `sp` with otherwise clean registers (`like`
+    /// gives the segment registers and flags), and what `more` adds.
+    pub fn start_at(
+        &self,
+        like: &user_regs_struct,
+        ip: u64,
+        sp: u64,
+        more: impl FnOnce(&mut user_regs_struct),
+    ) -> io::Result<()> {
+        let mut regs = clean_regs(like);
+        regs.rip = ip;
+        regs.rsp = sp;
+        more(&mut regs);
+        self.set_regs(&regs)
     }
 
     /// Takes over a thread an injected `clone` made: waits for the stop it starts in and
@@ -294,25 +415,7 @@ impl Child {
             WaitStatus::Stopped(_, _) | WaitStatus::PtraceEvent(..) => {}
             other => return Err(io::Error::other(format!("new thread {tid}: {other:?}"))),
         }
-        // SAFETY: user_regs_struct is plain integers.
-        let mut regs: user_regs_struct = unsafe { std::mem::zeroed() };
-        (
-            regs.cs,
-            regs.ss,
-            regs.ds,
-            regs.es,
-            regs.fs,
-            regs.gs,
-            regs.eflags,
-        ) = (
-            like.cs,
-            like.ss,
-            like.ds,
-            like.es,
-            like.fs,
-            like.gs,
-            like.eflags,
-        );
+        let mut regs = clean_regs(like);
         regs.rip = ip;
         regs.rsp = sp;
         ptrace::setregs(tid, regs).map_err(io::Error::from)

@@ -1,14 +1,15 @@
 //! One Redox syscall, carried out: the dispatch from `SYS_*` number to what rine does.
 
-use std::{path::PathBuf, time::Duration};
+use std::{cell::Cell, path::PathBuf, rc::Rc, time::Duration};
 
-use nix::libc::user_regs_struct;
+use nix::libc::{self, user_regs_struct};
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
 use syscall::{number::*, Error, Result};
 
 use crate::{
     call::{CallError, CallResult},
     files,
+    fork::PendingFork,
     handles::{Handle, Table},
     linux::Child,
     memory, scheme,
@@ -24,8 +25,11 @@ pub(crate) const PROC_EXIT: u64 = 2;
 pub(crate) const PROC_SYNC_SIG_PCTL: u64 = 10;
 pub(crate) const PROC_GETPPID: u64 = 12;
 pub(crate) const THREAD_SYNC_SIG_TCTL: u64 = 0;
+pub(crate) const PROC_WAITPID: u64 = 0;
+pub(crate) const PROC_RENAME: u64 = 13;
+pub(crate) const PROC_DISABLE_SETPGID: u64 = 14;
 /// Size of libredox's `ProcMeta` (eleven `u32`s).
-const PROC_META_LEN: usize = 44;
+pub(crate) const PROC_META_LEN: usize = 44;
 
 /// What the program's syscall comes to.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +42,22 @@ pub enum Outcome {
     ThreadExit,
     /// The program exited with this Redox status (`code`, or `signal << 8`).
     Exit(u64),
+    /// procmgr's `Waitpid`: the main loop answers it from the children's exits, or parks
+    /// the thread until one exits.
+    Wait(Waitpid),
+    /// exec replaced the program's memory: it resumes with these registers.
+    Replaced(Box<user_regs_struct>),
+    /// A read that would block on the host: the thread waits, stopped, while the others
+    /// (and other processes) run, and the main loop retries it.
+    BlockedRead,
+}
+
+/// A `Waitpid` call: `pid` 0 for any child; `status` is where the status word goes.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Waitpid {
+    pub pid: u32,
+    pub flags: u64,
+    pub status: usize,
 }
 
 /// The Redox side of the child: its handles, and where its `file` scheme lives.
@@ -45,8 +65,24 @@ pub struct Machine {
     pub child: Child,
     pub table: Table,
     pub root: PathBuf,
-    /// The tracer's own pid, the program's parent as far as `ProcMeta` says.
+    /// The process's pid as the program sees it (`ProcMeta`): the Linux pid for the first
+    /// process, then numbers rine hands out at each fork (from `pids`).
+    pub pid: u32,
+    /// The parent's pid: the tracer's own for the first process.
     pub parent: u32,
+    /// The next pid a fork gets, shared by all processes.
+    pub pids: Rc<Cell<u32>>,
+    /// Children between `dup(proc, "fork")` and `start`.
+    pub forks: Vec<PendingFork>,
+    /// Children `start` released, for the main loop to take.
+    pub spawned: Vec<Machine>,
+    /// Address spaces `fexec` builds (`dup(addrspace, "empty")`).
+    pub spaces: Vec<crate::exec::NewSpace>,
+    /// The current thread's read would block (see `Outcome::BlockedRead`).
+    pub would_block: bool,
+    /// exec's `[space, sp, ip]` written to `current-addrspace`: `(space number, ip, sp)`,
+    /// carried out when that handle is closed.
+    pub exec_pending: Option<(usize, u64, u64)>,
     /// The program's threads by rine's thread number; 0 is the first.
     pub threads: Vec<ThreadSlot>,
     /// Threads waiting on a futex: `(tid, address)`.
@@ -71,6 +107,29 @@ pub fn unsupported(child: &Child, number: usize, args: [usize; 6]) -> Error {
 }
 
 impl Machine {
+    /// A process with one handle table and no threads recorded yet.
+    pub fn new(child: Child, table: Table, root: PathBuf, pids: Rc<Cell<u32>>) -> Self {
+        let pid = child.pid.as_raw() as u32;
+        Self {
+            child,
+            table,
+            root,
+            pid,
+            parent: std::process::id(),
+            pids,
+            forks: Vec::new(),
+            spawned: Vec::new(),
+            spaces: Vec::new(),
+            would_block: false,
+            exec_pending: None,
+            threads: Vec::new(),
+            parked: Vec::new(),
+            woken: Vec::new(),
+            started: Vec::new(),
+            ending: false,
+        }
+    }
+
     pub(crate) fn read_mem(&self, addr: usize, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0; len];
         self.child
@@ -102,13 +161,16 @@ impl Machine {
     }
 
     fn proc_meta(&self) -> [u8; PROC_META_LEN] {
-        let pid = self.child.pid.as_raw() as u32;
+        self.proc_meta_of(self.pid, self.parent)
+    }
+
+    pub(crate) fn proc_meta_of(&self, pid: u32, parent: u32) -> [u8; PROC_META_LEN] {
         let (uid, gid) = (
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         );
         // pid, pgid, ppid, ruid, euid, suid, rgid, egid, sgid, ens, rns
-        let fields = [pid, pid, self.parent, uid, uid, uid, gid, gid, gid, 1, 1];
+        let fields = [pid, pid, parent, uid, uid, uid, gid, gid, gid, 1, 1];
         let mut out = [0u8; PROC_META_LEN];
         for (chunk, f) in out.chunks_exact_mut(4).zip(fields) {
             chunk.copy_from_slice(&f.to_le_bytes());
@@ -134,9 +196,9 @@ impl Machine {
             SYS_OPENAT_INTO => self.openat_into(a, b, c, d, args[5]),
             SYS_DUP_INTO | SYS_DUP2 => {
                 let res = if number == SYS_DUP2 {
-                    self.dup_into(a, c, d, b, true)
+                    self.dup_into(a, c, d, b, true, regs)
                 } else {
-                    self.dup_into(a, b, c, d, false)
+                    self.dup_into(a, b, c, d, false, regs)
                 };
                 match res {
                     Ok(v) => Ok(v),
@@ -144,7 +206,21 @@ impl Machine {
                     Err(CallError::Unsupported) => Err(unsupported(&self.child, number, args)),
                 }
             }
-            SYS_CLOSE => self.table.remove(a).map(|_| 0),
+            SYS_CLOSE => match self.table.remove(a) {
+                // Closing exec's `current-addrspace` switches to the new image.
+                Ok(Handle::AddrSpaceSel(_)) if self.exec_pending.is_some() => {
+                    let (id, ip, sp) = self.exec_pending.take().expect("checked");
+                    return match self.exec_switch(id, ip, sp, regs) {
+                        Ok(r) => Outcome::Replaced(Box::new(r)),
+                        Err(e) => {
+                            // The old image may be partly gone: the process cannot go on.
+                            eprintln!("rine: exec: {e}");
+                            Outcome::Exit((libc::SIGKILL as u64) << 8)
+                        }
+                    };
+                }
+                r => r.map(|_| 0),
+            },
             SYS_LSEEK => self
                 .table
                 .get_mut(a)
@@ -159,7 +235,11 @@ impl Machine {
             SYS_FCNTL => self.fcntl(a, b, c),
             SYS_UNLINKAT => self.unlinkat(a, b, c, d),
             SYS_FMAP => self.fmap(a, b, c, regs),
-            SYS_FUNMAP => memory::funmap(&self.child, regs, a, b),
+            SYS_FUNMAP => {
+                // A window on a new address space hands its bytes back first.
+                self.exec_flush_window(a as u64);
+                memory::funmap(&self.child, regs, a, b)
+            }
             SYS_MPROTECT => memory::mprotect(&self.child, regs, a, b, c),
             SYS_CLOCK_GETTIME => files::clock_bytes(a)
                 .and_then(|ts| self.write_mem(b, &ts))
@@ -175,6 +255,7 @@ impl Machine {
             },
             SYS_CALL => match self.call(a, b, c, d, e) {
                 Ok(CallResult::Exit(status)) => return Outcome::Exit(status),
+                Ok(CallResult::Wait(w)) => return Outcome::Wait(w),
                 Ok(CallResult::Value(v)) => Ok(v),
                 Err(CallError::Errno(e)) => Err(e),
                 Err(CallError::Unsupported) => Err(unsupported(&self.child, number, args)),
@@ -183,6 +264,9 @@ impl Machine {
         };
         if std::mem::take(&mut self.ending) {
             return Outcome::ThreadExit;
+        }
+        if std::mem::take(&mut self.would_block) {
+            return Outcome::BlockedRead;
         }
         Outcome::Return(Error::mux(result))
     }
@@ -197,8 +281,25 @@ impl Machine {
     ) -> Result<usize> {
         let bytes = self.read_mem(addr, len.min(IO_CHUNK))?;
         let control = self.table.get(fd)?.duplicate().map_err(files::from_io)?;
+        // exec's `[space, sp, ip]` on its own thread: switched to when the handle closes.
+        if let (Handle::AddrSpaceSel(_), Some(space)) = (&control, bytes.get(..8)) {
+            let space = u64::from_le_bytes(space.try_into().expect("8 bytes")) as usize;
+            if let (Ok(Handle::NewSpace(id)), Some(sp), Some(ip)) =
+                (self.table.get(space), bytes.get(8..16), bytes.get(16..24))
+            {
+                let sp = u64::from_le_bytes(sp.try_into().expect("8 bytes"));
+                let ip = u64::from_le_bytes(ip.try_into().expect("8 bytes"));
+                self.exec_pending = Some((*id, ip, sp));
+                return Ok(bytes.len());
+            }
+        }
         if let Some(result) = self.thread_write(&control, &bytes, regs) {
             return result;
+        }
+        match control {
+            Handle::Fork(id, part) => return self.fork_write(id, part, &bytes, regs),
+            Handle::NewSpace(id) => return self.exec_space_write(id, &bytes, regs),
+            _ => {}
         }
         let current = self.thread_of(self.child.current.get());
         let handle = self.table.get_mut(fd)?;
@@ -227,6 +328,19 @@ impl Machine {
         let mut buf = vec![0; len.min(IO_CHUNK)];
         let meta = self.proc_meta();
         let n = match self.table.get_mut(fd)? {
+            Handle::Fork(id, crate::fork::ForkPart::Proc) => {
+                let id = *id;
+                let meta = self.fork_meta(id)?;
+                let n = buf.len().min(meta.len());
+                buf[..n].copy_from_slice(&meta[..n]);
+                n
+            }
+            // The grant list: rine's programs have no scheme-shared grants to carry over.
+            Handle::AddrSpace => 0,
+            h if files::would_block(h) => {
+                self.would_block = true;
+                return Ok(0);
+            }
             Handle::RegsEnv(_) => {
                 let regs = self.child.regs().map_err(|_| err(syscall::ESRCH))?;
                 let mut env = regs.fs_base.to_le_bytes().to_vec();
@@ -295,6 +409,7 @@ impl Machine {
         len: usize,
         slot: usize,
         replace: bool,
+        regs: &user_regs_struct,
     ) -> std::result::Result<usize, CallError> {
         let name = self.read_mem(name, len)?;
         let listing = self.table.listing();
@@ -307,6 +422,15 @@ impl Machine {
                 return Ok(slot);
             }
             (Handle::Proc, b"new-thread") => self.new_thread(),
+            (Handle::Proc, b"fork") => self.fork_begin(),
+            (Handle::FileTable { .. }, b"copy") => self.fork_copy_table()?,
+            (Handle::AddrSpace, b"exclusive") => self.fork_linux(regs)?,
+            (Handle::AddrSpace, b"empty") => self.exec_new_space(),
+            (Handle::Fork(id, part), name) => {
+                let (id, part) = (*id, *part);
+                self.fork_dup(id, part, name)
+                    .ok_or(CallError::Unsupported)?
+            }
             // relibc's pipe(): open /scheme/pipe for the read end, dup "write" for the other.
             (Handle::PipeRead { write_end, .. }, b"write") => match write_end.take() {
                 Some(file) => Handle::Host {
@@ -403,6 +527,10 @@ impl Machine {
             flags: syscall::MapFlags::from_bits_truncate(word(2)),
             address: word(3),
         };
+        if let Ok(Handle::NewSpace(id)) = self.table.get(fd) {
+            let id = *id;
+            return self.exec_window(id, &map, regs);
+        }
         let handle = if fd == usize::MAX {
             None
         } else {

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{assert_same, fresh_root, redox_bin, rine};
+use common::{assert_same, fresh_root, install_programs, redox_bin, rine_env};
 
 /// One `$ COMMAND` section of the image log.
 #[derive(Debug)]
@@ -48,8 +48,9 @@ fn sections(log: &str) -> Vec<Section> {
     out
 }
 
-/// Verifies that the std hello (`exitcode`) and the file-I/O programs (`files`, then `cat` of
-/// the file it wrote) print under rine exactly what they printed in QEMU, and exit the same.
+/// Verifies that the std hello (`exitcode`), the file-I/O programs (`files`, then `cat` of
+/// the file it wrote) and fork + exec + waitpid (`forkexec`) print under rine exactly what
+/// they printed in QEMU, and exit the same.
 #[test]
 fn compare_rine_output_equals_qemu_output() {
     let log_path = std::env::var_os("RINE_QEMU_LOG")
@@ -68,18 +69,21 @@ fn compare_rine_output_equals_qemu_output() {
         .iter()
         .map(|s| s.command.split(' ').next().unwrap_or(""))
         .collect();
-    assert!(
-        names.contains(&"exitcode") && names.contains(&"files") && names.contains(&"cat"),
-        "the log lacks the exitcode, files or cat run: {names:?}"
-    );
+    for want in ["exitcode", "files", "cat", "forkexec"] {
+        assert!(
+            names.contains(&want),
+            "the log lacks a {want} run: {names:?}"
+        );
+    }
     // One root for the whole log: as in the image, a command sees the files the ones before
-    // it made (`cat /tmp/x` after `files /tmp/x`).
+    // it made (`cat /tmp/x` after `files /tmp/x`), and finds the programs it runs on PATH.
     let root = fresh_root("compare");
+    install_programs(&root, &bin);
     for section in &sections {
         let mut words = section.command.split_whitespace();
         let program = bin.join(words.next().expect("a command"));
         let args: Vec<&str> = words.collect();
-        let run = rine(&[], &root, &program, &args);
+        let run = rine_env(&[], &root, &program, &args, &[("PATH", "/bin")]);
         let printed = format!("{}{}", run.stdout, run.stderr);
         assert_same(
             &format!("`{}` output", section.command),

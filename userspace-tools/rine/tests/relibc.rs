@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_same, fresh_root, redox_bin, rine};
+use common::{assert_same, fresh_root, install_programs, redox_bin, rine, rine_env};
 
 macro_rules! programs_or_skip {
     () => {
@@ -106,25 +106,84 @@ fn relibc_threads_start_print_and_join() {
     assert_eq!(run.code, Some(0));
 }
 
-/// Verifies that `forkexec` gets its pipe and then stops at procmgr's fork, which rine does
-/// not do, with the one `unsupported` line and ENOSYS (the program reports it and exits 1).
+/// Verifies that `forkexec` forks, its child execs `exitcode 7` (found on `PATH` under the
+/// root) and exits 7, and the parent's waitpid reports it: what QEMU prints, and exit 0.
 #[test]
-fn relibc_forkexec_stops_at_fork_with_one_line() {
+fn relibc_forkexec_runs_child_and_waits() {
     let bin = programs_or_skip!();
-    let run = rine(&[], &fresh_root("forkexec"), &bin.join("forkexec"), &[]);
-    let rine_lines: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("rine: "))
-        .collect();
-    assert_eq!(
-        rine_lines,
-        [r#"rine: unsupported syscall dup_into(UPPER|2, "fork", UPPER|1)"#]
+    let root = fresh_root("forkexec");
+    install_programs(&root, &bin);
+    let run = rine_env(&[], &root, &bin.join("forkexec"), &[], &[("PATH", "/bin")]);
+    assert_same(
+        "stdout",
+        &run.stdout,
+        "exiting with 7\nchild: exit status: 7\n",
     );
-    assert!(
-        run.stderr.contains("Function not implemented"),
-        "the program should report ENOSYS: {}",
-        run.stderr
+    assert_eq!(run.stderr, "", "no rine complaints expected");
+    assert_eq!(run.code, Some(0));
+}
+
+/// Verifies that when the child's exec fails (no `exitcode` on `PATH`), the child reports
+/// the error through std's close-on-exec pipe, which the parent's read waits on while the
+/// child runs, and the parent prints it and exits 1.
+#[test]
+fn relibc_forkexec_reports_failed_exec() {
+    let bin = programs_or_skip!();
+    let root = fresh_root("forkexec-noexec");
+    let run = rine_env(&[], &root, &bin.join("forkexec"), &[], &[("PATH", "/bin")]);
+    assert_same("stdout", &run.stdout, "");
+    assert_same(
+        "stderr",
+        &run.stderr,
+        "forkexec: No such file or directory (os error 2)\n",
     );
     assert_eq!(run.code, Some(1));
+}
+
+/// Verifies that `--strace` on `forkexec` shows the fork in the parent, the child's lines
+/// with their pid, its exec, and the parent's waitpid storing the child's status.
+#[test]
+fn relibc_forkexec_strace_shows_fork_exec_wait() {
+    let bin = programs_or_skip!();
+    let root = fresh_root("forkexec-strace");
+    install_programs(&root, &bin);
+    let run = rine_env(
+        &["--strace"],
+        &root,
+        &bin.join("forkexec"),
+        &[],
+        &[("PATH", "/bin")],
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let trace: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        trace.contains(&r#"dup_into(UPPER|2, "fork", UPPER|1) = UPPER|1"#),
+        "no fork in\n{}",
+        run.stderr
+    );
+    assert!(
+        trace
+            .iter()
+            .any(|l| l.starts_with("[pid ") && l.ends_with("--- exec: address space replaced ---")),
+        "no exec in the child in\n{}",
+        run.stderr
+    );
+    // procmgr's Waitpid on the process handle, `[0x0, pid, flags]`: it returns that pid and
+    // stores the status word `7 << 8` (exited, code 7).
+    let wait = trace
+        .iter()
+        .find(|l| l.starts_with("call(UPPER|2, ") && l.contains("[0x0, "))
+        .expect("the parent's waitpid");
+    let pid = wait
+        .split("[0x0, 0x")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .expect("the pid waited for");
+    assert!(
+        wait.starts_with(r#"call(UPPER|2, "\0\7\0\0\0\0\0\0", 8, READ, "#)
+            && wait.ends_with(&format!("= {pid}")),
+        "waitpid should store 7 << 8 and return {pid}: {wait}"
+    );
+    assert_eq!(trace.last(), Some(&"+++ exited with 0 +++"));
 }

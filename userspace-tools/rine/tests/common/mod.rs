@@ -26,7 +26,19 @@ impl From<Output> for Run {
 
 /// Runs `rine [flags] program args` with `root` as the program's `/`.
 pub fn rine(flags: &[&str], root: &Path, program: &Path, args: &[&str]) -> Run {
+    rine_env(flags, root, program, args, &[])
+}
+
+/// `rine` with variables added to the environment the program gets.
+pub fn rine_env(
+    flags: &[&str],
+    root: &Path,
+    program: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Run {
     Command::new(env!("CARGO_BIN_EXE_rine"))
+        .envs(envs.iter().copied())
         .args(flags)
         .arg("--root")
         .arg(root)
@@ -43,6 +55,21 @@ pub fn fresh_root(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("tmp")).expect("mkdir root/tmp");
     root
+}
+
+/// Copies the Redox programs of `bin` into `root/bin`, so that a program's exec finds them
+/// with `PATH=/bin`, as the image's find theirs in `/scheme/initfs/bin`.
+pub fn install_programs(root: &Path, bin: &Path) {
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir root/bin");
+    for entry in std::fs::read_dir(bin).expect("the programs' directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_file() {
+            let to = root
+                .join("bin")
+                .join(path.file_name().expect("a file name"));
+            std::fs::copy(&path, to).expect("copy a program");
+        }
+    }
 }
 
 /// The project's checkout (rine lives in `userspace-tools/rine`).
