@@ -27,6 +27,21 @@ pub const STACK_TOP: u64 = 0x0000_6fff_ffff_0000;
 pub const STACK_SIZE: u64 = 8 << 20;
 pub const PAGE: u64 = 4096;
 
+/// The page-aligned range `[lo, hi)` the program's segments cover (0, 0 for none).
+fn page_span(segs: &[crate::elf::Segment]) -> (u64, u64) {
+    let lo = segs
+        .iter()
+        .map(|s| s.vaddr / PAGE * PAGE)
+        .min()
+        .unwrap_or(0);
+    let hi = segs
+        .iter()
+        .map(|s| (s.vaddr + s.mem_size).next_multiple_of(PAGE))
+        .max()
+        .unwrap_or(0);
+    (lo, hi)
+}
+
 /// Which side of a syscall a syscall stop is (`PTRACE_GET_SYSCALL_INFO`'s `op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyscallStop {
@@ -83,16 +98,7 @@ fn load_and_stop(plan: &LoadPlan<'_>) -> ! {
         unsafe { libc::_exit(127) }
     };
     let segs = &plan.image.segments;
-    let lo = segs
-        .iter()
-        .map(|s| s.vaddr / PAGE * PAGE)
-        .min()
-        .unwrap_or(0);
-    let hi = segs
-        .iter()
-        .map(|s| (s.vaddr + s.mem_size).next_multiple_of(PAGE))
-        .max()
-        .unwrap_or(0);
+    let (lo, hi) = page_span(segs);
     // SAFETY: a fresh fixed mapping in this single-threaded child; NOREPLACE refuses to
     // clobber anything of ours that is already there.
     unsafe {
@@ -227,16 +233,7 @@ impl Child {
         };
         // Everything mapped now but the program's segments and stack is rine's.
         let segs = &plan.image.segments;
-        let lo = segs
-            .iter()
-            .map(|s| s.vaddr / PAGE * PAGE)
-            .min()
-            .unwrap_or(0);
-        let hi = segs
-            .iter()
-            .map(|s| (s.vaddr + s.mem_size).next_multiple_of(PAGE))
-            .max()
-            .unwrap_or(0);
+        let (lo, hi) = page_span(segs);
         child.host = child
             .mappings()?
             .into_iter()
