@@ -243,28 +243,8 @@ impl Child {
                 !program && !stack
             })
             .collect();
-        let mut regs = child.regs()?;
         // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
-        let (cs, ss, ds, es, fs, gs, eflags) = (
-            regs.cs,
-            regs.ss,
-            regs.ds,
-            regs.es,
-            regs.fs,
-            regs.gs,
-            regs.eflags,
-        );
-        // SAFETY: user_regs_struct is plain integers.
-        regs = unsafe { std::mem::zeroed() };
-        (
-            regs.cs,
-            regs.ss,
-            regs.ds,
-            regs.es,
-            regs.fs,
-            regs.gs,
-            regs.eflags,
-        ) = (cs, ss, ds, es, fs, gs, eflags);
+        let mut regs = clean_regs(&child.regs()?);
         regs.rip = plan.image.entry;
         regs.rsp = plan.rsp;
         child.set_regs(&regs)?;
