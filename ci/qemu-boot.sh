@@ -12,6 +12,9 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 : "${QEMU:=qemu-system-x86_64}"
 : "${QEMU_TIMEOUT:=120}"
 : "${QEMU_MACHINE:=q35}"
+# -cpu max: the CPU features TCG can emulate, AVX and XSAVE among them (the xsave tests need
+# them; QEMU's default qemu64 model has neither).
+: "${QEMU_CPU:=max}"
 : "${EXPECTED_FAULTS:=}"
 : "${SUMMARY:=required}"
 # GDB_PORT: also give the guest a second serial port (COM2, where gdbserver listens), as a
@@ -32,7 +35,7 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 rm -f "$log"
 t1=$(date +%s%N)
 timeout "$QEMU_TIMEOUT" "$QEMU" \
-    -machine "$QEMU_MACHINE" -smp 2 -m 1024 \
+    -machine "$QEMU_MACHINE" -cpu "$QEMU_CPU" -smp 2 -m 1024 \
     -vga none -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -serial "file:$log" "${serial2[@]}" \

@@ -6,23 +6,40 @@
 //! module adds the session lock, sleeping and waking.
 //!
 //! Fast path: `PercpuBlock::ptrace_flags` caches the armed stops of the context running on this
-//! CPU. It is refreshed at every context switch ([`armed_flags`]) and by the tracee itself when
-//! it leaves a stop, so an untraced syscall costs one per-CPU load and test.
+//! CPU, and [`PerCpu`] its syscall filter's quick-reject mask and debug register state. They
+//! are refreshed at every context switch ([`switched_to`]) and by the tracee itself when it
+//! leaves a stop, so an untraced syscall costs one per-CPU load and test, and a traced one the
+//! filter rejects a few more.
 //!
-//! Lock order: the session lock is never held together with a context lock.
+//! A trace handle is the session's event stream, or one of its parts (`filter`, `watch`,
+//! `xsave`) opened from it with `dup`: see [`Handle`].
+//!
+//! Lock order: the session lock is never held together with a context lock; a context lock may
+//! be held while the session's atomics are read or written.
 
+#[cfg(target_arch = "x86_64")]
+mod debug;
 pub mod mem;
+#[cfg(target_arch = "x86_64")]
+mod xsave;
 
 use alloc::{
     sync::{Arc, Weak},
     vec::Vec,
 };
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::{
+    cell::Cell,
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+};
 
 use syscall::data::GlobalSchemes;
-use trace_core::{Delivery, Resumed, SessionState, Stop, TraceEvent};
+use trace_core::{
+    filter::FILTER_MAX, Delivery, FilterMask, Resumed, SessionState, Stop, SyscallFilter, TraceDup,
+    TraceEvent,
+};
 
 use crate::{
+    arch::interrupt::InterruptStack,
     context::{self, context::HardBlockedReason, Context, ContextLock, Status},
     event,
     percpu::PercpuBlock,
@@ -51,6 +68,13 @@ pub struct Session {
     /// Sessions of contexts this tracee created, until the tracer takes them (`clone/<n>`).
     clones: Mutex<L1, Vec<(usize, Arc<Session>)>>,
     next_clone: AtomicUsize,
+    /// `state.filter().mask()`, written and read under the tracee's context lock.
+    filter_mask: [AtomicU64; 8],
+    /// The watchpoints the tracer set, and what the context switch loads for them.
+    #[cfg(target_arch = "x86_64")]
+    watches: Mutex<L1, trace_core::watch::Watchpoints>,
+    #[cfg(target_arch = "x86_64")]
+    debug_regs: debug::DebugRegs,
 }
 
 impl core::fmt::Debug for Session {
@@ -62,11 +86,39 @@ impl core::fmt::Debug for Session {
     }
 }
 
+/// A `kernel.proc` trace handle: the session's event stream (the handle `attach` opens), or
+/// one of the parts `dup` opens from it.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    session: Arc<Session>,
+    part: Part,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Events,
+    Filter,
+    #[cfg(target_arch = "x86_64")]
+    Watch,
+    #[cfg(target_arch = "x86_64")]
+    Xsave,
+}
+
+impl Handle {
+    fn events(session: Arc<Session>) -> Self {
+        Self {
+            session,
+            part: Part::Events,
+        }
+    }
+}
+
 impl Session {
-    fn new(tracee: &Arc<ContextLock>, kill_on_close: bool) -> Arc<Self> {
+    fn new(tracee: &Arc<ContextLock>, kill_on_close: bool, state: SessionState) -> Arc<Self> {
+        let mask = state.filter().mask().to_words().map(AtomicU64::new);
         Arc::new(Self {
-            state: Mutex::new(SessionState::new()),
-            armed: AtomicU64::new(0),
+            armed: AtomicU64::new(state.armed().bits()),
+            state: Mutex::new(state),
             tracee_wait: WaitCondition::new(),
             tracer_wait: WaitCondition::new(),
             tracee: Arc::downgrade(tracee),
@@ -74,7 +126,20 @@ impl Session {
             kill_on_close,
             clones: Mutex::new(Vec::new()),
             next_clone: AtomicUsize::new(1),
+            filter_mask: mask,
+            #[cfg(target_arch = "x86_64")]
+            watches: Mutex::new(Default::default()),
+            #[cfg(target_arch = "x86_64")]
+            debug_regs: Default::default(),
         })
+    }
+
+    fn filter_mask(&self) -> FilterMask {
+        FilterMask::from_words(
+            self.filter_mask
+                .each_ref()
+                .map(|word| word.load(Ordering::Relaxed)),
+        )
     }
 
     /// The tracee's context, while it exists.
@@ -97,14 +162,42 @@ impl Session {
     }
 }
 
-/// The stops armed for `context`, for the per-CPU cache at context switch.
+/// What a CPU keeps of the session of the context it runs, beside `PercpuBlock::ptrace_flags`.
+#[derive(Debug)]
+pub struct PerCpu {
+    filter: Cell<FilterMask>,
+    #[cfg(target_arch = "x86_64")]
+    debug: debug::PerCpu,
+}
+
+impl PerCpu {
+    pub const fn new() -> Self {
+        Self {
+            filter: Cell::new(FilterMask::ALL),
+            #[cfg(target_arch = "x86_64")]
+            debug: debug::PerCpu::new(),
+        }
+    }
+}
+
+/// Context switch: this CPU now runs `next`; caches its armed stops and filter, and loads its
+/// watchpoints (or unloads the previous context's).
 ///
-/// CONTEXT: the caller holds `context`'s lock.
-pub fn armed_flags(context: &Context) -> PtraceFlags {
-    context
-        .ptrace
-        .as_ref()
-        .map_or(PtraceFlags::empty(), |session| session.armed())
+/// CONTEXT: the caller holds `next`'s lock.
+#[inline(always)]
+pub fn switched_to(percpu: &PercpuBlock, next: &Context) {
+    let session = next.ptrace.as_deref();
+    percpu
+        .ptrace_flags
+        .set(session.map_or(PtraceFlags::empty(), Session::armed));
+    if let Some(session) = session {
+        percpu.ptrace.filter.set(session.filter_mask());
+    }
+    #[cfg(target_arch = "x86_64")]
+    debug::switched_to(
+        &percpu.ptrace.debug,
+        session.map(|session| &session.debug_regs),
+    );
 }
 
 //    _  _   _           _
@@ -126,16 +219,14 @@ pub fn attach(
     tracee: &Arc<ContextLock>,
     flags: usize,
     token: &mut CleanLockToken,
-) -> Result<Arc<Session>> {
+) -> Result<Handle> {
     if context::is_current(tracee) {
         // The first stop would put the only reader of the events to sleep.
         return Err(Error::new(EPERM));
     }
-    attach_session(
-        tracee,
-        Session::new(tracee, flags & O_EXCL == O_EXCL),
-        token,
-    )
+    let kill_on_close = flags & O_EXCL == O_EXCL;
+    let session = Session::new(tracee, kill_on_close, SessionState::new());
+    attach_session(tracee, session, token).map(Handle::events)
 }
 
 fn attach_session(
@@ -154,10 +245,12 @@ fn attach_session(
     Ok(session)
 }
 
-/// Records the handle id the scheme gave the session; no event can be queued before the
+/// Records the handle id the scheme gave an event stream; no event can be queued before the
 /// tracer's first write, so nothing is notified under a stale id.
-pub fn bind_handle(session: &Session, handle_id: usize) {
-    session.handle_id.store(handle_id, Ordering::Relaxed);
+pub fn bind_handle(handle: &Handle, handle_id: usize) {
+    if handle.part == Part::Events {
+        handle.session.handle_id.store(handle_id, Ordering::Relaxed);
+    }
 }
 
 //  ___ _
@@ -200,9 +293,14 @@ fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
     };
     let ignore = deliver(&session, stop, token);
     let armed = session.armed();
+    let current = context::current();
+    let mut context = current.write(token.token());
+    let percpu = PercpuBlock::current();
+    percpu.ptrace_flags.set(armed);
+    // Under the context lock, which filter writes take: never half a mask.
+    percpu.ptrace.filter.set(session.filter_mask());
     drop(session);
-    PercpuBlock::current().ptrace_flags.set(armed);
-    if let Some(regs) = context::current().write(token.token()).regs_mut() {
+    if let Some(regs) = context.regs_mut() {
         // The debug exception after the next user instruction is the single-step stop. Cleared
         // otherwise: a stop reached while stepping (a syscall stop, the step over a `syscall`)
         // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
@@ -256,8 +354,16 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
 pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken) -> bool {
-    !armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL)
+    !syscall_armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL, number)
         || !stop_current(Stop::SyscallEntry { number, args }, token)
+}
+
+/// Whether a syscall stop may be due: armed, and not rejected by the filter's mask (the exact
+/// filter decides under the session lock).
+#[inline(always)]
+fn syscall_armed_here(flag: PtraceFlags, number: usize) -> bool {
+    let percpu = PercpuBlock::current();
+    percpu.ptrace_flags.get().contains(flag) && percpu.ptrace.filter.get().may_select(number)
 }
 
 /// Syscall exit hook: `number` is the syscall that ran (or was skipped), `ret` its result.
@@ -265,7 +371,7 @@ pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
 pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
-    if armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL) {
+    if syscall_armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL, number) {
         stop_current(Stop::SyscallExit { number, ret }, token);
     }
     if armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
@@ -291,15 +397,63 @@ fn step_over_syscall(token: &mut CleanLockToken) {
     }
 }
 
-/// Debug-exception hook. Returns `true` when the single step was the tracer's.
+/// Debug-exception hook: a watchpoint hit or a single step. Returns `true` when the exception
+/// was the tracer's (or a watchpoint's the kernel itself tripped), so no exception is raised.
 ///
 /// CONTEXT: may sleep; the caller holds no locks.
-pub fn singlestep(ip: usize, token: &mut CleanLockToken) -> bool {
+pub fn debug_trap(stack: &mut InterruptStack, token: &mut CleanLockToken) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    match watchpoint_trap(stack, token) {
+        debug::Trap::Other => {}
+        debug::Trap::Ignored => return true,
+        debug::Trap::Hit(hit) => {
+            if hit.execute {
+                // The fault comes before the instruction: RF lets it run once on resume.
+                const RESUME_FLAG: usize = 1 << 16;
+                stack.iret.rflags |= RESUME_FLAG;
+            }
+            let ip = stack.instr_pointer();
+            stop_current(
+                Stop::Watchpoint {
+                    ip,
+                    slot: hit.slot,
+                    address: hit.address,
+                },
+                token,
+            );
+            return true;
+        }
+    }
     if !armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
         return false;
     }
-    stop_current(Stop::SingleStep { ip }, token);
+    stop_current(
+        Stop::SingleStep {
+            ip: stack.instr_pointer(),
+        },
+        token,
+    );
     true
+}
+
+#[cfg(target_arch = "x86_64")]
+fn watchpoint_trap(stack: &InterruptStack, token: &mut CleanLockToken) -> debug::Trap {
+    const USER_RPL: usize = 3;
+    let percpu = &PercpuBlock::current().ptrace.debug;
+    let Some(dr6) = debug::take_dr6(percpu) else {
+        return debug::Trap::Other;
+    };
+    if stack.iret.cs & USER_RPL != USER_RPL {
+        // The kernel touched a watched user address (a usercopy): not the tracee's access, and
+        // no lock may be taken here.
+        return debug::Trap::Ignored;
+    }
+    let Some(session) = context::current().read(token.token()).ptrace.clone() else {
+        debug::unload(percpu);
+        return debug::Trap::Ignored;
+    };
+    let watches = *session.watches.lock(token.token());
+    debug::classify(&watches, dr6)
 }
 
 /// `int3` hook; `ip` points at the `int3` byte. Returns `true` when the tracer handled the
@@ -375,10 +529,10 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
     let Some(parent) = context::current().read(token.token()).ptrace.clone() else {
         return Ok(());
     };
-    let session = attach_session(child, Session::new(child, parent.kill_on_close), token)?;
-    let armed = parent.armed();
-    session.state.lock(token.token()).resume(armed)?;
-    session.armed.store(armed.bits(), Ordering::Release);
+    // Watchpoints are not inherited: they name addresses of the creator's code and data.
+    let inherited = SessionState::inherit(&parent.state.lock(token.token()));
+    let session = Session::new(child, parent.kill_on_close, inherited);
+    let session = attach_session(child, session, token)?;
 
     let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
     parent.clones.lock(token.token()).push((number, session));
@@ -389,7 +543,7 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
         // creation is undone; the error unwinds the syscall (exiting from here would leak what
         // its frames hold), and the creator dies on the way out.
         if let Some(clone) = take_clone_number(&parent, number, token) {
-            close(clone, token);
+            end_session(clone, token);
         }
         discard_unstarted(child, token);
         return Err(Error::new(EINTR));
@@ -431,16 +585,44 @@ fn discard_unstarted(child: &Arc<ContextLock>, token: &mut CleanLockToken) {
     context::contexts_mut(token.downgrade()).remove(&context::ContextRef(Arc::clone(child)));
 }
 
-/// `dup(trace, "clone/<n>")`: takes the session of the `n`th context the tracee created.
+/// `dup` on a trace handle (see `trace_core::TraceDup`). Returns the context the new handle is
+/// on, and the trace handle it is, or `None` for the plain context handle `context` asks for.
 ///
-/// RETURNS: `EINVAL` for a bad name or a number not (or no longer) waiting.
-pub fn take_clone(
-    session: &Session,
+/// RETURNS: `EINVAL` for an unknown name, a clone number not (or no longer) waiting, or a `dup`
+/// of a part (only the event stream has parts); `ESRCH` when the clone's context is gone;
+/// `EOPNOTSUPP` for `xsave` on a CPU without XSAVE, or a part this architecture lacks.
+pub fn dup(
+    handle: &Handle,
+    tracee: Arc<ContextLock>,
     name: &[u8],
     token: &mut CleanLockToken,
-) -> Result<Arc<Session>> {
-    let number = trace_core::abi::parse_clone_name(name)?;
-    take_clone_number(session, number, token).ok_or(Error::new(EINVAL))
+) -> Result<(Arc<ContextLock>, Option<Handle>)> {
+    if handle.part != Part::Events {
+        return Err(Error::new(EINVAL));
+    }
+    let part = match TraceDup::parse(name)? {
+        TraceDup::Context => return Ok((tracee, None)),
+        TraceDup::Clone(number) => {
+            let clone =
+                take_clone_number(&handle.session, number, token).ok_or(Error::new(EINVAL))?;
+            return Ok((clone.tracee()?, Some(Handle::events(clone))));
+        }
+        TraceDup::Filter => Part::Filter,
+        #[cfg(target_arch = "x86_64")]
+        TraceDup::Watch => Part::Watch,
+        #[cfg(target_arch = "x86_64")]
+        TraceDup::Xsave => {
+            xsave::area_len()?;
+            Part::Xsave
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        TraceDup::Watch | TraceDup::Xsave => return Err(Error::new(syscall::error::EOPNOTSUPP)),
+    };
+    let part = Handle {
+        session: Arc::clone(&handle.session),
+        part,
+    };
+    Ok((tracee, Some(part)))
 }
 
 //  ___                          _                  _
@@ -449,13 +631,46 @@ pub fn take_clone(
 // |_|_\___/__/\_,_|_|_|_\___|/_/ \_\_|  |_|_|_\___|_|_||_\__, |
 //                                                        |___/
 
-/// `write` on a trace handle: one `u64` of `PtraceFlags`. Arms those stops and resumes a stopped
-/// tracee; `PTRACE_FLAG_IGNORE` skips what the stop was about.
+/// `write` on a trace handle or one of its parts.
 ///
 /// CONTEXT: may sleep (a tracee running on another CPU is switched out once, so that CPU picks
-/// up the new flags).
+/// up what changed).
+pub fn write(handle: &Handle, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
+    match handle.part {
+        Part::Events => write_flags(&handle.session, buf, token),
+        Part::Filter => write_filter(&handle.session, buf, token),
+        #[cfg(target_arch = "x86_64")]
+        Part::Watch => write_watches(&handle.session, buf, token),
+        #[cfg(target_arch = "x86_64")]
+        Part::Xsave => xsave::write(handle.session.tracee()?, buf, token),
+    }
+}
+
+/// `read` on a trace handle or one of its parts.
+///
+/// CONTEXT: reads of the event stream sleep until an event arrives, unless `O_NONBLOCK` is in
+/// `fcntl_flags`.
+pub fn read(
+    handle: &Handle,
+    buf: UserSliceWo,
+    fcntl_flags: u32,
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    match handle.part {
+        Part::Events => read_events(&handle.session, buf, fcntl_flags, token),
+        Part::Filter => read_filter(&handle.session, buf, token),
+        #[cfg(target_arch = "x86_64")]
+        Part::Watch => read_watches(&handle.session, buf, token),
+        #[cfg(target_arch = "x86_64")]
+        Part::Xsave => xsave::read(handle.session.tracee()?, buf, token),
+    }
+}
+
+/// The event stream's `write`: one `u64` of `PtraceFlags`. Arms those stops and resumes a
+/// stopped tracee; `PTRACE_FLAG_IGNORE` skips what the stop was about.
+///
 /// RETURNS: `EINVAL` for a bad size or flags, `ESRCH` when the tracee has exited.
-pub fn write(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
+fn write_flags(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
     let mut raw = [0_u8; 8];
     if buf.len() != raw.len() {
         return Err(Error::new(EINVAL));
@@ -502,13 +717,12 @@ fn switch_out(tracee: Arc<ContextLock>, unstep: bool, token: &mut CleanLockToken
     })
 }
 
-/// `read` on a trace handle: as many whole [`TraceEvent`]s as fit and are queued.
+/// The event stream's `read`: as many whole [`TraceEvent`]s as fit and are queued.
 ///
-/// CONTEXT: sleeps until an event arrives, unless `O_NONBLOCK` is in `fcntl_flags`.
 /// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
 /// `EINTR`, `EFAULT` when the first event cannot be copied (nothing is consumed; a fault after
 /// that gives the short count), or `ESRCH` once the tracee has exited and every event was read.
-pub fn read(
+fn read_events(
     session: &Session,
     buf: UserSliceWo,
     fcntl_flags: u32,
@@ -550,9 +764,99 @@ pub fn read(
     }
 }
 
-/// `fevent` on a trace handle: readable when an event is queued or the tracee has exited.
-pub fn fevent(session: &Session, token: &mut CleanLockToken) -> EventFlags {
-    if session.state.lock(token.token()).is_readable() {
+//  ___          _         __ _ _ _
+// | _ \__ _ _ _| |_ ___  / _(_) | |_ ___ _ _   __ __ ____ _ ___ __ _  __ __ _____ ___
+// |  _/ _` | '_|  _(_-< |  _| | |  _/ -_) '_|_ \ V  V / _` |  _/ _| ' \ \ \ (_-< _` \ V / -_)
+// |_| \__,_|_|  \__/__/ |_| |_|_|\__\___|_|(_) \_/\_/\__,_|\__\__|_||_| /_\_\/__\__,_|\_/\___|
+
+/// Runs `update` under the tracee's context lock, where context switches read the session's
+/// filter mask and debug registers, then switches a tracee running on another CPU out once so
+/// that CPU reloads them. A stopped tracee picks them up when it leaves its stop.
+///
+/// RETURNS: `ESRCH` when the tracee has exited.
+fn publish(session: &Session, token: &mut CleanLockToken, update: impl FnOnce()) -> Result<()> {
+    let tracee = session.tracee()?;
+    let running = {
+        let context = tracee.write(token.token());
+        update();
+        context.running
+    };
+    if running {
+        switch_out(tracee, false, token)?;
+    }
+    Ok(())
+}
+
+/// The filter's `write`: replaces the set of syscalls that stop (`SyscallFilter::parse`).
+/// Takes effect at the tracee's next syscall, also when written at a stop.
+///
+/// RETURNS: `EINVAL` for a malformed set, `ESRCH` when the tracee has exited.
+fn write_filter(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
+    let mut raw = [0_u8; FILTER_MAX * 8];
+    let raw = raw.get_mut(..buf.len()).ok_or(Error::new(EINVAL))?;
+    buf.copy_to_slice(raw)?;
+    let filter = SyscallFilter::parse(raw)?;
+    session.state.lock(token.token()).set_filter(filter);
+    let mask = filter.mask().to_words();
+    publish(session, token, || {
+        for (word, value) in session.filter_mask.iter().zip(mask) {
+            word.store(value, Ordering::Relaxed);
+        }
+    })?;
+    Ok(raw.len())
+}
+
+/// The filter's `read`: the set as a write gives it (the lone `FILTER_ALL` word when every
+/// syscall stops).
+///
+/// RETURNS: `EINVAL` when `buf` is too small for the whole set.
+fn read_filter(session: &Session, buf: UserSliceWo, token: &mut CleanLockToken) -> Result<usize> {
+    let filter = *session.state.lock(token.token()).filter();
+    let mut raw = [0_u8; FILTER_MAX * 8];
+    let len = filter.encode(&mut raw)?;
+    let raw = raw.get(..len).ok_or(Error::new(EINVAL))?;
+    if buf.len() < len {
+        return Err(Error::new(EINVAL));
+    }
+    buf.copy_common_bytes_from_slice(raw)
+}
+
+/// The watch part's `write`: four slots (`trace_core::watch`), replacing the tracee's
+/// watchpoints; all slots off removes them.
+///
+/// RETURNS: `EINVAL` for a bad size or slot, `ESRCH` when the tracee has exited.
+#[cfg(target_arch = "x86_64")]
+fn write_watches(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
+    use trace_core::watch::{Watchpoints, WATCH_SIZE};
+    let mut raw = [0_u8; WATCH_SIZE];
+    if buf.len() != WATCH_SIZE {
+        return Err(Error::new(EINVAL));
+    }
+    buf.copy_to_slice(&mut raw)?;
+    let watches = Watchpoints::parse(&raw)?;
+    *session.watches.lock(token.token()) = watches;
+    publish(session, token, || session.debug_regs.store(&watches))?;
+    Ok(WATCH_SIZE)
+}
+
+/// The watch part's `read`: the four slots as last written.
+///
+/// RETURNS: `EINVAL` when `buf` is smaller than four slots.
+#[cfg(target_arch = "x86_64")]
+fn read_watches(session: &Session, buf: UserSliceWo, token: &mut CleanLockToken) -> Result<usize> {
+    use trace_core::watch::WATCH_SIZE;
+    if buf.len() < WATCH_SIZE {
+        return Err(Error::new(EINVAL));
+    }
+    let raw = session.watches.lock(token.token()).encode();
+    buf.copy_common_bytes_from_slice(&raw)
+}
+
+/// `fevent` on a trace handle: the event stream is readable when an event is queued or the
+/// tracee has exited; parts never signal.
+pub fn fevent(handle: &Handle, token: &mut CleanLockToken) -> EventFlags {
+    let session = &handle.session;
+    if handle.part == Part::Events && session.state.lock(token.token()).is_readable() {
         EVENT_READ
     } else {
         EventFlags::empty()
@@ -564,15 +868,22 @@ pub fn fevent(session: &Session, token: &mut CleanLockToken) -> EventFlags {
 // | |) / -_)  _/ _` / _| ' \
 // |___/\___|\__\__,_\__|_||_|
 
-/// Closing the trace handle ends the session: a stopped tracee resumes as if nothing was
-/// armed, or, for an `O_EXCL` session, is killed so a traced sandbox cannot run on untraced.
+/// Closing a trace handle's event stream ends the session: a stopped tracee resumes as if
+/// nothing was armed, with no watchpoints, or, for an `O_EXCL` session, is killed so a traced
+/// sandbox cannot run on untraced. Closing a part changes nothing.
 ///
 /// CONTEXT: takes the tracee's lock, then the session lock.
-pub fn close(session: Arc<Session>, token: &mut CleanLockToken) {
+pub fn close(handle: Handle, token: &mut CleanLockToken) {
+    if handle.part == Part::Events {
+        end_session(handle.session, token);
+    }
+}
+
+fn end_session(session: Arc<Session>, token: &mut CleanLockToken) {
     // Clones nobody took go as this session goes: resumed untraced, or killed with it.
     let clones = core::mem::take(&mut *session.clones.lock(token.token()));
     for (_, clone) in clones {
-        close(clone, token);
+        end_session(clone, token);
     }
     let (wake, unstep) = {
         let mut state = session.state.lock(token.token());

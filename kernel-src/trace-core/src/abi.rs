@@ -10,12 +10,45 @@ use syscall::{
 /// Name of the trace handle, opened relative to a context handle with `dup` or `openat`.
 pub const TRACE_HANDLE: &str = "trace";
 
-/// `dup` names on a trace handle: its tracee's context handle, and a clone's trace handle.
+/// `dup` names on a trace handle (see [`TraceDup`]).
 pub const CONTEXT_OF_TRACE: &[u8] = b"context";
+pub const FILTER_OF_TRACE: &[u8] = b"filter";
+pub const WATCH_OF_TRACE: &[u8] = b"watch";
+pub const XSAVE_OF_TRACE: &[u8] = b"xsave";
+
+/// What `dup` on a trace handle opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceDup {
+    /// `context`: the tracee's context handle.
+    Context,
+    /// `clone/<n>`: the session of the `n`th context the tracee created (see [`Stop::Clone`]).
+    Clone(usize),
+    /// `filter`: the session's syscall filter (see `filter`).
+    Filter,
+    /// `watch`: the tracee's hardware watchpoints (see `watch`).
+    Watch,
+    /// `xsave`: the tracee's XSAVE area (see `xsave`).
+    Xsave,
+}
+
+impl TraceDup {
+    /// Parses a `dup` name.
+    ///
+    /// RETURNS: `EINVAL` for anything else, including `clone/` without a plain decimal number.
+    pub fn parse(name: &[u8]) -> Result<Self> {
+        Ok(match name {
+            CONTEXT_OF_TRACE => Self::Context,
+            FILTER_OF_TRACE => Self::Filter,
+            WATCH_OF_TRACE => Self::Watch,
+            XSAVE_OF_TRACE => Self::Xsave,
+            _ => Self::Clone(parse_clone_name(name)?),
+        })
+    }
+}
+
 const CLONE_PREFIX: &[u8] = b"clone/";
 
-/// Parses `clone/<number>`, the `dup` name that takes a clone's session (see [`Stop::Clone`]).
-pub fn parse_clone_name(name: &[u8]) -> Result<usize> {
+fn parse_clone_name(name: &[u8]) -> Result<usize> {
     name.strip_prefix(CLONE_PREFIX)
         .and_then(|digits| core::str::from_utf8(digits).ok())
         .filter(|digits| digits.bytes().all(|byte| byte.is_ascii_digit()))
@@ -88,8 +121,14 @@ impl TraceEvent {
             }
         } else if cause == PtraceFlags::PTRACE_STOP_SINGLESTEP {
             Stop::SingleStep { ip: d0 }
-        } else if cause == PtraceFlags::PTRACE_STOP_BREAKPOINT {
+        } else if cause == PtraceFlags::PTRACE_STOP_BREAKPOINT && d1 == 0 {
             Stop::Breakpoint { ip: d0 }
+        } else if cause == PtraceFlags::PTRACE_STOP_BREAKPOINT {
+            Stop::Watchpoint {
+                ip: d0,
+                slot: d1.wrapping_sub(1),
+                address: d2,
+            }
         } else if cause == PtraceFlags::PTRACE_STOP_SIGNAL {
             Stop::Exception {
                 kind: d0,
@@ -123,6 +162,15 @@ pub enum Stop {
     SingleStep { ip: usize },
     /// At a software breakpoint; `ip` is the address of the `int3` byte.
     Breakpoint { ip: usize },
+    /// A hardware watchpoint fired: `slot` (0–3) watching `address`. For an execute watch `ip`
+    /// is the watched instruction, not yet run; for a data watch, the instruction after the
+    /// access. Armed with `PTRACE_STOP_BREAKPOINT`; encoded as a breakpoint record whose second
+    /// word is `slot + 1` (0 for `int3`) and third word `address`.
+    Watchpoint {
+        ip: usize,
+        slot: usize,
+        address: usize,
+    },
     /// A CPU exception the tracee raised, before it is handled (`syscall::Exception`'s fields:
     /// the vector, the error code, and for page faults the faulting address).
     Exception {
@@ -149,7 +197,9 @@ impl Stop {
             Self::SyscallEntry { .. } => PtraceFlags::PTRACE_STOP_PRE_SYSCALL,
             Self::SyscallExit { .. } => PtraceFlags::PTRACE_STOP_POST_SYSCALL,
             Self::SingleStep { .. } => PtraceFlags::PTRACE_STOP_SINGLESTEP,
-            Self::Breakpoint { .. } => PtraceFlags::PTRACE_STOP_BREAKPOINT,
+            Self::Breakpoint { .. } | Self::Watchpoint { .. } => {
+                PtraceFlags::PTRACE_STOP_BREAKPOINT
+            }
             Self::Exception { .. } => PtraceFlags::PTRACE_STOP_SIGNAL,
             Self::Exit { .. } => PtraceFlags::PTRACE_STOP_EXIT,
             Self::Clone { .. } => PtraceFlags::PTRACE_EVENT_CLONE,
@@ -180,6 +230,9 @@ impl From<Stop> for TraceEvent {
             }
             Stop::SyscallExit { number, ret } => [number, ret, 0, 0, 0, 0, 0],
             Stop::SingleStep { ip } | Stop::Breakpoint { ip } => [ip, 0, 0, 0, 0, 0, 0],
+            Stop::Watchpoint { ip, slot, address } => {
+                [ip, slot.wrapping_add(1), address, 0, 0, 0, 0]
+            }
             Stop::Exception {
                 kind,
                 code,
@@ -227,6 +280,11 @@ mod tests {
             },
             Stop::SingleStep { ip: 0x1000 },
             Stop::Breakpoint { ip: 0x2000 },
+            Stop::Watchpoint {
+                ip: 0x2004,
+                slot: 3,
+                address: 0x8000,
+            },
             Stop::Exception {
                 kind: 14,
                 code: 6,
@@ -265,10 +323,14 @@ mod tests {
         );
     }
 
-    /// Verifies that clone names parse to their number and nothing else does.
+    /// Verifies that dup names parse to their handle and nothing else does.
     #[test]
-    fn clone_names_parse() {
-        assert_eq!(parse_clone_name(b"clone/7"), Ok(7));
+    fn dup_names_parse() {
+        assert_eq!(TraceDup::parse(b"clone/7"), Ok(TraceDup::Clone(7)));
+        assert_eq!(TraceDup::parse(b"context"), Ok(TraceDup::Context));
+        assert_eq!(TraceDup::parse(b"filter"), Ok(TraceDup::Filter));
+        assert_eq!(TraceDup::parse(b"watch"), Ok(TraceDup::Watch));
+        assert_eq!(TraceDup::parse(b"xsave"), Ok(TraceDup::Xsave));
         for bad in [
             &b"clone/"[..],
             b"clone/-1",
@@ -276,8 +338,10 @@ mod tests {
             b"clone/1x",
             b"clones/1",
             b"7",
+            b"filters",
+            b"",
         ] {
-            assert_eq!(parse_clone_name(bad), Err(Error::new(EINVAL)));
+            assert_eq!(TraceDup::parse(bad), Err(Error::new(EINVAL)));
         }
     }
 

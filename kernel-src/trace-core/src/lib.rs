@@ -6,12 +6,18 @@
 #![no_std]
 
 pub mod abi;
+pub mod filter;
 pub mod mem;
 pub mod queue;
 #[cfg(target_arch = "x86_64")]
 pub mod regs;
 pub mod session;
+#[cfg(target_arch = "x86_64")]
+pub mod watch;
+#[cfg(target_arch = "x86_64")]
+pub mod xsave;
 
-pub use abi::{Stop, TraceEvent, TRACE_HANDLE};
+pub use abi::{Stop, TraceDup, TraceEvent, TRACE_HANDLE};
+pub use filter::{FilterMask, SyscallFilter};
 pub use queue::EventQueue;
 pub use session::{Delivery, Resumed, SessionState, TraceeState};

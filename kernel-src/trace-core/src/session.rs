@@ -13,6 +13,7 @@ use syscall::{
 
 use crate::{
     abi::{Stop, TraceEvent},
+    filter::SyscallFilter,
     queue::EventQueue,
 };
 
@@ -57,6 +58,7 @@ pub struct SessionState {
     armed: PtraceFlags,
     tracee: TraceeState,
     events: EventQueue<QUEUE_LEN>,
+    filter: SyscallFilter,
 }
 
 impl SessionState {
@@ -66,7 +68,26 @@ impl SessionState {
             armed: PtraceFlags::empty(),
             tracee: TraceeState::Running,
             events: EventQueue::new(),
+            filter: SyscallFilter::ALL,
         }
+    }
+
+    /// A session for a context the tracee created: the same stops armed and the same filter.
+    pub fn inherit(parent: &Self) -> Self {
+        Self {
+            armed: parent.armed,
+            filter: parent.filter,
+            ..Self::new()
+        }
+    }
+
+    /// Which syscalls stop at entry and exit; takes effect at the next syscall.
+    pub fn filter(&self) -> &SyscallFilter {
+        &self.filter
+    }
+
+    pub fn set_filter(&mut self, filter: SyscallFilter) {
+        self.filter = filter;
     }
 
     /// The stops and notices the tracer asked for (never `PTRACE_FLAG_IGNORE`).
@@ -81,7 +102,13 @@ impl SessionState {
     /// Tracee side, at `stop`: queues it for the tracer if armed. On [`Delivery::Stopped`] the
     /// tracee must sleep until [`Self::is_stopped`] turns false; notices never stop.
     pub fn stop(&mut self, stop: Stop) -> Delivery {
-        if !self.armed.contains(stop.flag()) {
+        let filtered_out = match stop {
+            Stop::SyscallEntry { number, .. } | Stop::SyscallExit { number, .. } => {
+                !self.filter.selects(number)
+            }
+            _ => false,
+        };
+        if !self.armed.contains(stop.flag()) || filtered_out {
             return Delivery::Dropped;
         }
         match self.tracee {
@@ -354,6 +381,63 @@ mod tests {
         assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
         session.consume_event();
         assert_eq!(session.next_event(), Ok(None));
+    }
+
+    fn filter(numbers: &[u64]) -> SyscallFilter {
+        let mut raw = [0_u8; 64];
+        for (chunk, number) in raw.chunks_exact_mut(8).zip(numbers) {
+            chunk.copy_from_slice(&number.to_ne_bytes());
+        }
+        let len = numbers.len().saturating_mul(8);
+        SyscallFilter::parse(raw.get(..len).expect("at most 8 numbers")).expect("valid filter")
+    }
+
+    /// Verifies that a filter drops the entry and exit stops of other syscalls, queues nothing,
+    /// and a new filter set at a stop applies from the next call.
+    #[test]
+    fn filter_selects_syscall_stops_only() {
+        let mut session = SessionState::new();
+        session.set_filter(filter(&[5]));
+        assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(entry(4)), Delivery::Dropped);
+        assert_eq!(session.stop(exit(4)), Delivery::Dropped);
+        assert_eq!(session.next_event(), Ok(None));
+        assert_eq!(session.stop(entry(5)), Delivery::Stopped);
+        session.set_filter(filter(&[4]));
+        assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasStopped));
+        assert!(!session.take_action());
+        assert_eq!(session.stop(exit(5)), Delivery::Dropped);
+        assert_eq!(session.stop(entry(4)), Delivery::Stopped);
+    }
+
+    /// Verifies that an empty filter stops no syscall but leaves other stops alone.
+    #[test]
+    fn empty_filter_stops_no_syscall() {
+        let mut session = SessionState::new();
+        session.set_filter(filter(&[]));
+        let exit_stop = PtraceFlags::PTRACE_STOP_EXIT;
+        assert_eq!(
+            session.resume(PRE | POST | exit_stop),
+            Ok(Resumed::WasRunning)
+        );
+        assert_eq!(session.stop(entry(1)), Delivery::Dropped);
+        let stop = Stop::Exit {
+            status: 0,
+            exception: 0,
+        };
+        assert_eq!(session.stop(stop), Delivery::Stopped);
+    }
+
+    /// Verifies that a clone's session starts with its creator's stops and filter.
+    #[test]
+    fn clones_inherit_armed_stops_and_filter() {
+        let mut parent = SessionState::new();
+        parent.set_filter(filter(&[7]));
+        assert_eq!(parent.resume(PRE), Ok(Resumed::WasRunning));
+        let mut child = SessionState::inherit(&parent);
+        assert_eq!(child.armed(), PRE);
+        assert_eq!(child.stop(entry(6)), Delivery::Dropped);
+        assert_eq!(child.stop(entry(7)), Delivery::Stopped);
     }
 
     /// Verifies that stops the tracer resumed without reading make room for a new stop: the

@@ -62,6 +62,14 @@ pub enum Stop {
     SingleStep { ip: usize },
     /// At an `int3`; `ip` is the address of the `int3` byte.
     Breakpoint { ip: usize },
+    /// A hardware watchpoint in `slot` watching `address` fired: before the instruction at `ip`
+    /// for an execute watch, after the access (`ip` is the next instruction) for a data watch.
+    /// Armed with [`StopSet::BREAKPOINT`].
+    Watchpoint {
+        ip: usize,
+        slot: usize,
+        address: usize,
+    },
     /// A CPU exception (vector `kind`, error `code`, faulting `address`), not yet handled; see
     /// [`Restart::Suppress`].
     Exception {
@@ -88,6 +96,7 @@ impl Stop {
             | Self::SyscallExit { .. }
             | Self::SingleStep { .. }
             | Self::Breakpoint { .. }
+            | Self::Watchpoint { .. }
             | Self::Exception { .. }
             | Self::Exiting { .. }
             | Self::Clone { .. } => true,

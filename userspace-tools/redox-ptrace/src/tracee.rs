@@ -70,6 +70,7 @@ impl TraceeState {
             }
             Raw::SingleStep { ip } => Stop::SingleStep { ip },
             Raw::Breakpoint { ip } => Stop::Breakpoint { ip },
+            Raw::Watchpoint { ip, slot, address } => Stop::Watchpoint { ip, slot, address },
             Raw::Exception {
                 kind,
                 code,
@@ -97,6 +98,7 @@ impl TraceeState {
             Stop::SyscallExit { .. } => SyscallState::Outside,
             Stop::SingleStep { .. }
             | Stop::Breakpoint { .. }
+            | Stop::Watchpoint { .. }
             | Stop::Exception { .. }
             | Stop::Exiting { .. }
             | Stop::Clone { .. }

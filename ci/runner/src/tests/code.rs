@@ -61,6 +61,32 @@ rp_load:
 rp_load_next:
     mov eax, 6
     ret
+
+    // A 4-byte store of esi to [rdi], then the next instruction.
+    .global rp_store
+rp_store:
+    mov dword ptr [rdi], esi
+    .global rp_store_next
+rp_store_next:
+    mov eax, 9
+    ret
+
+    // An instruction to watch for execution.
+    .global rp_watched
+rp_watched:
+    mov eax, 11
+    ret
+
+    // ymm0 from the 32 bytes at [rdi], a breakpoint, then ymm0 to the 32 bytes at [rsi].
+    .global rp_ymm
+rp_ymm:
+    vmovdqu ymm0, ymmword ptr [rdi]
+    int3
+    .global rp_ymm_store
+rp_ymm_store:
+    vmovdqu ymmword ptr [rsi], ymm0
+    vzeroupper
+    ret
 "#,
     unmapped = const UNMAPPED,
 );
@@ -83,6 +109,13 @@ unsafe extern "C" {
     safe fn rp_ud2_next();
     pub safe fn rp_load() -> u32;
     safe fn rp_load_next();
+    /// Stores `value` at `address`.
+    pub unsafe fn rp_store(address: *mut u32, value: u32) -> u32;
+    safe fn rp_store_next();
+    pub safe fn rp_watched() -> u32;
+    /// Copies 32 bytes from `from` to `to` through ymm0, with a breakpoint in between.
+    pub unsafe fn rp_ymm(from: *const [u8; 32], to: *mut [u8; 32]);
+    safe fn rp_ymm_store();
 }
 
 /// Addresses of the labels above.
@@ -109,5 +142,8 @@ pub mod at {
         ud2_next => rp_ud2_next,
         load => rp_load,
         load_next => rp_load_next,
+        store_next => rp_store_next,
+        watched => rp_watched,
+        ymm_store => rp_ymm_store,
     }
 }

@@ -11,6 +11,7 @@ mod code;
 mod exec;
 mod exit;
 mod fault;
+mod filter;
 pub(crate) mod fuzz;
 mod leak;
 mod mem;
@@ -20,6 +21,8 @@ mod spawn;
 mod step;
 pub(crate) mod strace;
 mod trace;
+mod watch;
+mod xsave;
 
 pub static ALL: &[Test] = tests![
     spawn::child_writes_to_pipe,
@@ -73,5 +76,18 @@ pub static ALL: &[Test] = tests![
     scheme::stop_awaiting_mmap_is_ebusy,
     scheme::kill_awaiting_mmap_ends_it,
     leak::kill_cycles_leak_nothing,
+    filter::only_selected_syscalls_stop,
+    filter::filter_changed_at_a_stop_applies_next,
+    filter::empty_filter_stops_no_syscall,
+    filter::filter_reads_back_and_refuses_bad_sets,
+    filter::clones_inherit_the_filter,
+    watch::write_watch_stops_after_the_store,
+    watch::execute_watch_stops_before_the_instruction,
+    watch::watch_survives_context_switches,
+    watch::kernel_access_is_not_reported,
+    watch::detaching_clears_watchpoints,
+    watch::bad_watchpoints_are_einval,
+    xsave::tracer_and_tracee_see_each_others_ymm0,
+    xsave::bad_xsave_areas_are_einval,
     fuzz::random_operations_keep_invariants,
 ];

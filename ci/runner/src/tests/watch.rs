@@ -1,0 +1,255 @@
+//! Hardware watchpoints: `dup(trace, "watch")` sets DR0–DR3 of the tracee.
+
+use core::{
+    ptr::addr_of_mut,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use syscall::{flag::PtraceFlags, ContextStatus, EINVAL};
+use trace_core::{
+    watch::{WatchKind, WatchSlot, SLOTS, WATCH_SIZE},
+    Stop,
+};
+
+use super::{
+    code,
+    trace::{drain, dup_trace, next_stop, regs, resume, spawn_traced},
+};
+use crate::{child, harness::Failure, sys};
+
+const BREAKPOINT: PtraceFlags = PtraceFlags::PTRACE_STOP_BREAKPOINT;
+const EXIT: PtraceFlags = PtraceFlags::PTRACE_STOP_EXIT;
+
+fn slot(address: usize, kind: WatchKind, len: u32) -> WatchSlot {
+    WatchSlot {
+        address: address as u64,
+        kind: kind as u32,
+        len,
+    }
+}
+
+fn encode(slots: [WatchSlot; SLOTS]) -> [u8; WATCH_SIZE] {
+    let mut raw = [0_u8; WATCH_SIZE];
+    for (chunk, slot) in raw.chunks_exact_mut(16).zip(slots) {
+        let bytes = [
+            &slot.address.to_ne_bytes()[..],
+            &slot.kind.to_ne_bytes(),
+            &slot.len.to_ne_bytes(),
+        ]
+        .concat();
+        chunk.copy_from_slice(&bytes);
+    }
+    raw
+}
+
+/// Sets `watch` in slot `index` and no other.
+fn set_watch(trace: &sys::Fd, index: usize, watch: WatchSlot) -> sys::Result<usize> {
+    let mut slots = [WatchSlot::default(); SLOTS];
+    if let Some(slot) = slots.get_mut(index) {
+        *slot = watch;
+    }
+    sys::write(&sys::dup(trace, "watch")?, &encode(slots))
+}
+
+static STORED: AtomicU32 = AtomicU32::new(0);
+
+fn store_once(_: usize) -> ! {
+    // SAFETY: STORED is a live u32.
+    let _ = unsafe { code::rp_store(STORED.as_ptr(), 5) };
+    child::exit()
+}
+
+/// Verifies that a write watch stops the tracee right after the storing instruction, naming
+/// its slot and address, and that the store happened.
+pub fn write_watch_stops_after_the_store() -> Result<(), Failure> {
+    let (mut child, trace, _reader) = spawn_traced(store_once, dup_trace)?;
+    let address = STORED.as_ptr() as usize;
+    set_watch(&trace, 1, slot(address, WatchKind::Write, 4))?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+
+    let ip = code::at::store_next();
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Watchpoint {
+            ip,
+            slot: 1,
+            address
+        }
+    );
+    check_eq!(regs(&child)?.1.rip, ip, "rip after the store");
+    check_eq!(STORED.load(Ordering::SeqCst), 5, "stored before the stop");
+    resume(&trace, BREAKPOINT)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
+fn call_watched(_: usize) -> ! {
+    let _ = sys::write(child::given(0), &code::rp_watched().to_ne_bytes());
+    child::exit()
+}
+
+/// Verifies that an execute watch stops before the instruction runs, and that resuming runs
+/// it once (no second stop at the same instruction).
+pub fn execute_watch_stops_before_the_instruction() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(call_watched, dup_trace)?;
+    let address = code::at::watched();
+    set_watch(&trace, 2, slot(address, WatchKind::Execute, 1))?;
+    resume(&trace, BREAKPOINT | EXIT)?;
+    child.start()?;
+
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Watchpoint {
+            ip: address,
+            slot: 2,
+            address
+        }
+    );
+    check_eq!(regs(&child)?.1.rip, address, "rip at the watched instruction");
+    resume(&trace, BREAKPOINT | EXIT)?;
+    check_eq!(next_stop(&trace)?.flag(), EXIT, "no second stop");
+    resume(&trace, BREAKPOINT | EXIT)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(drain(&reader)?, 11_u32.to_ne_bytes());
+    Ok(())
+}
+
+static SWITCHED: AtomicU32 = AtomicU32::new(0);
+
+fn store_across_switches(_: usize) -> ! {
+    for value in [1, 2] {
+        // Off the CPU and back (a sleep) between the watch being set and each store.
+        let _ = sys::sleep(core::time::Duration::from_millis(5));
+        for _ in 0..10 {
+            sys::yield_now();
+        }
+        // SAFETY: SWITCHED is a live u32.
+        let _ = unsafe { code::rp_store(SWITCHED.as_ptr(), value) };
+    }
+    child::exit()
+}
+
+/// Verifies that a watchpoint survives context switches: both stores after sleeps and yields
+/// stop.
+pub fn watch_survives_context_switches() -> Result<(), Failure> {
+    let (mut child, trace, _reader) = spawn_traced(store_across_switches, dup_trace)?;
+    let address = SWITCHED.as_ptr() as usize;
+    set_watch(&trace, 0, slot(address, WatchKind::ReadWrite, 4))?;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+
+    for value in [1, 2] {
+        check_eq!(
+            next_stop(&trace)?,
+            Stop::Watchpoint {
+                ip: code::at::store_next(),
+                slot: 0,
+                address
+            },
+            "store {}",
+            value
+        );
+        check_eq!(SWITCHED.load(Ordering::SeqCst), value);
+        resume(&trace, BREAKPOINT)?;
+    }
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
+static mut RECEIVED: [u8; 8] = [0; 8];
+
+fn read_into_watched(_: usize) -> ! {
+    // SAFETY: only this child touches RECEIVED until it exits.
+    let buf = unsafe { &mut *addr_of_mut!(RECEIVED) };
+    let _ = sys::read(child::given(0), buf);
+    child::exit()
+}
+
+/// Verifies that the kernel writing into watched memory for the tracee (a `read`) neither
+/// stops it nor kills it: only the tracee's own accesses are reported.
+pub fn kernel_access_is_not_reported() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe()?;
+    let mut child = child::Child::new(read_into_watched, 0)?;
+    child.give(&reader)?;
+    let trace = dup_trace(&child)?;
+    let address = addr_of_mut!(RECEIVED) as usize;
+    set_watch(&trace, 3, slot(address, WatchKind::ReadWrite, 8))?;
+    resume(&trace, BREAKPOINT | EXIT)?;
+    sys::write(&writer, b"12345678")?;
+    child.start()?;
+
+    check_eq!(next_stop(&trace)?.flag(), EXIT, "the first stop");
+    resume(&trace, BREAKPOINT | EXIT)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    // SAFETY: the child has exited.
+    check_eq!(unsafe { *addr_of_mut!(RECEIVED) }, *b"12345678");
+    Ok(())
+}
+
+static DETACHED: AtomicU32 = AtomicU32::new(0);
+
+fn write_then_store(_: usize) -> ! {
+    let _ = sys::write(child::given(0), b"w");
+    // SAFETY: DETACHED is a live u32.
+    let _ = unsafe { code::rp_store(DETACHED.as_ptr(), 6) };
+    child::exit()
+}
+
+/// Verifies that ending the session removes the watchpoints: the tracee stores to the once
+/// watched address and exits normally (a stray debug exception would kill it).
+pub fn detaching_clears_watchpoints() -> Result<(), Failure> {
+    let (mut child, trace, reader) = spawn_traced(write_then_store, dup_trace)?;
+    let address = DETACHED.as_ptr() as usize;
+    set_watch(&trace, 0, slot(address, WatchKind::Write, 4))?;
+    resume(&trace, BREAKPOINT | PtraceFlags::PTRACE_STOP_PRE_SYSCALL)?;
+    child.start()?;
+
+    check_eq!(
+        next_stop(&trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_PRE_SYSCALL
+    );
+    drop(trace);
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(DETACHED.load(Ordering::SeqCst), 6);
+    check_eq!(drain(&reader)?, b"w");
+    Ok(())
+}
+
+/// Verifies that watchpoints read back as written, and that kernel and non-canonical
+/// addresses, misaligned or odd lengths, wide execute watches, unknown kinds and bad sizes are
+/// refused without changing them.
+pub fn bad_watchpoints_are_einval() -> Result<(), Failure> {
+    // Never started: dropping it runs it straight to its exit.
+    let (_child, trace, _reader) = spawn_traced(store_once, dup_trace)?;
+    let watch = sys::dup(&trace, "watch")?;
+    let good = slot(0x1000, WatchKind::Write, 8);
+    set_watch(&trace, 1, good)?;
+    let mut back = [0_u8; WATCH_SIZE];
+    check_eq!(sys::read(&watch, &mut back)?, WATCH_SIZE);
+    let mut expected = [WatchSlot::default(); SLOTS];
+    expected[1] = good;
+    check_eq!(back, encode(expected));
+
+    let bad = [
+        slot(0xffff_8000_0000_1000, WatchKind::Write, 4),
+        slot(0x0000_8000_0000_0000, WatchKind::Execute, 1),
+        slot(0x1002, WatchKind::Write, 4),
+        slot(0x1000, WatchKind::ReadWrite, 3),
+        slot(0x1000, WatchKind::Execute, 4),
+        WatchSlot {
+            address: 0x1000,
+            kind: 7,
+            len: 1,
+        },
+    ];
+    for bad in bad {
+        let result = set_watch(&trace, 0, bad).map_err(|error| error.errno);
+        check_eq!(result, Err(EINVAL), "{:?}", bad);
+    }
+    check_errno!(sys::write(&watch, &[0; WATCH_SIZE - 1]).map(drop), EINVAL);
+    check_errno!(sys::read(&watch, &mut [0; WATCH_SIZE - 1]).map(drop), EINVAL);
+    check_eq!(sys::read(&watch, &mut back)?, WATCH_SIZE);
+    check_eq!(back, encode(expected), "unchanged");
+    Ok(())
+}
