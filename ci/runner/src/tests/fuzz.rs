@@ -1,5 +1,5 @@
-//! Fuzz and stress: random operations over trace, mem and regs handles of tracees in every
-//! state (unstarted, running, stopped at syscalls or steps, exiting, dead), checking that every
+//! Fuzz and stress: random operations over trace, mem and regs handles, and the filter, watch
+//! and xsave parts of sessions, of tracees in every state (unstarted, running, stopped at syscalls or steps, exiting, dead), checking that every
 //! answer is a documented one and that every tracee can always be reaped.
 //!
 //! Deterministic: the seed is printed, and the same seed gives the same operations (the
@@ -119,6 +119,52 @@ fn flags(rng: &mut Rng) -> u64 {
     bits
 }
 
+/// A filter write: a few numbers (the tracees' own syscalls, junk, the all-word), sometimes a
+/// ragged length.
+fn filter_bytes(rng: &mut Rng) -> Vec<u8> {
+    let count = rng.below(5);
+    let mut bytes = Vec::new();
+    for _ in 0..count {
+        let number = match rng.below(4) {
+            0 => syscall::SYS_WRITE as u64,
+            1 => syscall::SYS_YIELD as u64,
+            2 => u64::MAX,
+            _ => rng.next(),
+        };
+        bytes.extend_from_slice(&number.to_ne_bytes());
+    }
+    if rng.chance(8) {
+        bytes.push(0);
+    }
+    bytes
+}
+
+/// A watch write: four slots on the scratch page, the tracees' code, or bad addresses, with
+/// kinds and lengths valid or not, sometimes a ragged size.
+fn watch_bytes(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for _ in 0..trace_core::watch::SLOTS {
+        let (address, kind, len) = if rng.chance(2) {
+            (0, 0_u32, 0_u32)
+        } else {
+            let kind = rng.below(5) as u32;
+            let len = [0, 1, 2, 3, 4, 8][rng.below(6) as usize];
+            let mut address = address(rng);
+            if rng.chance(2) {
+                address &= !(u64::from(len.max(1)) - 1);
+            }
+            (address, kind, len)
+        };
+        bytes.extend_from_slice(&address.to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&len.to_ne_bytes());
+    }
+    if rng.chance(8) {
+        bytes.pop();
+    }
+    bytes
+}
+
 /// What the run did, for the closing line.
 static DONE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 static REFUSED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
@@ -166,7 +212,7 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
 /// One random operation on `tracee`.
 fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
     let trace = tracee.trace.as_ref();
-    match rng.below(12) {
+    match rng.below(15) {
         0 | 1 | 2 => {
             let Some(trace) = trace else { return Ok(()) };
             let result = sys::write(trace, &flags(rng).to_ne_bytes());
@@ -238,13 +284,53 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
             }
         }
         10 => {
-            let name = match rng.below(3) {
+            let name = match rng.below(6) {
                 0 => String::from("context"),
                 1 => format!("clone/{}", rng.below(4)),
+                2 => String::from("filter"),
+                3 => String::from("watch"),
+                4 => String::from("xsave"),
                 _ => String::from("clone/x"),
             };
             let Some(trace) = trace else { return Ok(()) };
             expect("trace dup", sys::dup(trace, &name), &[EINVAL, ESRCH])
+        }
+        11 => {
+            let Some(trace) = trace else { return Ok(()) };
+            let Ok(filter) = sys::dup(trace, "filter") else {
+                return Err(String::from("dup filter failed"));
+            };
+            let result = sys::write(&filter, &filter_bytes(rng));
+            expect("filter write", result, &[EINVAL, ESRCH])
+        }
+        12 => {
+            let Some(trace) = trace else { return Ok(()) };
+            let Ok(watch) = sys::dup(trace, "watch") else {
+                return Err(String::from("dup watch failed"));
+            };
+            let result = sys::write(&watch, &watch_bytes(rng));
+            expect("watch write", result, &[EINVAL, ESRCH])
+        }
+        13 => {
+            let Some(trace) = trace else { return Ok(()) };
+            let Ok(xsave) = sys::dup(trace, "xsave") else {
+                return Err(String::from("dup xsave failed"));
+            };
+            let mut area = alloc::vec![0_u8; 4096];
+            match sys::read(&xsave, &mut area) {
+                Ok(len) => area.truncate(len),
+                result => return expect("xsave read", result, &[ESRCH]),
+            }
+            // Only writes that must be refused, as for regs/float: a state bit no CPU has, the
+            // compacted format, or a reserved header byte.
+            let at = [512 + 7, 520 + 7, 528 + rng.below(48) as usize][rng.below(3) as usize];
+            if let Some(byte) = area.get_mut(at) {
+                *byte |= 0x80;
+            }
+            match sys::write(&xsave, &area) {
+                Ok(_) => Err(format!("xsave write with byte {} set accepted", at)),
+                result => expect("xsave write", result, &[EINVAL, ESRCH]),
+            }
         }
         _ => {
             if trace.is_some() {
