@@ -6,6 +6,7 @@
 #![no_std]
 
 pub mod abi;
+pub mod follow;
 pub mod mem;
 pub mod queue;
 #[cfg(target_arch = "x86_64")]
