@@ -19,6 +19,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod debug;
+pub mod follow;
 pub mod mem;
 #[cfg(target_arch = "x86_64")]
 mod xsave;
@@ -536,7 +537,8 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
 
     let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
     parent.clones.lock(token.token()).push((number, session));
-    stop_here(Stop::Clone { number }, token);
+    let pid = child.read(token.token()).pid;
+    stop_here(Stop::Clone { number, pid }, token);
     if being_killed(token) {
         // Killed inside `new-context`: nobody will ever get the new context's handle. Unless the
         // tracer took it (then it holds its session), it would sit unstarted forever, so the

@@ -224,6 +224,12 @@ impl Child {
         start.close()
     }
 
+    /// Records that the child was started through a `start` handle given to someone else,
+    /// so that [`Drop`] waits for it instead of starting it.
+    pub fn started_by_another(&mut self) {
+        self.started = true;
+    }
+
     /// The child's status now.
     pub fn status(&mut self) -> Result<ContextStatus> {
         let mut bytes = [0; 4 * size_of::<usize>()];

@@ -141,7 +141,10 @@ impl TraceEvent {
                 exception: d1,
             }
         } else if cause == PtraceFlags::PTRACE_EVENT_CLONE {
-            Stop::Clone { number: d0 }
+            Stop::Clone {
+                number: d0,
+                pid: d1,
+            }
         } else if cause == PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH {
             Stop::AddrSpaceSwitch
         } else {
@@ -182,10 +185,12 @@ pub enum Stop {
     /// `ContextStatus` its status handle will show (`Dead`, `ForceKilled` or `UnhandledExcp`),
     /// `exception` the vector of the exception that killed it (0 otherwise).
     Exit { status: usize, exception: usize },
-    /// The tracee created a context (`new-context`), which is traced from its first instruction
-    /// with the same stops armed; the tracer takes its session with
-    /// `dup(trace, "clone/<number>")`.
-    Clone { number: usize },
+    /// The tracee created a context (`new-context`), or started one that never ran (a fork or
+    /// thread procmgr made for it), which is traced from its first instruction with the same
+    /// stops armed; the tracer takes its session with `dup(trace, "clone/<number>")`. `pid` is
+    /// the process id procmgr gave the new context (0 if none yet): a thread's is its
+    /// creator's.
+    Clone { number: usize, pid: usize },
     /// The tracee's address space was replaced (exec). Reported, not a stop.
     AddrSpaceSwitch,
 }
@@ -239,7 +244,7 @@ impl From<Stop> for TraceEvent {
                 address,
             } => [kind, code, address, 0, 0, 0, 0],
             Stop::Exit { status, exception } => [status, exception, 0, 0, 0, 0, 0],
-            Stop::Clone { number } => [number, 0, 0, 0, 0, 0, 0],
+            Stop::Clone { number, pid } => [number, pid, 0, 0, 0, 0, 0],
             Stop::AddrSpaceSwitch => [0; 7],
         };
         Self {
@@ -294,7 +299,7 @@ mod tests {
                 status: 6,
                 exception: 6,
             },
-            Stop::Clone { number: 1 },
+            Stop::Clone { number: 1, pid: 7 },
             Stop::AddrSpaceSwitch,
         ];
         for stop in stops {

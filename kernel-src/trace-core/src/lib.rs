@@ -7,6 +7,7 @@
 
 pub mod abi;
 pub mod filter;
+pub mod follow;
 pub mod mem;
 pub mod queue;
 #[cfg(target_arch = "x86_64")]

@@ -8,6 +8,8 @@
 //! - [`decode`]: every syscall of redox_syscall 0.9.2 printed like strace; [`regs`]: register
 //!   sets printed like gdb; [`stats`]: the `strace -c` table. All behind `Display`, reading
 //!   tracee memory through [`mem::TraceeMemory`].
+//! - [`follow`]: what a clone stop announced (a process or a thread), and how a followed
+//!   process ended.
 //! - [`spawn`] (feature `std`): where context handles come from ([`spawn::ContextSource`]).
 //!
 //! The core is `no_std` + `alloc`, for the QEMU test runner; the `std` feature adds spawning.
@@ -20,6 +22,7 @@ extern crate std;
 pub mod decode;
 pub mod error;
 pub mod fd;
+pub mod follow;
 pub mod mem;
 pub mod raw;
 #[cfg(target_arch = "x86_64")]

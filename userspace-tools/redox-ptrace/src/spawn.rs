@@ -121,12 +121,7 @@ impl Gate {
 }
 
 /// How a traced process ended (procmgr's wait status).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Code(i32),
-    Signal(i32),
-    Unknown,
-}
+pub use crate::follow::ExitStatus;
 
 /// What is available where nothing is: every request is [`Error::Unsupported`].
 #[derive(Clone, Copy, Debug, Default)]

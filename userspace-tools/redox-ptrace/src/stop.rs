@@ -80,8 +80,10 @@ pub enum Stop {
     /// The tracee is exiting; its registers and memory are still readable. `status` is the
     /// `ContextStatus` it will show, `exception` the vector that killed it (0 otherwise).
     Exiting { status: usize, exception: usize },
-    /// The tracee created a context; [`crate::Tracer::adopt_clone`] takes it over.
-    Clone { number: usize },
+    /// The tracee created or started a new context (a fork or thread: see [`crate::follow`]);
+    /// [`crate::Tracer::adopt_clone`] takes it over. `pid` is the procmgr process id of the
+    /// new context (a thread's is its creator's), `None` when it has none.
+    Clone { number: usize, pid: Option<usize> },
     /// Notice: the address space was replaced (exec). The tracee did not stop.
     AddrSpaceSwitch,
     /// The tracee is gone; the tracer has dropped its handles.

@@ -81,7 +81,10 @@ impl TraceeState {
                 address,
             },
             Raw::Exit { status, exception } => Stop::Exiting { status, exception },
-            Raw::Clone { number } => Stop::Clone { number },
+            Raw::Clone { number, pid } => Stop::Clone {
+                number,
+                pid: (pid != 0).then_some(pid),
+            },
             Raw::AddrSpaceSwitch => Stop::AddrSpaceSwitch,
         };
         let run = match (self.run, stop.is_stop()) {

@@ -104,9 +104,15 @@ impl Tracer {
     }
 
     /// Takes over the context the tracee `parent` created, announced by its
-    /// [`Stop::Clone`] stop: [`raw::take_clone`] and [`raw::context_of`]. The clone is traced
-    /// from its first instruction and waits at its first stop for a [`Tracer::restart`].
-    pub fn adopt_clone(&mut self, parent: TraceeId, number: usize) -> Result<TraceeId> {
+    /// [`Stop::Clone`] stop (`number`, `pid`): [`raw::take_clone`] and [`raw::context_of`].
+    /// The clone is traced from its first instruction with `parent`'s stops armed, so it
+    /// needs no [`Tracer::restart`] until its first stop.
+    pub fn adopt_clone(
+        &mut self,
+        parent: TraceeId,
+        number: usize,
+        pid: Option<usize>,
+    ) -> Result<TraceeId> {
         let parent_trace = self
             .tracees
             .get(&parent.index)
@@ -116,7 +122,7 @@ impl Tracer {
             .trace_handle();
         let trace = raw::take_clone(parent_trace, number).map_err(|e| e.on(parent))?;
         let ctx = raw::context_of(&trace).map_err(|e| e.on(parent))?;
-        let id = self.next_id(None);
+        let id = self.next_id(pid);
         self.adopt_as(id, ctx, trace)
     }
 

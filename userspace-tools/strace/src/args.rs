@@ -1,4 +1,4 @@
-//! Command line: `strace [-cfT] [-t[t[t]]] [-e trace=NAME,...] [-o FILE] [-s N] (-p PID | COMMAND...)`.
+//! Command line: `strace [-cfT] [-ff] [-t[t[t]]] [-e trace=NAME,...] [-o FILE] [-s N] (-p PID | COMMAND...)`.
 
 use redox_ptrace::decode::lookup_name;
 
@@ -6,7 +6,9 @@ pub const USAGE: &str = "\
 usage: strace [-cfT] [-t|-tt|-ttt] [-e trace=NAME[,NAME...]] [-o FILE] [-s STRSIZE] COMMAND [ARG...]
        strace [-cfT] [-t|-tt|-ttt] [-e trace=NAME[,NAME...]] [-o FILE] [-s STRSIZE] -p PID
   -c          count time, calls and errors per syscall; print a summary at exit
-  -f          follow new processes and threads (see README: not possible yet)
+  -f          follow forks and threads; lines of all but the first process get [pid N],
+              a thread's [pid N thread K]; each exit is reported
+  -ff         with -o PREFIX: one file PREFIX.PID per process (implies -f)
   -T          show the time spent in each syscall
   -t          prefix each line with the time of day; -tt with microseconds; -ttt seconds since the epoch
   -e trace=   trace only these syscalls (names as printed, e.g. read,write,openat_into)
@@ -30,6 +32,8 @@ pub enum Timestamps {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     pub follow_forks: bool,
+    /// `-ff`: with `-o PREFIX`, one file `PREFIX.PID` per process.
+    pub separate_files: bool,
     pub summary: bool,
     pub syscall_times: bool,
     pub timestamps: Timestamps,
@@ -45,6 +49,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             follow_forks: false,
+            separate_files: false,
             summary: false,
             syscall_times: false,
             timestamps: Timestamps::None,
@@ -85,7 +90,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         for (i, c) in cluster.char_indices() {
             match c {
                 'c' => opts.summary = true,
-                'f' => opts.follow_forks = true,
+                'f' => {
+                    opts.separate_files = opts.follow_forks;
+                    opts.follow_forks = true;
+                }
                 'T' => opts.syscall_times = true,
                 't' => t_count = t_count.saturating_add(1),
                 'e' | 'o' | 's' | 'p' => {
@@ -196,6 +204,18 @@ mod tests {
             run(&["-ttt", "x"]).expect("valid").timestamps,
             Timestamps::Epoch
         );
+    }
+
+    /// Verifies that -f follows, and a second f (clustered or not) asks for one file per
+    /// process.
+    #[test]
+    fn double_f_separates_files() {
+        let opts = run(&["-f", "ls"]).expect("valid");
+        assert!(opts.follow_forks && !opts.separate_files);
+        let opts = run(&["-ff", "-o", "t", "ls"]).expect("valid");
+        assert!(opts.follow_forks && opts.separate_files);
+        let opts = run(&["-f", "-f", "ls"]).expect("valid");
+        assert!(opts.follow_forks && opts.separate_files);
     }
 
     /// Verifies -e trace= with names, the short form, and all.

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         args::Parsed::Run(opts) => opts,
     };
     let out: Box<dyn Write> = match &opts.output {
+        // -ff -o PREFIX: the trace goes to PREFIX.PID files; stderr keeps strace's own notes
+        // (and -c's table).
+        Some(_) if opts.separate_files => Box::new(std::io::stderr()),
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(std::io::BufWriter::new(file)),
             Err(e) => {

@@ -4,7 +4,12 @@
 //! spawned tracee makes before its first exec (the tracer's handoff and relibc's program
 //! loader) are not shown: the trace starts where the traced program does.
 
-use std::{collections::BTreeMap, io::Write, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{BufWriter, Write},
+    time::Duration,
+};
 
 use redox_ptrace::{
     decode::{
@@ -31,7 +36,71 @@ struct InFlight {
     entered: Duration,
 }
 
+/// Who a tracee is, for the `[pid N]` prefixes of `-f` and the files of `-ff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// The command strace started, or the process of `-p`: its lines have no prefix.
+    First { pid: Option<usize> },
+    /// A process the traced ones forked (its first thread): `[pid N] `.
+    Process { pid: usize },
+    /// A thread started by process `pid`, the `number`th strace saw it start (its first
+    /// thread is 0): `[pid N thread K] `. Redox threads have no ids of their own.
+    Thread { pid: usize, number: usize },
+    /// A context without a procmgr pid, by the tracer's number: `[tracee N] `.
+    Context { index: usize },
+}
+
+impl Who {
+    /// The process whose file (`-ff`) the lines go to.
+    fn pid(self) -> Option<usize> {
+        match self {
+            Self::First { pid } => pid,
+            Self::Process { pid } | Self::Thread { pid, .. } => Some(pid),
+            Self::Context { .. } => None,
+        }
+    }
+
+    /// The prefix in the one trace of `-f`.
+    fn prefix(self) -> String {
+        match self {
+            Self::First { .. } => String::new(),
+            Self::Process { pid } => format!("[pid {pid}] "),
+            Self::Thread { pid, number } => format!("[pid {pid} thread {number}] "),
+            Self::Context { index } => format!("[tracee {index}] "),
+        }
+    }
+
+    /// The prefix in its process's own file (`-ff`): only other threads are marked.
+    fn file_prefix(self) -> String {
+        match self {
+            Self::Thread { number, .. } => format!("[thread {number}] "),
+            Self::First { .. } | Self::Process { .. } | Self::Context { .. } => String::new(),
+        }
+    }
+}
+
+/// `-ff -o PREFIX`: one file `PREFIX.PID` per process, created at its first line.
+struct Split {
+    prefix: String,
+    files: BTreeMap<usize, BufWriter<File>>,
+}
+
+impl Split {
+    fn file(&mut self, pid: usize) -> std::io::Result<&mut BufWriter<File>> {
+        if !self.files.contains_key(&pid) {
+            let path = format!("{}.{pid}", self.prefix);
+            let file = File::create(&path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+            self.files.insert(pid, BufWriter::new(file));
+        }
+        self.files
+            .get_mut(&pid)
+            .ok_or_else(|| std::io::Error::other("lost a -ff file"))
+    }
+}
+
 struct TraceeView {
+    who: Who,
     /// False until the tracee's first exec when we spawned it.
     shown: bool,
     in_flight: Option<InFlight>,
@@ -47,6 +116,7 @@ pub struct Printer<W: Write> {
     syscall_times: bool,
     summary: bool,
     prefix_pids: bool,
+    split: Option<Split>,
     filter: Option<Vec<usize>>,
     decode: DecodeOptions,
     tracees: BTreeMap<TraceeId, TraceeView>,
@@ -61,6 +131,13 @@ impl<W: Write> Printer<W> {
             syscall_times: opts.syscall_times,
             summary: opts.summary,
             prefix_pids: opts.follow_forks,
+            split: match (&opts.output, opts.separate_files) {
+                (Some(prefix), true) => Some(Split {
+                    prefix: prefix.clone(),
+                    files: BTreeMap::new(),
+                }),
+                _ => None,
+            },
             filter: opts.filter.clone(),
             decode: DecodeOptions {
                 string_limit: opts.string_limit,
@@ -71,8 +148,9 @@ impl<W: Write> Printer<W> {
     }
 
     /// A new tracee. `spawned`: hide its calls until its first exec.
-    pub fn add_tracee(&mut self, id: TraceeId, spawned: bool) {
+    pub fn add_tracee(&mut self, id: TraceeId, who: Who, spawned: bool) {
         let view = TraceeView {
+            who,
             shown: !spawned,
             in_flight: None,
             in_call: None,
@@ -197,7 +275,7 @@ impl<W: Write> Printer<W> {
         }
         if let Some(flight) = view.in_flight {
             let line = flight.call.unfinished().to_string();
-            self.line(id, now, &line)?;
+            self.line_as(view.who, now, &line)?;
         }
         let text = match status {
             ExitStatus::Code(code) => format!("+++ exited with {code} +++"),
@@ -207,7 +285,7 @@ impl<W: Write> Printer<W> {
             },
             ExitStatus::Unknown => "+++ exited +++".to_string(),
         };
-        self.line(id, now, &text)
+        self.line_as(view.who, now, &text)
     }
 
     /// A message from strace itself, in the trace (`strace: ...`).
@@ -220,6 +298,11 @@ impl<W: Write> Printer<W> {
         if self.summary {
             write!(self.out, "{}", self.stats)?;
         }
+        if let Some(split) = &mut self.split {
+            for file in split.files.values_mut() {
+                file.flush()?;
+            }
+        }
         self.out.flush()?;
         Ok(self.out)
     }
@@ -227,16 +310,34 @@ impl<W: Write> Printer<W> {
     /// Writes one line with a single write, so that lines from several writers (a traced
     /// program's own stderr, a traced strace) never split each other.
     fn line(&mut self, id: TraceeId, now: Moment, text: &str) -> std::io::Result<()> {
+        let who = match self.tracees.get(&id) {
+            Some(view) => view.who,
+            None => Who::First { pid: id.pid },
+        };
+        self.line_as(who, now, text)
+    }
+
+    /// [`Printer::line`] for a tracee that may be gone from the table (its exit).
+    fn line_as(&mut self, who: Who, now: Moment, text: &str) -> std::io::Result<()> {
         let mut line = Vec::with_capacity(text.len() + 32);
-        if self.prefix_pids {
-            match id.pid {
-                Some(pid) => write!(line, "[pid {pid:>5}] ")?,
-                None => write!(line, "[tracee {:>2}] ", id.index)?,
+        let file = match (&mut self.split, who.pid()) {
+            (Some(split), Some(pid)) => {
+                line.extend_from_slice(who.file_prefix().as_bytes());
+                Some(split.file(pid)?)
             }
-        }
+            (Some(_), None) | (None, _) => {
+                if self.prefix_pids {
+                    line.extend_from_slice(who.prefix().as_bytes());
+                }
+                None
+            }
+        };
         write_timestamp(&mut line, self.timestamps, now.wall)?;
         writeln!(line, "{text}")?;
-        self.out.write_all(&line)
+        match file {
+            Some(file) => file.write_all(&line),
+            None => self.out.write_all(&line),
+        }
     }
 }
 
@@ -274,7 +375,7 @@ mod tests {
 
     fn printer(opts: &Options) -> Printer<Vec<u8>> {
         let mut p = Printer::new(Vec::new(), opts);
-        p.add_tracee(ID, false);
+        p.add_tracee(ID, Who::First { pid: ID.pid }, false);
         p
     }
 
@@ -300,7 +401,30 @@ mod tests {
         assert_eq!(text(p), "write(1, \"hi\\n\", 3) = 3 <0.000125>\n");
     }
 
-    /// Verifies -tt timestamps and -f's pid prefix.
+    const CHILD: TraceeId = TraceeId {
+        index: 1,
+        pid: Some(8),
+    };
+    const THREAD: TraceeId = TraceeId {
+        index: 2,
+        pid: Some(8),
+    };
+
+    fn follow_printer(opts: &Options) -> Printer<Vec<u8>> {
+        let mut p = printer(opts);
+        p.add_tracee(CHILD, Who::Process { pid: 8 }, false);
+        p.add_tracee(THREAD, Who::Thread { pid: 8, number: 1 }, false);
+        p
+    }
+
+    fn write_as(p: &mut Printer<Vec<u8>>, id: TraceeId, at_micros: u64) {
+        p.syscall_entry(id, SYS_YIELD, [0; 6], at(at_micros), &NoMemory);
+        p.syscall_exit(id, SYS_YIELD, 0, at(at_micros), &NoMemory)
+            .expect("Vec");
+    }
+
+    /// Verifies -tt timestamps and -f's prefixes: none for the first process, `[pid N]` for a
+    /// followed process, `[pid N thread K]` for a thread, also on exit lines.
     #[test]
     fn timestamps_and_pid_prefix() {
         let opts = Options {
@@ -308,12 +432,51 @@ mod tests {
             follow_forks: true,
             ..Options::default()
         };
-        let mut p = printer(&opts);
+        let mut p = follow_printer(&opts);
         write_call(&mut p, 42, 50);
+        write_as(&mut p, CHILD, 60);
+        write_as(&mut p, THREAD, 70);
+        p.exited(THREAD, ExitStatus::Unknown, at(80)).expect("Vec");
+        p.exited(CHILD, ExitStatus::Code(4), at(90)).expect("Vec");
         assert_eq!(
             text(p),
-            "[pid     7] 13:05:09.000050 write(1, \"hi\\n\", 3) = 3\n"
+            "13:05:09.000050 write(1, \"hi\\n\", 3) = 3\n\
+             [pid 8] 13:05:09.000060 yield() = 0\n\
+             [pid 8 thread 1] 13:05:09.000070 yield() = 0\n\
+             [pid 8 thread 1] 13:05:09.000080 +++ exited +++\n\
+             [pid 8] 13:05:09.000090 +++ exited with 4 +++\n"
         );
+    }
+
+    /// Verifies -ff -o: one file per process, its threads marked, nothing in the main output.
+    #[test]
+    fn separate_files_per_process() {
+        let dir = std::env::temp_dir().join(format!("strace-ff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let prefix = dir.join("trace").to_string_lossy().into_owned();
+        let opts = Options {
+            follow_forks: true,
+            separate_files: true,
+            output: Some(prefix.clone()),
+            ..Options::default()
+        };
+        let mut p = follow_printer(&opts);
+        write_call(&mut p, 0, 1);
+        write_as(&mut p, CHILD, 2);
+        write_as(&mut p, THREAD, 3);
+        p.exited(CHILD, ExitStatus::Code(4), at(4)).expect("Vec");
+        p.exited(ID, ExitStatus::Code(0), at(5)).expect("Vec");
+        assert_eq!(text(p), "");
+        let read = |pid: u32| std::fs::read_to_string(format!("{prefix}.{pid}")).expect("file");
+        assert_eq!(
+            read(7),
+            "write(1, \"hi\\n\", 3) = 3\n+++ exited with 0 +++\n"
+        );
+        assert_eq!(
+            read(8),
+            "yield() = 0\n[thread 1] yield() = 0\n+++ exited with 4 +++\n"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 
     /// Verifies that -e trace= hides other calls, and -c prints only the table.
@@ -353,7 +516,7 @@ mod tests {
     #[test]
     fn spawned_tracee_starts_at_exec() {
         let mut p = Printer::new(Vec::new(), &Options::default());
-        p.add_tracee(ID, true);
+        p.add_tracee(ID, Who::First { pid: ID.pid }, true);
         write_call(&mut p, 0, 1);
         p.exec(ID, at(2)).expect("Vec");
         p.syscall_entry(ID, SYS_YIELD, [0; 6], at(3), &NoMemory);
@@ -377,7 +540,7 @@ mod tests {
     #[test]
     fn exec_call_exit_is_not_shown() {
         let mut p = Printer::new(Vec::new(), &Options::default());
-        p.add_tracee(ID, true);
+        p.add_tracee(ID, Who::First { pid: ID.pid }, true);
         p.syscall_entry(ID, SYS_CLOSE, [5, 0, 0, 0, 0, 0], at(0), &NoMemory);
         p.exec(ID, at(1)).expect("Vec");
         p.syscall_exit(ID, SYS_CLOSE, 0, at(2), &NoMemory)

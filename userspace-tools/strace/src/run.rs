@@ -10,18 +10,18 @@ use syscall::flag::ContextStatus;
 
 use redox_ptrace::{
     decode::signal,
+    follow::{self, Birth},
     spawn::{self, ContextSource, ExitStatus},
     Restart, Stop, StopSet, TraceeId, Tracer,
 };
 
 use crate::{
     args::Options,
-    printer::{Moment, Printer},
+    printer::{Moment, Printer, Who},
 };
 
-const NO_FOLLOW: &str = "-f: new processes and threads are not followed yet: relibc creates them \
-     through procmgr, so the kernel does not report them as the tracee's clones \
-     (PTRACE_EVENT_CLONE); tracing the first thread only";
+const FOLLOW_ATTACHED: &str = "-f with -p: the process's first thread is traced, and the forks \
+     and threads started from now on; threads already running are not";
 
 struct Clock(Instant);
 
@@ -48,22 +48,51 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
     };
     // Exception and exit stops tell which exception killed a tracee: procmgr reports such a
     // death as a plain exit.
-    tracer.set_always(StopSet::ADDRSPACE_SWITCH | StopSet::EXCEPTION | StopSet::EXIT);
-    if opts.follow_forks {
-        printer.note(NO_FOLLOW).map_err(|e| e.to_string())?;
-    }
+    // With -f, every fork and thread (procmgr makes them, the tracee starts them) is traced
+    // from its first instruction and announced by a clone stop of the tracee that started it.
+    let follow = match opts.follow_forks {
+        true => StopSet::CLONE,
+        false => StopSet::NONE,
+    };
+    tracer.set_always(StopSet::ADDRSPACE_SWITCH | StopSet::EXCEPTION | StopSet::EXIT | follow);
 
     let (main, child_pid) = start(opts, source.as_mut(), &mut tracer)?;
-    printer.add_tracee(main, child_pid.is_some());
+    if opts.follow_forks && opts.pid.is_some() {
+        printer.note(FOLLOW_ATTACHED).map_err(|e| e.to_string())?;
+    }
+    printer.add_tracee(main, Who::First { pid: main.pid }, child_pid.is_some());
     let mut exit_code = 0;
     let mut killed_by = BTreeMap::new();
+    // What each followed process asked procmgr to exit with (it is not our child to wait for).
+    let mut exit_requests = BTreeMap::new();
+    // Threads seen per process, to number the next one.
+    let mut threads: BTreeMap<usize, usize> = BTreeMap::new();
 
     while let Some((id, stop)) = tracer.wait().map_err(|e| e.to_string())? {
         let now = clock.now();
         let io = match stop {
             Stop::SyscallEntry { number, args } => {
                 let mem = memory(&mut tracer, id);
+                if let Some(status) = follow::exit_request(number, args, mem) {
+                    exit_requests.insert(id, status);
+                }
                 printer.syscall_entry(id, number, args, now, mem);
+                Ok(())
+            }
+            Stop::Clone { number, pid } => {
+                let clone = tracer
+                    .adopt_clone(id, number, pid)
+                    .map_err(|e| e.to_string())?;
+                let who = match Birth::of(pid, id.pid) {
+                    Birth::Process { pid } => Who::Process { pid },
+                    Birth::Thread { pid } => {
+                        let seen = threads.entry(pid).or_insert(0);
+                        *seen = seen.saturating_add(1);
+                        Who::Thread { pid, number: *seen }
+                    }
+                    Birth::Context => Who::Context { index: clone.index },
+                };
+                printer.add_tracee(clone, who, false);
                 Ok(())
             }
             Stop::SyscallExit { number, ret, .. } => {
@@ -84,9 +113,10 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
                 Ok(())
             }
             Stop::Exited => {
+                let requested = exit_requests.remove(&id).unwrap_or(ExitStatus::Unknown);
                 let reaped = match child_pid {
                     Some(pid) if id == main => spawn::wait_exit(pid),
-                    Some(_) | None => ExitStatus::Unknown,
+                    Some(_) | None => requested,
                 };
                 let status = killed_by.remove(&id).map_or(reaped, ExitStatus::Signal);
                 if id == main {

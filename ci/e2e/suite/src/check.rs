@@ -108,9 +108,52 @@ pub fn upper_slots_hidden(text: &str) -> String {
     out
 }
 
+/// The lines of an `strace -f` trace, split by the tracee they are about, in the order each
+/// tracee first appears: its label (`pid 7`, `pid 7 thread 1`; `""` for the first process,
+/// whose lines have no prefix) and its lines without the prefix.
+pub fn by_tracee(trace: &str) -> Vec<(String, Vec<String>)> {
+    let mut tracees: Vec<(String, Vec<String>)> = Vec::new();
+    for line in trace.lines() {
+        let (label, rest) = match line
+            .strip_prefix('[')
+            .and_then(|l| l.split_once("] "))
+            .filter(|(label, _)| label.starts_with("pid "))
+        {
+            Some((label, rest)) => (label, rest),
+            None => ("", line),
+        };
+        match tracees.iter_mut().find(|(l, _)| l == label) {
+            Some((_, lines)) => lines.push(rest.to_string()),
+            None => tracees.push((label.to_string(), vec![rest.to_string()])),
+        }
+    }
+    tracees
+}
+
 #[cfg(test)]
 mod tests {
-    use super::upper_slots_hidden;
+    use super::{by_tracee, upper_slots_hidden};
+
+    /// Verifies that prefixed lines go to their tracee, unprefixed ones to the first, in order
+    /// of appearance.
+    #[test]
+    fn splits_trace_by_tracee() {
+        let trace = "a()\n[pid 8] b()\n[pid 8 thread 1] c()\n[x] d()\n[pid 8] e()\n";
+        assert_eq!(
+            by_tracee(trace),
+            vec![
+                (
+                    "".to_string(),
+                    vec!["a()".to_string(), "[x] d()".to_string()]
+                ),
+                (
+                    "pid 8".to_string(),
+                    vec!["b()".to_string(), "e()".to_string()]
+                ),
+                ("pid 8 thread 1".to_string(), vec!["c()".to_string()]),
+            ]
+        );
+    }
 
     /// Verifies that upper slot numbers go, everything else stays.
     #[test]

@@ -7,7 +7,9 @@ use std::{
     process::{Child, ChildStdout, Command, Stdio},
 };
 
-use crate::check::{ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden};
+use crate::check::{
+    by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden,
+};
 
 pub struct Test {
     pub name: &'static str,
@@ -32,6 +34,9 @@ tests![
     regs_stops_at_chosen_syscall,
     strace_traces_threaded_program,
     strace_traces_forking_parent,
+    strace_follows_fork_exec_tree,
+    strace_follows_threads,
+    strace_writes_file_per_process,
     strace_traces_strace,
     strace_attaches_by_pid,
     regs_attaches_and_detaches,
@@ -242,8 +247,8 @@ fn regs_stops_at_chosen_syscall() -> Result<(), String> {
     }
 }
 
-/// A program with three threads runs to completion under strace; the main thread's calls,
-/// thread creation included, are traced (threads are not followed yet: procmgr creates them).
+/// A program with three threads runs to completion under strace; without `-f` only the main
+/// thread's calls, thread creation included, are traced.
 fn strace_traces_threaded_program() -> Result<(), String> {
     let r = run(&["strace", "-e", "trace=write", "threads"])?;
     equal("exit code", r.code()?, 0)?;
@@ -264,8 +269,8 @@ fn strace_traces_threaded_program() -> Result<(), String> {
     )
 }
 
-/// A program that forks and execs a child: the parent is traced to its end and reaps the
-/// child's status; the child runs untraced (forks are not followed yet: procmgr creates them).
+/// A program that forks and execs a child: without `-f` the parent is traced to its end and
+/// reaps the child's status, and the child runs untraced.
 fn strace_traces_forking_parent() -> Result<(), String> {
     let r = run(&["strace", "-e", "trace=write", "forkexec"])?;
     equal("exit code", r.code()?, 0)?;
@@ -286,6 +291,191 @@ fn strace_traces_forking_parent() -> Result<(), String> {
         Some(line) => Err(format!("the child's write was traced: {line}")),
         None => Ok(()),
     }
+}
+
+/// The lines of tracee `label` (`""`: the first process) in `tracees`.
+fn lines_of<'a>(tracees: &'a [(String, Vec<String>)], label: &str) -> Result<&'a [String], String> {
+    tracees
+        .iter()
+        .find(|(l, _)| l == label)
+        .map(|(_, lines)| lines.as_slice())
+        .ok_or_else(|| format!("no lines of {label:?}"))
+}
+
+/// `lines` (one tracee's, prefixes removed) has exactly one exec line and ends with `want`.
+fn tracee_ends_with(what: &str, lines: &[String], want: &[&str]) -> Result<(), String> {
+    let execs = lines
+        .iter()
+        .filter(|l| *l == "--- exec: address space replaced ---")
+        .count();
+    equal(&format!("{what}: exec lines"), execs, 1)?;
+    ends_with(what, &lines.join("\n"), want)
+}
+
+/// `strace -f` of three processes in a line, each made by fork + exec (`forktree`, which runs
+/// `forktree middle`, which runs `exitcode 3`): every process is followed from its fork
+/// through its exec to its exit, its lines prefixed with its pid (none for the first), each
+/// exit reported with its own code, and strace exits with the first process's code.
+fn strace_follows_fork_exec_tree() -> Result<(), String> {
+    let r = run(&["strace", "-f", "-e", "trace=write", "forktree"])?;
+    equal("exit code", r.code()?, 5)?;
+    lines(
+        "stdout",
+        &r.stdout,
+        &[
+            "exiting with 3",
+            "middle: exit status: 3",
+            "first: exit status: 4",
+        ],
+    )?;
+    let tracees = by_tracee(&r.stderr);
+    let labels: Vec<&str> = tracees.iter().map(|(l, _)| l.as_str()).collect();
+    let [first, middle, last] = labels.as_slice() else {
+        return Err(format!("tracees {labels:?}, expected three:\n{}", r.stderr));
+    };
+    equal("first process's label", *first, "")?;
+    let pid = |label: &str| {
+        label
+            .strip_prefix("pid ")
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    match (pid(middle), pid(last)) {
+        (Some(m), Some(l)) if m != l => {}
+        other => return Err(format!("tracee labels {labels:?}: pids {other:?}")),
+    }
+    tracee_ends_with(
+        "first process",
+        lines_of(&tracees, first)?,
+        &[
+            r#"write(1, "first: exit status: 4\n", 22) = 22"#,
+            "+++ exited with 5 +++",
+        ],
+    )?;
+    tracee_ends_with(
+        "middle process",
+        lines_of(&tracees, middle)?,
+        &[
+            r#"write(1, "middle: exit status: 3\n", 23) = 23"#,
+            "+++ exited with 4 +++",
+        ],
+    )?;
+    tracee_ends_with(
+        "last process",
+        lines_of(&tracees, last)?,
+        &[
+            r#"write(1, "exiting with 3\n", 15) = 15"#,
+            "+++ exited with 3 +++",
+        ],
+    )
+}
+
+/// `strace -f` of a program with three threads: each thread is followed from its first
+/// instruction, its lines prefixed `[pid N thread K]` in the order the threads started, and
+/// each thread's exit is reported before the process's.
+fn strace_follows_threads() -> Result<(), String> {
+    let r = run(&["strace", "-f", "-e", "trace=write", "threads"])?;
+    equal("exit code", r.code()?, 0)?;
+    let tracees = by_tracee(&r.stderr);
+    let labels: Vec<&str> = tracees.iter().map(|(l, _)| l.as_str()).collect();
+    let pid = labels
+        .get(1)
+        .and_then(|l| l.strip_prefix("pid "))
+        .and_then(|l| l.split_once(' '))
+        .map(|(pid, _)| pid)
+        .ok_or_else(|| format!("no thread lines:\n{}", r.stderr))?;
+    let threads: Vec<String> = (1..=3).map(|k| format!("pid {pid} thread {k}")).collect();
+    let mut want = vec![""];
+    want.extend(threads.iter().map(String::as_str));
+    equal("tracees", labels, want)?;
+    for (n, thread) in threads.iter().enumerate() {
+        let ours = lines_of(&tracees, thread)?;
+        let line = format!(r#"write(1, "thread {n}\n", 9) = 9"#);
+        if !ours.contains(&line) {
+            return Err(format!("{thread} lacks {line}:\n{}", ours.join("\n")));
+        }
+        equal(
+            &format!("{thread}'s last line"),
+            ours.last().map(String::as_str),
+            Some("+++ exited +++"),
+        )?;
+    }
+    ends_with(
+        "first process",
+        &lines_of(&tracees, "")?.join("\n"),
+        &[
+            r#"write(1, "joined, sum 3\n", 14) = 14"#,
+            "+++ exited with 0 +++",
+        ],
+    )
+}
+
+/// `strace -ff -o PREFIX`: one file `PREFIX.PID` per process with that process's lines and
+/// exit, unprefixed, and nothing on stderr.
+fn strace_writes_file_per_process() -> Result<(), String> {
+    let (dir, name) = ("/tmp", "e2e-ff");
+    let prefix = format!("{dir}/{name}");
+    let r = run(&[
+        "strace",
+        "-ff",
+        "-o",
+        &prefix,
+        "-e",
+        "trace=write",
+        "forktree",
+    ])?;
+    equal("exit code", r.code()?, 5)?;
+    equal("stderr", r.stderr.as_str(), "")?;
+    let mut files: Vec<(u32, String)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))? {
+        let entry = entry.map_err(|e| format!("{dir}: {e}"))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(&format!("{name}.")) else {
+            continue;
+        };
+        let pid = pid.parse().map_err(|_| format!("not a pid: {file}"))?;
+        let path = entry.path();
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{file}: {e}"))?;
+        files.push((pid, text));
+    }
+    files.sort_unstable();
+    // Pids grow: the first process's file comes first.
+    let [(_, first), (_, middle), (_, last)] = files.as_slice() else {
+        let pids: Vec<u32> = files.iter().map(|(pid, _)| *pid).collect();
+        return Err(format!("files for pids {pids:?}, expected three"));
+    };
+    for (what, text, want) in [
+        (
+            "first",
+            first,
+            [
+                r#"write(1, "first: exit status: 4\n", 22) = 22"#,
+                "+++ exited with 5 +++",
+            ],
+        ),
+        (
+            "middle",
+            middle,
+            [
+                r#"write(1, "middle: exit status: 3\n", 23) = 23"#,
+                "+++ exited with 4 +++",
+            ],
+        ),
+        (
+            "last",
+            last,
+            [
+                r#"write(1, "exiting with 3\n", 15) = 15"#,
+                "+++ exited with 3 +++",
+            ],
+        ),
+    ] {
+        let text_lines: Vec<String> = text.lines().map(str::to_string).collect();
+        tracee_ends_with(&format!("{what} process's file"), &text_lines, &want)?;
+        if let Some(line) = text.lines().find(|l| l.starts_with('[')) {
+            return Err(format!("{what} process's file has a prefixed line: {line}"));
+        }
+    }
+    Ok(())
 }
 
 /// strace under strace: the inner one traces its program, the outer one sees the inner one
@@ -358,7 +548,8 @@ fn strace_attaches_by_pid() -> Result<(), String> {
     ticker_finished(ticker, out, count)?;
     let trace: Vec<&str> = r.stderr.lines().collect();
     let (last, writes) = trace.split_last().ok_or("no trace")?;
-    equal("last line", *last, "+++ exited +++")?;
+    // Not strace's child: the code is the one the process passed procmgr's Exit call.
+    equal("last line", *last, "+++ exited with 0 +++")?;
     // Attached after tick 0: the writes are the last ticks, consecutive, to the end.
     let first = count - u32::try_from(writes.len()).map_err(|e| e.to_string())?;
     if writes.len() < 3 || first < 1 {

@@ -64,7 +64,7 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
                     continue;
                 }
                 Err(error) => return Err(error.into()),
-                Ok(Stop::Clone { number }) if index == 0 => {
+                Ok(Stop::Clone { number, .. }) if index == 0 => {
                     check_eq!(grandchild.is_none(), true, "one clone");
                     let name = format!("clone/{}", number);
                     claimed = Some(sys::dup(&parent, &name)?);

@@ -12,6 +12,7 @@ mod exec;
 mod exit;
 mod fault;
 mod filter;
+mod follow;
 pub(crate) mod fuzz;
 mod leak;
 mod mem;
@@ -75,6 +76,8 @@ pub static ALL: &[Test] = tests![
     clone::kill_at_clone_stop_leaks_nothing,
     scheme::stop_awaiting_mmap_is_ebusy,
     scheme::kill_awaiting_mmap_ends_it,
+    follow::started_context_is_traced_from_the_start,
+    follow::started_context_without_clone_armed_runs_free,
     leak::kill_cycles_leak_nothing,
     filter::only_selected_syscalls_stop,
     filter::filter_changed_at_a_stop_applies_next,

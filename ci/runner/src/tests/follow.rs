@@ -1,0 +1,119 @@
+//! Following on start: a context a tracee did not create (procmgr made it for a fork or a
+//! thread) but starts is its clone, traced from its first instruction.
+
+use alloc::format;
+
+use syscall::{flag::PtraceFlags, ContextStatus, GlobalSchemes, ProcSchemeAttrs, SYS_WRITE};
+use trace_core::Stop;
+
+use super::trace::{drain, next_stop, resume};
+use crate::{
+    child::{self, Child},
+    harness::Failure,
+    sys,
+};
+
+const MESSAGE: &[u8] = b"started";
+/// The process id "procmgr" (here the runner) gives the new context.
+const PID: u32 = 4242;
+
+/// The new context: writes its message and exits.
+fn write_message(_: usize) -> ! {
+    let _ = sys::write(child::given(0), MESSAGE);
+    child::exit()
+}
+
+/// The tracee: starts the context whose `start` handle it was given, as relibc's fork() does
+/// with the context procmgr created, then exits.
+fn start_given(_: usize) -> ! {
+    let _ = sys::write(child::given(0), &[0]);
+    child::exit()
+}
+
+/// Verifies that a never-run context a tracee starts, made by someone else (the runner, in
+/// procmgr's place, attributes written), is reported as a clone carrying its pid while still
+/// unstarted, and is traced from its first instruction.
+pub fn started_context_is_traced_from_the_start() -> Result<(), Failure> {
+    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
+
+    let mut made = Child::new(write_message, 0)?;
+    made.give(&writer)?;
+    let attrs = made.open(&format!("auth-{proc_root}-attrs"))?;
+    let mut name = [0; 32];
+    for (slot, byte) in name.iter_mut().zip(b"made") {
+        *slot = *byte;
+    }
+    let written = sys::write(
+        &attrs,
+        &ProcSchemeAttrs {
+            pid: PID,
+            euid: 0,
+            egid: 0,
+            prio: 20,
+            debug_name: name,
+        },
+    )?;
+    check_eq!(written, core::mem::size_of::<ProcSchemeAttrs>());
+    let start = made.open("start")?;
+
+    let mut starter = Child::new(start_given, 0)?;
+    starter.give(&start)?;
+    let trace = starter.open("trace")?;
+    resume(&trace, armed)?;
+    starter.start()?;
+
+    let Stop::SyscallEntry { number, args } = next_stop(&trace)? else {
+        fail!("expected the starter's write entry");
+    };
+    check_eq!((number, args[0]), (SYS_WRITE, child::given(0)));
+    resume(&trace, armed)?;
+    let Stop::Clone { number, pid } = next_stop(&trace)? else {
+        fail!("expected a clone stop inside the start write");
+    };
+    check_eq!(pid, PID as usize, "the clone's pid");
+    check_eq!(
+        made.status()?,
+        ContextStatus::NotYetStarted,
+        "at the clone stop"
+    );
+    let clone = sys::dup(&trace, &format!("clone/{number}"))?;
+    resume(&trace, PtraceFlags::empty())?;
+    made.started_by_another();
+    check_eq!(starter.wait_exit()?, ContextStatus::Dead, "the starter");
+
+    // Its first syscall stops it: nothing ran untraced.
+    let Stop::SyscallEntry { number, args } = next_stop(&clone)? else {
+        fail!("expected the new context's first syscall");
+    };
+    check_eq!((number, args[0]), (SYS_WRITE, child::given(0)));
+    check_eq!(drain(&reader)?, b"", "written before its stop");
+    resume(&clone, PtraceFlags::empty())?;
+    check_eq!(made.wait_exit()?, ContextStatus::Dead, "the new context");
+    check_eq!(drain(&reader)?, MESSAGE);
+    Ok(())
+}
+
+/// Verifies that without `PTRACE_EVENT_CLONE` a started context is not followed: the starter
+/// does not stop, and the context runs untraced (a tracer can still attach to it after).
+pub fn started_context_without_clone_armed_runs_free() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut made = Child::new(write_message, 0)?;
+    made.give(&writer)?;
+    let start = made.open("start")?;
+    let mut starter = Child::new(start_given, 0)?;
+    starter.give(&start)?;
+    let trace = starter.open("trace")?;
+    resume(&trace, PtraceFlags::PTRACE_STOP_EXIT)?;
+    starter.start()?;
+    made.started_by_another();
+    let Stop::Exit { .. } = next_stop(&trace)? else {
+        fail!("expected only the starter's exit stop");
+    };
+    // Gone already when its exit was a kill: ESRCH is fine.
+    let _ = resume(&trace, PtraceFlags::empty());
+    check_eq!(made.wait_exit()?, ContextStatus::Dead, "the new context");
+    check_eq!(drain(&reader)?, MESSAGE);
+    Ok(())
+}
