@@ -19,7 +19,7 @@ tgit() { git -C "$tree" "$@"; }
 base=$commit
 excludes=()
 if [ "$name" = kernel ]; then
-    import=$(tgit rev-list --reverse "$commit"..HEAD | head -n 1)
+    import=$(tgit rev-list --reverse "$commit"..HEAD | sed -n 1p)
     [ -n "$import" ] && [ "$(tgit log -1 --format=%s "$import")" = "$IMPORT_SUBJECT" ] ||
         die "the first commit after $commit in $tree is not '$IMPORT_SUBJECT'"
 

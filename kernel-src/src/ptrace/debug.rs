@@ -30,10 +30,6 @@ impl DebugRegs {
         }
         self.dr7.store(watches.dr7(), Ordering::Relaxed);
     }
-
-    pub fn clear(&self) {
-        self.dr7.store(0, Ordering::Relaxed);
-    }
 }
 
 /// This CPU's debug register state.

@@ -196,7 +196,7 @@ pub fn clones_inherit_the_filter() -> Result<(), Failure> {
                     continue;
                 }
                 Err(error) => return Err(error.into()),
-                Ok(Stop::Clone { number }) if index == 0 => {
+                Ok(Stop::Clone { number, .. }) if index == 0 => {
                     claimed = Some(sys::dup(&parent, &format!("clone/{}", number))?);
                 }
                 Ok(Stop::SyscallEntry { number, args }) => {
