@@ -8,6 +8,8 @@
 //! - [`decode`]: every syscall of redox_syscall 0.9.2 printed like strace; [`regs`]: register
 //!   sets printed like gdb; [`stats`]: the `strace -c` table. All behind `Display`, reading
 //!   tracee memory through [`mem::TraceeMemory`].
+//! - Session parts: [`SyscallFilter`] (which syscalls stop), [`watch`] (hardware
+//!   watchpoints), [`regs::XsaveArea`] (AVX registers), through [`Tracee`] and [`raw`].
 //! - [`spawn`] (feature `std`): where context handles come from ([`spawn::ContextSource`]).
 //!
 //! The core is `no_std` + `alloc`, for the QEMU test runner; the `std` feature adds spawning.
@@ -30,9 +32,12 @@ pub mod stats;
 pub mod stop;
 pub mod tracee;
 pub mod tracer;
+#[cfg(target_arch = "x86_64")]
+pub mod watch;
 
 pub use error::{Error, Request, Result, TraceeId};
 pub use fd::{ContextFd, TraceFd};
 pub use stop::{Restart, Stop, StopSet};
+pub use trace_core::SyscallFilter;
 pub use tracee::Tracee;
 pub use tracer::Tracer;
