@@ -11,7 +11,7 @@ use syscall::flag::ContextStatus;
 use redox_ptrace::{
     decode::signal,
     spawn::{self, ContextSource, ExitStatus},
-    Restart, Stop, StopSet, TraceeId, Tracer,
+    Restart, Stop, StopSet, SyscallFilter, TraceeId, Tracer,
 };
 
 use crate::{
@@ -49,6 +49,15 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
     // Exception and exit stops tell which exception killed a tracee: procmgr reports such a
     // death as a plain exit.
     tracer.set_always(StopSet::ADDRSPACE_SWITCH | StopSet::EXCEPTION | StopSet::EXIT);
+    // -e trace=: the kernel stops only the chosen calls; the others cost the tracee no stop
+    // and us no wakeup. (The printer still checks each call it is shown.)
+    if let Some(numbers) = &opts.filter {
+        let filter = SyscallFilter::only(numbers)
+            .map_err(|e| format!("-e trace=: {e} (too many system calls)"))?;
+        tracer
+            .set_syscall_filter(filter)
+            .map_err(|e| e.to_string())?;
+    }
     if opts.follow_forks {
         printer.note(NO_FOLLOW).map_err(|e| e.to_string())?;
     }
