@@ -14,8 +14,7 @@ set var factor = 3
 print factor
 stepi
 x/4xb $pc
-# No hardware watchpoints yet (the kernel has no debug-register access): gdb single-steps.
-set can-use-hw-watchpoints 0
+# A hardware watchpoint (Z2: a debug-register slot of the trace session).
 watch gdbdemo::LAST_RESULT
 continue
 delete 2

@@ -33,8 +33,31 @@ struct Numbers {
 }
 
 impl Numbers {
+    const EMPTY: Self = Self {
+        numbers: [0; FILTER_MAX],
+        len: 0,
+    };
+
     fn as_slice(&self) -> &[usize] {
         self.numbers.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Adds `number` unless present, keeping the set sorted; `EINVAL` past [`FILTER_MAX`].
+    fn insert(&mut self, number: usize) -> Result<()> {
+        let len = self.len;
+        if let Err(at) = self.as_slice().binary_search(&number) {
+            if len == FILTER_MAX {
+                return Err(Error::new(EINVAL));
+            }
+            // Insertion keeps the set sorted; FILTER_MAX bounds the work.
+            let tail = self.numbers.get_mut(at..=len).ok_or(Error::new(EINVAL))?;
+            tail.rotate_right(1);
+            if let Some(slot) = tail.first_mut() {
+                *slot = number;
+            }
+            self.len = len.saturating_add(1);
+        }
+        Ok(())
     }
 }
 
@@ -61,30 +84,36 @@ impl SyscallFilter {
         if bytes.len() == WORD && words.clone().eq([FILTER_ALL]) {
             return Ok(Self::ALL);
         }
-        let mut numbers = [0_usize; FILTER_MAX];
-        let mut len = 0_usize;
+        let mut numbers = Numbers::EMPTY;
         for word in words {
             if word == FILTER_ALL {
                 return Err(Error::new(EINVAL));
             }
-            let number = usize::try_from(word).map_err(|_| Error::new(EINVAL))?;
-            let taken = numbers.get(..len).unwrap_or(&[]);
-            if let Err(at) = taken.binary_search(&number) {
-                if len == FILTER_MAX {
-                    return Err(Error::new(EINVAL));
-                }
-                // Insertion keeps the set sorted; FILTER_MAX bounds the work.
-                let tail = numbers.get_mut(at..=len).ok_or(Error::new(EINVAL))?;
-                tail.rotate_right(1);
-                if let Some(slot) = tail.first_mut() {
-                    *slot = number;
-                }
-                len = len.saturating_add(1);
-            }
+            numbers.insert(usize::try_from(word).map_err(|_| Error::new(EINVAL))?)?;
         }
         Ok(Self {
-            only: Some(Numbers { numbers, len }),
+            only: Some(numbers),
         })
+    }
+
+    /// Exactly `numbers` (any order, duplicates allowed): what a tracer builds before writing
+    /// it with [`SyscallFilter::encode`].
+    ///
+    /// RETURNS: `EINVAL` for more than [`FILTER_MAX`] distinct numbers or [`FILTER_ALL`].
+    pub fn only(numbers: &[usize]) -> Result<Self> {
+        let mut set = Numbers::EMPTY;
+        for &number in numbers {
+            if number as u64 == FILTER_ALL {
+                return Err(Error::new(EINVAL));
+            }
+            set.insert(number)?;
+        }
+        Ok(Self { only: Some(set) })
+    }
+
+    /// The selected numbers, sorted; `None` when every syscall is selected.
+    pub fn numbers(&self) -> Option<&[usize]> {
+        self.only.as_ref().map(Numbers::as_slice)
     }
 
     /// Whether `number` stops.
@@ -269,6 +298,25 @@ mod tests {
         assert_eq!(SyscallFilter::ALL.encode(&mut all), Ok(8));
         assert_eq!(all, FILTER_ALL.to_ne_bytes());
         assert_eq!(filter.encode(&mut [0; 16]), Err(Error::new(EINVAL)));
+    }
+
+    /// Verifies that a set built from numbers equals the parsed one and gives them back.
+    #[test]
+    fn only_matches_parse() {
+        let built = SyscallFilter::only(&[9, 3, 9, 1]).expect("valid");
+        assert_eq!(built, parse(&[1, 3, 9]).expect("valid"));
+        assert_eq!(built.numbers(), Some(&[1, 3, 9][..]));
+        assert_eq!(SyscallFilter::ALL.numbers(), None);
+        assert_eq!(
+            SyscallFilter::only(&[]).expect("valid").numbers(),
+            Some(&[][..])
+        );
+        assert_eq!(
+            SyscallFilter::only(&[FILTER_ALL as usize]),
+            Err(Error::new(EINVAL))
+        );
+        let many: [usize; FILTER_MAX + 1] = core::array::from_fn(|number| number);
+        assert_eq!(SyscallFilter::only(&many), Err(Error::new(EINVAL)));
     }
 
     /// Verifies that bad writes are refused: a partial word, FILTER_ALL among others, too many.

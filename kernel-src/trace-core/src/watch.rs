@@ -29,7 +29,8 @@ pub enum WatchKind {
 }
 
 impl WatchKind {
-    fn from_raw(raw: u32) -> Result<Self> {
+    /// The kind a slot's `kind` word names; `EINVAL` for anything else.
+    pub fn from_raw(raw: u32) -> Result<Self> {
         Ok(match raw {
             0 => Self::Off,
             1 => Self::Execute,
@@ -95,6 +96,18 @@ impl Watchpoints {
             validate(slot)?;
         }
         Ok(Self { slots })
+    }
+
+    /// Validates `slots` as [`Watchpoints::parse`] does: what a tracer builds before writing
+    /// it with [`Watchpoints::encode`].
+    pub fn new(slots: [WatchSlot; SLOTS]) -> Result<Self> {
+        slots.iter().try_for_each(validate)?;
+        Ok(Self { slots })
+    }
+
+    /// The slots, as written.
+    pub fn slots(&self) -> [WatchSlot; SLOTS] {
+        self.slots
     }
 
     /// The slots as a watch handle read gives them.
@@ -202,7 +215,9 @@ mod tests {
     use super::*;
 
     fn write(slots: [WatchSlot; SLOTS]) -> Result<Watchpoints> {
-        Watchpoints::parse(&Watchpoints { slots }.encode())
+        let parsed = Watchpoints::parse(&Watchpoints { slots }.encode());
+        assert_eq!(Watchpoints::new(slots), parsed, "new and parse agree");
+        parsed
     }
 
     fn slot(address: u64, kind: WatchKind, len: u32) -> WatchSlot {

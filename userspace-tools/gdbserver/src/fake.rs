@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use redox_ptrace::watch::WatchSlots;
 use syscall::{FloatRegisters, IntRegisters};
 
 use crate::inferior::{Error, Halt, Inferior, Resume};
@@ -20,6 +21,8 @@ pub struct FakeInferior {
     pub killed: bool,
     pub detached: bool,
     pub interrupted: bool,
+    /// What the last `set_watchpoints` loaded.
+    pub watches: WatchSlots,
 }
 
 impl FakeInferior {
@@ -41,6 +44,7 @@ impl FakeInferior {
             killed: false,
             detached: false,
             interrupted: false,
+            watches: [None; 4],
         }
     }
 
@@ -107,6 +111,11 @@ impl Inferior for FakeInferior {
 
     fn interrupt(&mut self) -> Result<(), Error> {
         self.interrupted = true;
+        Ok(())
+    }
+
+    fn set_watchpoints(&mut self, slots: &WatchSlots) -> Result<(), Error> {
+        self.watches = *slots;
         Ok(())
     }
 

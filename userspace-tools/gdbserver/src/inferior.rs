@@ -3,10 +3,12 @@
 //! The trait keeps the glue (target.rs) testable on the host against a fake tracee; the
 //! Redox implementation is the only code here that talks to the kernel.
 
+use gdbstub::target::ext::breakpoints::WatchKind;
 use redox_ptrace::{
     fd::MemFd,
     raw,
     spawn::{self, ExitStatus},
+    watch::WatchSlots,
     Restart, Stop, StopSet, TraceeId, Tracer,
 };
 use syscall::{FloatRegisters, IntRegisters};
@@ -18,6 +20,14 @@ pub enum Halt {
     Step,
     /// At an `int3`; `rip` is the address of the int3 byte.
     Breakpoint,
+    /// Watchpoint `slot` (of [`Inferior::set_watchpoints`]) fired at `address`: before the
+    /// instruction for an execute slot, after the access for a data slot.
+    Watchpoint { slot: usize, address: usize },
+    /// A hardware breakpoint (gdb's `hbreak`), resolved from [`Halt::Watchpoint`] by the glue.
+    HwBreak,
+    /// A data watchpoint gdb set (`watch`, `rwatch`, `awatch`), at `address`; resolved from
+    /// [`Halt::Watchpoint`] by the glue.
+    Watch { kind: WatchKind, address: usize },
     /// A CPU exception, as the gdb signal number it stands for.
     Signal(u8),
     /// Exited with this code.
@@ -54,6 +64,8 @@ pub trait Inferior {
     /// gdb's Ctrl-C: make the running tracee stop soon; its next halt is then reported as
     /// SIGINT if nothing else stopped it first.
     fn interrupt(&mut self) -> Result<(), Error>;
+    /// Loads the four hardware watchpoint slots (all of them, every time).
+    fn set_watchpoints(&mut self, slots: &WatchSlots) -> Result<(), Error>;
     fn kill(&mut self) -> Result<(), Error>;
     /// Lets the tracee run on untraced.
     fn detach(&mut self) -> Result<(), Error>;
@@ -178,6 +190,7 @@ impl Traced {
         Ok(Some(match stop {
             Stop::SingleStep { .. } => Halt::Step,
             Stop::Breakpoint { .. } => Halt::Breakpoint,
+            Stop::Watchpoint { slot, address, .. } => Halt::Watchpoint { slot, address },
             Stop::Exception { kind, .. } => Halt::Signal(signal_of(kind)),
             Stop::Exited => return self.exit_status().map(Some),
             Stop::Exiting { .. } => {
@@ -288,6 +301,10 @@ impl Inferior for Traced {
                 Restart::Continue(self.armed | StopSet::SYSCALL_ENTRY),
             )
             .map_err(Self::err)
+    }
+
+    fn set_watchpoints(&mut self, slots: &WatchSlots) -> Result<(), Error> {
+        self.tracee()?.set_watchpoints(slots).map_err(Self::err)
     }
 
     fn kill(&mut self) -> Result<(), Error> {

@@ -143,6 +143,14 @@ fn stop_reason(halt: Halt) -> SingleThreadStopReason<u64> {
     match halt {
         Halt::Step => SingleThreadStopReason::DoneStep,
         Halt::Breakpoint => SingleThreadStopReason::SwBreak(()),
+        Halt::HwBreak => SingleThreadStopReason::HwBreak(()),
+        Halt::Watch { kind, address } => SingleThreadStopReason::Watch {
+            tid: (),
+            kind,
+            addr: address as u64,
+        },
+        // The glue resolves every slot it set; one it did not set is a plain trap.
+        Halt::Watchpoint { .. } => SingleThreadStopReason::Signal(Signal::SIGTRAP),
         Halt::Signal(sig) => SingleThreadStopReason::Signal(Signal(sig)),
         Halt::Exited(code) => SingleThreadStopReason::Exited(code),
         Halt::Killed(sig) => SingleThreadStopReason::Terminated(Signal(sig)),

@@ -1,5 +1,6 @@
 //! The gdbstub target over an [`Inferior`]: registers, memory, resume and step, software
-//! breakpoints. The protocol itself is gdbstub's.
+//! breakpoints, and hardware breakpoints and watchpoints in the tracee's four debug-register
+//! slots. The protocol itself is gdbstub's.
 
 use std::collections::BTreeMap;
 
@@ -16,12 +17,16 @@ use gdbstub::{
                 },
                 BaseOps,
             },
-            breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps},
+            breakpoints::{
+                Breakpoints, BreakpointsOps, HwBreakpoint, HwBreakpointOps, HwWatchpoint,
+                HwWatchpointOps, SwBreakpoint, SwBreakpointOps, WatchKind,
+            },
         },
         Target, TargetError, TargetResult,
     },
 };
 use gdbstub_arch::x86::{reg::id::X86_64CoreRegId, X86_64_SSE};
+use redox_ptrace::watch::{self, Watchpoint, SLOTS};
 
 use crate::{
     inferior::{Error, Halt, Inferior, Resume},
@@ -31,10 +36,27 @@ use crate::{
 /// x86's breakpoint instruction.
 const INT3: u8 = 0xcc;
 
+/// What gdb set a debug-register slot for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HwUse {
+    /// `Z1` (`hbreak`): an execute slot.
+    Break { addr: u64 },
+    /// `Z2`/`Z3`/`Z4` (`watch`, `rwatch`, `awatch`): one of the slots covering the range.
+    Watch {
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    },
+}
+
+/// The debug-register slots: what gdb asked for, and the piece each slot watches.
+type HwSlots = [Option<(HwUse, Watchpoint)>; SLOTS];
+
 /// A gdb target: the inferior plus the breakpoints gdb planted, with the bytes they hide.
 pub struct GdbTarget<I: Inferior> {
     pub inferior: I,
     breakpoints: BTreeMap<usize, u8>,
+    hw: HwSlots,
     /// Set by resume/step, taken by the event loop.
     pub pending: Option<Resume>,
 }
@@ -44,6 +66,7 @@ impl<I: Inferior> GdbTarget<I> {
         Self {
             inferior,
             breakpoints: BTreeMap::new(),
+            hw: [None; SLOTS],
             pending: None,
         }
     }
@@ -62,8 +85,56 @@ impl<I: Inferior> GdbTarget<I> {
             // A step onto a breakpoint's int3 reports the step, not the breakpoint: gdb asked
             // for one instruction.
             (Some(Resume::Step), Halt::Breakpoint) => Halt::Step,
+            (_, Halt::Watchpoint { slot, address }) => match self.hw.get(slot) {
+                Some(Some((HwUse::Break { .. }, _))) => Halt::HwBreak,
+                Some(Some((HwUse::Watch { kind, .. }, _))) => Halt::Watch {
+                    kind: *kind,
+                    address,
+                },
+                Some(None) | None => Halt::Watchpoint { slot, address },
+            },
             (_, halt) => halt,
         }
+    }
+
+    /// Puts `pieces` for `owner` into free slots; `false` (gdb: "could not insert") when
+    /// they do not fit or the kernel refuses them.
+    fn add_hw(&mut self, owner: HwUse, pieces: &[Watchpoint]) -> bool {
+        let free: Vec<usize> = (0..SLOTS)
+            .filter(|&slot| matches!(self.hw.get(slot), Some(None)))
+            .collect();
+        if pieces.is_empty() || free.len() < pieces.len() {
+            return false;
+        }
+        let mut next = self.hw;
+        for (&slot, &piece) in free.iter().zip(pieces) {
+            if let Some(entry) = next.get_mut(slot) {
+                *entry = Some((owner, piece));
+            }
+        }
+        self.load_hw(next)
+    }
+
+    /// Frees the slots of `owner`; `false` if it had none.
+    fn remove_hw(&mut self, owner: HwUse) -> bool {
+        let mut next = self.hw;
+        let mut found = false;
+        for entry in next.iter_mut() {
+            if matches!(entry, Some((used, _)) if *used == owner) {
+                *entry = None;
+                found = true;
+            }
+        }
+        found && self.load_hw(next)
+    }
+
+    fn load_hw(&mut self, next: HwSlots) -> bool {
+        let slots = next.map(|entry| entry.map(|(_, piece)| piece));
+        let loaded = self.inferior.set_watchpoints(&slots).is_ok();
+        if loaded {
+            self.hw = next;
+        }
+        loaded
     }
 
     fn resume_as(&mut self, how: Resume, signal: Option<Signal>) -> Result<(), Error> {
@@ -227,6 +298,55 @@ impl<I: Inferior> Breakpoints for GdbTarget<I> {
     fn support_sw_breakpoint(&mut self) -> Option<SwBreakpointOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_hw_breakpoint(&mut self) -> Option<HwBreakpointOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_hw_watchpoint(&mut self) -> Option<HwWatchpointOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl<I: Inferior> HwBreakpoint for GdbTarget<I> {
+    fn add_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        let owner = HwUse::Break { addr };
+        if self.hw.iter().flatten().any(|(used, _)| *used == owner) {
+            return Ok(true);
+        }
+        Ok(self.add_hw(owner, &[Watchpoint::execute(addr as usize)]))
+    }
+
+    fn remove_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        Ok(self.remove_hw(HwUse::Break { addr }))
+    }
+}
+
+impl<I: Inferior> HwWatchpoint for GdbTarget<I> {
+    fn add_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        // x86 has no read-only watchpoints: `rwatch` watches reads and writes (gdb then
+        // reports a write to it as a read too).
+        let hw_kind = match kind {
+            WatchKind::Write => watch::WatchKind::Write,
+            WatchKind::Read | WatchKind::ReadWrite => watch::WatchKind::ReadWrite,
+        };
+        let pieces = Watchpoint::covering(addr as usize, len as usize, hw_kind);
+        Ok(self.add_hw(HwUse::Watch { addr, len, kind }, &pieces))
+    }
+
+    fn remove_hw_watchpoint(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: WatchKind,
+    ) -> TargetResult<bool, Self> {
+        Ok(self.remove_hw(HwUse::Watch { addr, len, kind }))
+    }
 }
 
 impl<I: Inferior> SwBreakpoint for GdbTarget<I> {
@@ -311,6 +431,101 @@ mod tests {
         fn unmapped_is_refused() {
             let mut t = target();
             assert_eq!(t.add_sw_breakpoint(0x9000, 1).ok(), Some(false));
+        }
+    }
+
+    mod hardware {
+        use super::*;
+
+        /// Verifies that a watch on an unaligned 12-byte range takes the aligned slots that
+        /// cover it, and that removing it frees exactly those.
+        #[test]
+        fn watch_covers_range_and_frees_its_slots() {
+            let mut t = target();
+            assert_eq!(t.add_hw_breakpoint(0x1010, 1).ok(), Some(true));
+            assert_eq!(
+                t.add_hw_watchpoint(0x2004, 12, WatchKind::Write).ok(),
+                Some(true)
+            );
+            assert_eq!(
+                t.inferior.watches,
+                [
+                    Some(Watchpoint::execute(0x1010)),
+                    Some(Watchpoint::write(0x2004, 4)),
+                    Some(Watchpoint::write(0x2008, 8)),
+                    None
+                ]
+            );
+            assert_eq!(
+                t.remove_hw_watchpoint(0x2004, 12, WatchKind::Write).ok(),
+                Some(true)
+            );
+            assert_eq!(
+                t.inferior.watches,
+                [Some(Watchpoint::execute(0x1010)), None, None, None]
+            );
+            assert_eq!(
+                t.remove_hw_watchpoint(0x2004, 12, WatchKind::Write).ok(),
+                Some(false)
+            );
+        }
+
+        /// Verifies that a watch needing more slots than are free is refused and changes
+        /// nothing, and that rwatch and awatch both watch reads and writes.
+        #[test]
+        fn full_slots_refuse_and_reads_watch_both() {
+            let mut t = target();
+            assert_eq!(
+                t.add_hw_watchpoint(0x3000, 8, WatchKind::Read).ok(),
+                Some(true)
+            );
+            assert_eq!(
+                t.add_hw_watchpoint(0x3100, 4, WatchKind::ReadWrite).ok(),
+                Some(true)
+            );
+            let before = t.inferior.watches;
+            assert_eq!(
+                t.add_hw_watchpoint(0x4001, 7, WatchKind::Write).ok(),
+                Some(false)
+            );
+            assert_eq!(t.inferior.watches, before);
+            assert_eq!(before[0], Some(Watchpoint::read_write(0x3000, 8)));
+            assert_eq!(before[1], Some(Watchpoint::read_write(0x3100, 4)));
+        }
+
+        /// Verifies that a slot's hit is reported as what gdb set it for, with the address.
+        #[test]
+        fn hits_report_what_gdb_set() {
+            let mut t = target();
+            t.add_hw_breakpoint(0x1010, 1).ok().expect("hbreak");
+            t.add_hw_watchpoint(0x2000, 4, WatchKind::ReadWrite)
+                .ok()
+                .expect("awatch");
+            t.inferior.halts.extend([
+                Halt::Watchpoint {
+                    slot: 0,
+                    address: 0x1010,
+                },
+                Halt::Watchpoint {
+                    slot: 1,
+                    address: 0x2000,
+                },
+                Halt::Watchpoint {
+                    slot: 3,
+                    address: 0x5000,
+                },
+            ]);
+            assert_eq!(t.poll(), Ok(Some(Halt::HwBreak)));
+            let awatch = Halt::Watch {
+                kind: WatchKind::ReadWrite,
+                address: 0x2000,
+            };
+            assert_eq!(t.poll(), Ok(Some(awatch)));
+            let unknown = Halt::Watchpoint {
+                slot: 3,
+                address: 0x5000,
+            };
+            assert_eq!(t.poll(), Ok(Some(unknown)));
         }
     }
 
@@ -511,6 +726,25 @@ mod tests {
             // rip 0x1010, little-endian, with gdb's run-length encoding: "00" then 13 more "0".
             let rip = "$1010*)#";
             for want in ["$OK#", "$0f10#", "$T05", "swbreak", rip, "$W3d#"] {
+                assert!(replies.contains(want), "{want} not in {replies}");
+            }
+        }
+
+        /// Verifies that gdb's `watch` reaches the debug registers (Z2) and its hit is
+        /// reported the way gdb reads a watchpoint stop (`T05watch:ADDR;`).
+        #[test]
+        fn watch_is_reported_with_its_address() {
+            let mut t = target();
+            t.inferior.halts.extend([
+                Halt::Watchpoint {
+                    slot: 0,
+                    address: 0x2000,
+                },
+                Halt::Exited(0),
+            ]);
+            let replies = session(&mut t, &["Z2,2000,4", "vCont;c", "z2,2000,4", "vCont;c"]);
+            assert_eq!(t.inferior.watches, [None; 4], "removed again");
+            for want in ["$OK#", "watch:2000;", "$W00#"] {
                 assert!(replies.contains(want), "{want} not in {replies}");
             }
         }

@@ -44,6 +44,12 @@ pub enum Request {
     EventQueue,
     Spawn,
     ByPid,
+    SetSyscallFilter,
+    GetSyscallFilter,
+    SetWatchpoints,
+    GetWatchpoints,
+    GetXsave,
+    SetXsave,
 }
 
 impl Request {
@@ -67,6 +73,12 @@ impl Request {
             Self::EventQueue => "event queue",
             Self::Spawn => "spawn",
             Self::ByPid => "by_pid (open /scheme/proc/PID/thread-0)",
+            Self::SetSyscallFilter => "set_syscall_filter (write filter)",
+            Self::GetSyscallFilter => "syscall_filter (read filter)",
+            Self::SetWatchpoints => "set_watchpoints (write watch)",
+            Self::GetWatchpoints => "watchpoints (read watch)",
+            Self::GetXsave => "get_xsave (read xsave)",
+            Self::SetXsave => "set_xsave (write xsave)",
         }
     }
 }

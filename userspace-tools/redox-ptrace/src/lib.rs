@@ -10,6 +10,8 @@
 //!   tracee memory through [`mem::TraceeMemory`].
 //! - [`follow`]: what a clone stop announced (a process or a thread), and how a followed
 //!   process ended.
+//! - Session parts: [`SyscallFilter`] (which syscalls stop), [`watch`] (hardware
+//!   watchpoints), [`regs::XsaveArea`] (AVX registers), through [`Tracee`] and [`raw`].
 //! - [`spawn`] (feature `std`): where context handles come from ([`spawn::ContextSource`]).
 //!
 //! The core is `no_std` + `alloc`, for the QEMU test runner; the `std` feature adds spawning.
@@ -33,9 +35,12 @@ pub mod stats;
 pub mod stop;
 pub mod tracee;
 pub mod tracer;
+#[cfg(target_arch = "x86_64")]
+pub mod watch;
 
 pub use error::{Error, Request, Result, TraceeId};
 pub use fd::{ContextFd, TraceFd};
 pub use stop::{Restart, Stop, StopSet};
+pub use trace_core::SyscallFilter;
 pub use tracee::Tracee;
 pub use tracer::Tracer;

@@ -19,7 +19,9 @@ use syscall::{
     number::{SYS_READ2, SYS_WRITE2},
     EnvRegisters, FloatRegisters, IntRegisters,
 };
-use trace_core::{TraceEvent, TRACE_HANDLE};
+use trace_core::{abi::FILTER_OF_TRACE, SyscallFilter, TraceEvent, TRACE_HANDLE};
+#[cfg(target_arch = "x86_64")]
+use trace_core::{abi::WATCH_OF_TRACE, abi::XSAVE_OF_TRACE, watch::Watchpoints};
 
 use crate::{
     error::{Error, Request, Result},
@@ -200,6 +202,87 @@ pub fn context_of(trace: &TraceFd) -> Result<ContextFd> {
     .map(ContextFd)
     .map_err(|e| Error::os(Request::Attach, None, e))
 }
+
+// ---- session parts: syscall filter, watchpoints, XSAVE area ------------------------------------
+
+/// Chooses which syscalls stop at entry and exit: write `dup(trace, "filter")` (the set, as
+/// native `u64`s; a new session selects every syscall). Applies from the tracee's next syscall;
+/// contexts it creates inherit it.
+pub fn set_syscall_filter(trace: &TraceFd, filter: &SyscallFilter) -> Result<()> {
+    let err = |e| Error::os(Request::SetSyscallFilter, None, e);
+    let mut bytes = [0_u8; FILTER_BYTES];
+    let len = filter.encode(&mut bytes).map_err(err)?;
+    let part = dup_into(trace.raw(), FILTER_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let raw = bytes.get(..len).unwrap_or_default();
+    syscall::write(part.raw(), raw).map(drop).map_err(err)
+}
+
+/// The syscalls that stop: read `dup(trace, "filter")`.
+pub fn syscall_filter(trace: &TraceFd) -> Result<SyscallFilter> {
+    let err = |e| Error::os(Request::GetSyscallFilter, None, e);
+    let part = dup_into(trace.raw(), FILTER_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let mut bytes = [0_u8; FILTER_BYTES];
+    let len = syscall::read(part.raw(), &mut bytes).map_err(err)?;
+    SyscallFilter::parse(bytes.get(..len).unwrap_or_default()).map_err(|_| Error::Protocol {
+        tracee: None,
+        what: "malformed syscall filter",
+    })
+}
+
+/// A filter read or write: at most `FILTER_MAX` words.
+const FILTER_BYTES: usize = trace_core::filter::FILTER_MAX * size_of::<u64>();
+
+/// Sets the tracee's hardware watchpoints, all four slots: write `dup(trace, "watch")`. Hits
+/// are [`trace_core::Stop::Watchpoint`] stops, armed with `PTRACE_STOP_BREAKPOINT`. Not
+/// inherited by clones; cleared when the session ends.
+#[cfg(target_arch = "x86_64")]
+pub fn set_watchpoints(trace: &TraceFd, watches: &Watchpoints) -> Result<()> {
+    let err = |e| Error::os(Request::SetWatchpoints, None, e);
+    let part = dup_into(trace.raw(), WATCH_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    syscall::write(part.raw(), &watches.encode())
+        .map(drop)
+        .map_err(err)
+}
+
+/// The tracee's hardware watchpoints: read `dup(trace, "watch")`.
+#[cfg(target_arch = "x86_64")]
+pub fn watchpoints(trace: &TraceFd) -> Result<Watchpoints> {
+    use trace_core::watch::WATCH_SIZE;
+    let err = |e| Error::os(Request::GetWatchpoints, None, e);
+    let part = dup_into(trace.raw(), WATCH_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let mut bytes = [0_u8; WATCH_SIZE];
+    let len = syscall::read(part.raw(), &mut bytes).map_err(err)?;
+    Watchpoints::parse(bytes.get(..len).unwrap_or_default()).map_err(|_| Error::Protocol {
+        tracee: None,
+        what: "malformed watchpoints",
+    })
+}
+
+/// The tracee's XSAVE area (standard format, every component the kernel enabled): read
+/// `dup(trace, "xsave")`. `EOPNOTSUPP` on a CPU without XSAVE.
+#[cfg(target_arch = "x86_64")]
+pub fn get_xsave(trace: &TraceFd) -> Result<alloc::vec::Vec<u8>> {
+    let err = |e| Error::os(Request::GetXsave, None, e);
+    let part = dup_into(trace.raw(), XSAVE_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let mut area = alloc::vec![0_u8; XSAVE_MAX];
+    let len = syscall::read(part.raw(), &mut area).map_err(err)?;
+    area.truncate(len);
+    Ok(area)
+}
+
+/// Replaces the tracee's XSAVE area: write `dup(trace, "xsave")`. `EINVAL` unless `area` has
+/// the size [`get_xsave`] gave, XSTATE_BV within XCR0, XCOMP_BV and the reserved header bytes
+/// zero, and a valid MXCSR.
+#[cfg(target_arch = "x86_64")]
+pub fn set_xsave(trace: &TraceFd, area: &[u8]) -> Result<()> {
+    let err = |e| Error::os(Request::SetXsave, None, e);
+    let part = dup_into(trace.raw(), XSAVE_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    syscall::write(part.raw(), area).map(drop).map_err(err)
+}
+
+/// Room for any XSAVE area (CPUID 0xD; AMX tile data makes it about 11 KiB).
+#[cfg(target_arch = "x86_64")]
+const XSAVE_MAX: usize = 16 * 1024;
 
 // ---- memory ------------------------------------------------------------------------------------
 

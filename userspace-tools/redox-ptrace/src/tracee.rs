@@ -6,14 +6,17 @@
 //! arguments with the exit stop.
 
 use syscall::{EnvRegisters, FloatRegisters, IntRegisters};
+use trace_core::SyscallFilter;
 
 use crate::{
-    error::{Error, Result, TraceeId},
+    error::{Error, Request, Result, TraceeId},
     fd::{ContextFd, TraceFd},
     mem::{MemHandle, NoMemory, TraceeMemory},
     raw,
     stop::{Restart, Stop},
 };
+#[cfg(target_arch = "x86_64")]
+use crate::{regs::XsaveArea, watch};
 
 /// Whether the tracee is between a syscall's entry and exit stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +220,55 @@ impl Tracee {
     /// fsbase and gsbase ([`raw::get_env_regs`]).
     pub fn env_regs(&self) -> Result<EnvRegisters> {
         raw::get_env_regs(&self.ctx).map_err(|e| e.on(self.id))
+    }
+
+    /// Chooses which syscalls stop at entry and exit ([`raw::set_syscall_filter`]); contexts
+    /// it creates inherit the filter.
+    pub fn set_syscall_filter(&self, filter: &SyscallFilter) -> Result<()> {
+        raw::set_syscall_filter(&self.trace, filter).map_err(|e| e.on(self.id))
+    }
+
+    /// The syscalls that stop ([`raw::syscall_filter`]).
+    pub fn syscall_filter(&self) -> Result<SyscallFilter> {
+        raw::syscall_filter(&self.trace).map_err(|e| e.on(self.id))
+    }
+
+    /// Sets all four hardware watchpoint slots ([`raw::set_watchpoints`]), checked first by the
+    /// kernel's rules (`EINVAL` as from the kernel). Hits are [`Stop::Watchpoint`] stops,
+    /// armed with [`crate::StopSet::BREAKPOINT`].
+    #[cfg(target_arch = "x86_64")]
+    pub fn set_watchpoints(&self, slots: &watch::WatchSlots) -> Result<()> {
+        let watches = watch::to_kernel(slots)
+            .map_err(|e| Error::os(Request::SetWatchpoints, Some(self.id), e))?;
+        raw::set_watchpoints(&self.trace, &watches).map_err(|e| e.on(self.id))
+    }
+
+    /// The hardware watchpoint slots ([`raw::watchpoints`]).
+    #[cfg(target_arch = "x86_64")]
+    pub fn watchpoints(&self) -> Result<watch::WatchSlots> {
+        raw::watchpoints(&self.trace)
+            .map(|watches| watch::from_kernel(&watches))
+            .map_err(|e| e.on(self.id))
+    }
+
+    /// Empties every watchpoint slot.
+    #[cfg(target_arch = "x86_64")]
+    pub fn clear_watchpoints(&self) -> Result<()> {
+        self.set_watchpoints(&[None; watch::SLOTS])
+    }
+
+    /// The XSAVE area: SSE and AVX registers ([`raw::get_xsave`]).
+    #[cfg(target_arch = "x86_64")]
+    pub fn xsave(&self) -> Result<XsaveArea> {
+        raw::get_xsave(&self.trace)
+            .map(XsaveArea::from_bytes)
+            .map_err(|e| e.on(self.id))
+    }
+
+    /// Replaces the XSAVE area with `area`, an edited [`Tracee::xsave`] ([`raw::set_xsave`]).
+    #[cfg(target_arch = "x86_64")]
+    pub fn set_xsave(&self, area: &XsaveArea) -> Result<()> {
+        raw::set_xsave(&self.trace, area.as_bytes()).map_err(|e| e.on(self.id))
     }
 
     /// The tracee's memory through its `mem` handle, which follows it across exec; without

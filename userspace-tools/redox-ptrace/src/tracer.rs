@@ -28,7 +28,7 @@
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use syscall::{data::Event, flag::EventFlags};
-use trace_core::TraceEvent;
+use trace_core::{SyscallFilter, TraceEvent};
 
 use crate::{
     error::{Error, Request, Result, TraceeId},
@@ -51,6 +51,8 @@ pub struct Tracer {
     pending: VecDeque<(TraceeId, Stop)>,
     /// Armed by every restart but `Detach`.
     always: StopSet,
+    /// Written to every session this tracer opens or adopts, before its first restart.
+    filter: SyscallFilter,
 }
 
 impl Tracer {
@@ -63,6 +65,7 @@ impl Tracer {
             ready: BTreeSet::new(),
             pending: VecDeque::new(),
             always: StopSet::NONE,
+            filter: SyscallFilter::ALL,
         }
     }
 
@@ -79,6 +82,16 @@ impl Tracer {
     /// example [`StopSet::ADDRSPACE_SWITCH`].
     pub fn set_always(&mut self, set: StopSet) {
         self.always = set;
+    }
+
+    /// Chooses which syscalls stop, for every tracee now and every one attached or adopted
+    /// later (set it before [`Tracer::attach`] so that no other call stops first). The others
+    /// run without a stop: the kernel does not even wake the tracer for them.
+    pub fn set_syscall_filter(&mut self, filter: SyscallFilter) -> Result<()> {
+        self.filter = filter;
+        self.tracees
+            .values()
+            .try_for_each(|tracee| tracee.set_syscall_filter(&filter))
     }
 
     // ---- attach ----
@@ -146,7 +159,11 @@ impl Tracer {
             }
             None => {}
         }
-        self.tracees.insert(id.index, Tracee::new(id, ctx, trace));
+        let tracee = Tracee::new(id, ctx, trace);
+        if self.filter != SyscallFilter::ALL {
+            tracee.set_syscall_filter(&self.filter)?;
+        }
+        self.tracees.insert(id.index, tracee);
         self.ready.insert(id.index);
         Ok(id)
     }

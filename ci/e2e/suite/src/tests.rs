@@ -25,6 +25,8 @@ macro_rules! tests {
 tests![
     strace_decodes_file_calls,
     strace_shows_errors_by_name,
+    strace_filter_shows_only_chosen_calls,
+    strace_refuses_unknown_syscall_name,
     strace_shows_exec_once,
     strace_exits_with_tracee_code,
     strace_reports_fault,
@@ -86,6 +88,63 @@ fn strace_shows_errors_by_name() -> Result<(), String> {
         ],
     )?;
     has_block("stdout", &r.stdout, &["missing: entity not found"])
+}
+
+/// `-e trace=openat_into,close` goes to the kernel's syscall filter: the trace is exactly
+/// those calls of the program, between its exec line and its exit line.
+fn strace_filter_shows_only_chosen_calls() -> Result<(), String> {
+    let r = run(&[
+        "strace",
+        "-e",
+        "trace=openat_into,close",
+        "files",
+        "/tmp/e2e-filter.txt",
+    ])?;
+    equal("exit code", r.code()?, 0)?;
+    lines(
+        "trace",
+        &upper_slots_hidden(&r.stderr),
+        &[
+            "--- exec: address space replaced ---",
+            // relibc's start-up.
+            "close(UPPER|_) = 0",
+            "close(UPPER|_) = 0",
+            "close(UPPER|_) = 0",
+            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
+            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#,
+            "close(UPPER|_) = 0",
+            "close(3) = 0",
+            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
+            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#,
+            "close(UPPER|_) = 0",
+            "close(3) = 0",
+            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt.missing", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
+            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#,
+            "close(UPPER|_) = 0",
+            "+++ exited with 0 +++",
+        ],
+    )?;
+    lines(
+        "stdout",
+        &r.stdout,
+        &[
+            "hello from files",
+            "read back: tracing works",
+            "missing: entity not found",
+        ],
+    )
+}
+
+/// A name strace does not know is an error naming it, before anything runs.
+fn strace_refuses_unknown_syscall_name() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=close,bogus", "exitcode", "3"])?;
+    equal("exit code", r.code()?, 2)?;
+    equal("stdout", r.stdout.as_str(), "")?;
+    equal(
+        "first line",
+        r.stderr.lines().next(),
+        Some("strace: invalid system call 'bogus'"),
+    )
 }
 
 /// The trace starts at the exec of the program: one exec line first, and the call that

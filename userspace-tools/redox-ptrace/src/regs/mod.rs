@@ -6,17 +6,19 @@
 //! rflags         0x246               [ PF ZF IF ]
 //! ```
 //!
-//! x86_64 only, like `IntRegisters`' layout.
+//! x86_64 only, like `IntRegisters`' layout. [`XsaveArea`] gives the AVX registers.
 
 mod env;
 mod float;
 mod int;
+mod xsave;
 
 use core::fmt;
 
 pub use env::EnvRegs;
 pub use float::{FloatRegs, Mxcsr};
 pub use int::{IntRegs, Rflags};
+pub use xsave::{XsaveArea, VECTOR_REGS};
 
 /// One gdb-style line: the name in 15 columns, the hex value in 19, then `natural`.
 pub(crate) fn line(
