@@ -56,9 +56,15 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
     };
     tracer.set_always(StopSet::ADDRSPACE_SWITCH | StopSet::EXCEPTION | StopSet::EXIT | follow);
     // -e trace=: the kernel stops only the chosen calls; the others cost the tracee no stop
-    // and us no wakeup. (The printer still checks each call it is shown.)
-    if let Some(numbers) = &opts.filter {
-        let filter = SyscallFilter::only(numbers)
+    // and us no wakeup. (The printer still checks each call it is shown.) A process that is
+    // not our child tells its exit code only in its procmgr call (SYS_CALL), so with -f or -p
+    // that call stops too, unprinted.
+    if let Some(chosen) = &opts.filter {
+        let mut numbers = chosen.clone();
+        if opts.follow_forks || opts.pid.is_some() {
+            numbers.push(syscall::SYS_CALL);
+        }
+        let filter = SyscallFilter::only(&numbers)
             .map_err(|e| format!("-e trace=: {e} (too many system calls)"))?;
         tracer
             .set_syscall_filter(filter)
