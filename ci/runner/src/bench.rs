@@ -334,27 +334,26 @@ fn multiplexed(tracees: usize) -> Result<(), Failure> {
         let Some((_, trace)) = children.get(event.data) else {
             fail!("event for unknown data {}", event.data);
         };
-        // Everything queued; an edge-triggered event may come once more for a stop already
-        // read (EAGAIN), and a tracee resumed at its exit call reads ESRCH once gone.
-        loop {
-            let stop = match read_stop(trace) {
-                Ok(stop) => stop,
-                Err(error) if error.errno == EAGAIN || error.errno == ESRCH => break,
-                Err(error) => return Err(error.into()),
-            };
-            stops += 1;
-            if is_exit_call(&stop) {
-                exited += 1;
-                resume(trace, PtraceFlags::empty())?;
-                break;
-            }
-            if let Stop::SyscallExit { .. } = stop
-                && let Some(seen) = calls_seen.get_mut(event.data)
-            {
-                *seen += 1;
-            }
-            resume(trace, BOTH)?;
+        // One event per stop: the tracee cannot stop again before it is resumed. An
+        // edge-triggered event may come once more for a stop already read (EAGAIN), and one
+        // for a tracee resumed at its exit call reads ESRCH once it is gone.
+        let stop = match read_stop(trace) {
+            Ok(stop) => stop,
+            Err(error) if error.errno == EAGAIN || error.errno == ESRCH => continue,
+            Err(error) => return Err(error.into()),
+        };
+        stops += 1;
+        if is_exit_call(&stop) {
+            exited += 1;
+            resume(trace, PtraceFlags::empty())?;
+            continue;
         }
+        if let Stop::SyscallExit { .. } = stop
+            && let Some(seen) = calls_seen.get_mut(event.data)
+        {
+            *seen += 1;
+        }
+        resume(trace, BOTH)?;
     }
     let elapsed = ticks() - start;
     check_eq!(calls_seen, vec![calls; tracees], "exit stops per tracee");
