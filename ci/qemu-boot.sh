@@ -22,6 +22,9 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 # nodelay: QEMU writes the UART's bytes one by one; with Nagle's algorithm against gdb's
 # delayed ACKs every packet exchange would wait ~40 ms.
 : "${GDB_PORT:=}"
+# QEMU_ARGS: more QEMU options, split at spaces (make bench adds -icount).
+: "${QEMU_ARGS:=}"
+read -ra extra_args <<< "$QEMU_ARGS"
 serial2=()
 [ -z "$GDB_PORT" ] || serial2=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off,nodelay=on")
 log="${QEMU_LOG:-$BUILD/qemu.log}"
@@ -38,7 +41,7 @@ timeout "$QEMU_TIMEOUT" "$QEMU" \
     -machine "$QEMU_MACHINE" -cpu "$QEMU_CPU" -smp 2 -m 1024 \
     -vga none -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -serial "file:$log" "${serial2[@]}" \
+    -serial "file:$log" "${serial2[@]}" "${extra_args[@]}" \
     -drive "file=$disk,format=raw" &
 qemu=$!
 trap 'kill "$qemu" 2> /dev/null || true' EXIT

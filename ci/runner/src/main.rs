@@ -76,8 +76,16 @@ extern "C" fn main() -> ! {
     let list = tests![fuzz::soak];
     #[cfg(feature = "demo")]
     let list = tests![demo::show];
-    // The benchmarks only: the traced one fails on a kernel without trace sessions.
+    // The benchmarks only: all but the first fail on a kernel without trace sessions.
     #[cfg(feature = "bench")]
-    let list = tests![bench::syscall_untraced, bench::syscall_traced];
+    let list = tests![
+        bench::syscall_untraced,
+        bench::syscall_traced,
+        bench::syscall_filtered,
+        bench::mem_read,
+        bench::event_1,
+        bench::event_4,
+        bench::event_16,
+    ];
     harness::run(list)
 }
