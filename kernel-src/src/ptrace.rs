@@ -30,12 +30,12 @@ use alloc::{
 };
 use core::{
     cell::Cell,
-    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 
 use syscall::data::GlobalSchemes;
 use trace_core::{
-    filter::FILTER_MAX, Delivery, FilterMask, Resumed, SessionState, Stop, SyscallFilter, TraceDup,
+    filter::{FilterCells, FILTER_MAX}, Delivery, FilterMask, Resumed, SessionState, Stop, SyscallFilter, TraceDup,
     TraceEvent,
 };
 
@@ -64,6 +64,9 @@ pub struct Session {
     tracee: Weak<ContextLock>,
     /// The `kernel.proc` handle id, for `event:` notifications.
     handle_id: AtomicUsize,
+    /// `fevent` was asked of the event stream: an `event:` queue may watch it. Until then,
+    /// notifying `event:` would be a registry lookup that finds nothing, on every stop.
+    watched: AtomicBool,
     /// Opened with `O_EXCL`: closing the handle kills the tracee.
     kill_on_close: bool,
     /// Sessions of contexts this tracee created, until the tracer takes them (`clone/<n>`).
@@ -124,6 +127,7 @@ impl Session {
             tracer_wait: WaitCondition::new(),
             tracee: Arc::downgrade(tracee),
             handle_id: AtomicUsize::new(0),
+            watched: AtomicBool::new(false),
             kill_on_close,
             clones: Mutex::new(Vec::new()),
             next_clone: AtomicUsize::new(1),
@@ -152,13 +156,16 @@ impl Session {
         PtraceFlags::from_bits_retain(self.armed.load(Ordering::Acquire))
     }
 
+    /// CONTEXT: the caller holds the session lock, which orders this against [`fevent`].
     fn notify_tracer(&self, token: &mut crate::sync::LockToken<'_, L1>) {
-        event::trigger_locked(
-            GlobalSchemes::Proc.scheme_id(),
-            self.handle_id.load(Ordering::Relaxed),
-            EVENT_READ,
-            token.token(),
-        );
+        if self.watched.load(Ordering::Relaxed) {
+            event::trigger_locked(
+                GlobalSchemes::Proc.scheme_id(),
+                self.handle_id.load(Ordering::Relaxed),
+                EVENT_READ,
+                token.token(),
+            );
+        }
         self.tracer_wait.notify_locked(token.token());
     }
 }
@@ -166,7 +173,7 @@ impl Session {
 /// What a CPU keeps of the session of the context it runs, beside `PercpuBlock::ptrace_flags`.
 #[derive(Debug)]
 pub struct PerCpu {
-    filter: Cell<FilterMask>,
+    filter: FilterCells,
     #[cfg(target_arch = "x86_64")]
     debug: debug::PerCpu,
 }
@@ -174,7 +181,7 @@ pub struct PerCpu {
 impl PerCpu {
     pub const fn new() -> Self {
         Self {
-            filter: Cell::new(FilterMask::ALL),
+            filter: FilterCells::new(),
             #[cfg(target_arch = "x86_64")]
             debug: debug::PerCpu::new(),
         }
@@ -272,8 +279,8 @@ fn armed_here(flags: PtraceFlags) -> bool {
 /// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
 #[cold]
 fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
-    let ignore = stop_here(stop, token);
-    if being_killed(token) {
+    let (ignore, killed) = stop_here(stop, token);
+    if killed {
         crate::syscall::exit_this_context(None, token);
     }
     ignore
@@ -286,15 +293,23 @@ fn being_killed(token: &mut CleanLockToken) -> bool {
 }
 
 /// [`stop_current`] for a context that is already exiting: being killed while stopped changes
-/// nothing.
+/// nothing. Returns whether the tracer resumed with `PTRACE_FLAG_IGNORE`, and whether the
+/// context is being killed.
+///
+/// A stop takes the context lock twice, on the way in and on the way out (and once more only
+/// if a wait ends without the tracer): it is on the path of every traced syscall.
 #[cold]
-fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
-    let Some(session) = context::current().read(token.token()).ptrace.clone() else {
-        return false;
-    };
-    let ignore = deliver(&session, stop, token);
-    let armed = session.armed();
+fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) {
     let current = context::current();
+    let (session, killed) = {
+        let context = current.read(token.token());
+        (context.ptrace.clone(), context.being_sigkilled)
+    };
+    let Some(session) = session else {
+        return (false, killed);
+    };
+    let ignore = deliver(&session, stop, killed, token);
+    let armed = session.armed();
     let mut context = current.write(token.token());
     let percpu = PercpuBlock::current();
     percpu.ptrace_flags.set(armed);
@@ -307,15 +322,16 @@ fn stop_here(stop: Stop, token: &mut CleanLockToken) -> bool {
         // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
         regs.set_singlestep(armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP));
     }
-    ignore
+    let killed = context.being_sigkilled;
+    (ignore, killed)
 }
 
-/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. Kill always wins: a
-/// context being killed reports the stop but does not wait in it, and a kill during the wait
-/// ends it (the patched `WaitCondition::wait` does not sleep once `being_sigkilled` is set,
-/// which closes the race between the check here and the sleep).
-fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
-    let killed = being_killed(token);
+/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. `killed`: the current
+/// context was being killed when it reached the stop. Kill always wins: a context being killed
+/// reports the stop but does not wait in it, and a kill during the wait ends it (the patched
+/// `WaitCondition::wait` does not sleep once `being_sigkilled` is set, and returns `false` when
+/// anything but a notify ends it: only then is the kill flag read again).
+fn deliver(session: &Session, stop: Stop, killed: bool, token: &mut CleanLockToken) -> bool {
     {
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
@@ -332,18 +348,20 @@ fn deliver(session: &Session, stop: Stop, token: &mut CleanLockToken) -> bool {
         }
     }
     loop {
-        if being_killed(token) {
+        let notified = {
+            let state = session.state.lock(token.token());
+            let (mut state, mut token) = state.into_split();
+            if !state.is_stopped() {
+                return state.take_action();
+            }
+            session.tracee_wait.wait(state, "ptrace::stop", &mut token)
+        };
+        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
+        // says so.
+        if !notified && being_killed(token) {
             session.state.lock(token.token()).abandon_stop();
             return false;
         }
-        let state = session.state.lock(token.token());
-        let (mut state, mut token) = state.into_split();
-        if !state.is_stopped() {
-            return state.take_action();
-        }
-        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
-        // says so.
-        let _ = session.tracee_wait.wait(state, "ptrace::stop", &mut token);
     }
 }
 
@@ -364,7 +382,7 @@ pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken
 #[inline(always)]
 fn syscall_armed_here(flag: PtraceFlags, number: usize) -> bool {
     let percpu = PercpuBlock::current();
-    percpu.ptrace_flags.get().contains(flag) && percpu.ptrace.filter.get().may_select(number)
+    percpu.ptrace_flags.get().contains(flag) && percpu.ptrace.filter.may_select(number)
 }
 
 /// Syscall exit hook: `number` is the syscall that ran (or was skipped), `ret` its result.
@@ -513,7 +531,8 @@ pub fn addrspace_switched(context: &Arc<ContextLock>, token: &mut CleanLockToken
     let Some(session) = context.read(token.token()).ptrace.clone() else {
         return;
     };
-    let _ = deliver(&session, Stop::AddrSpaceSwitch, token);
+    // A notice never waits, so the kill flag does not matter.
+    let _ = deliver(&session, Stop::AddrSpaceSwitch, false, token);
 }
 
 /// `new-context` hook: the current context created `child`. If its tracer armed
@@ -538,8 +557,8 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
     let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
     parent.clones.lock(token.token()).push((number, session));
     let pid = child.read(token.token()).pid;
-    stop_here(Stop::Clone { number, pid }, token);
-    if being_killed(token) {
+    let (_, killed) = stop_here(Stop::Clone { number, pid }, token);
+    if killed {
         // Killed inside `new-context`: nobody will ever get the new context's handle. Unless the
         // tracer took it (then it holds its session), it would sit unstarted forever, so the
         // creation is undone; the error unwinds the syscall (exiting from here would leak what
@@ -855,10 +874,18 @@ fn read_watches(session: &Session, buf: UserSliceWo, token: &mut CleanLockToken)
 }
 
 /// `fevent` on a trace handle: the event stream is readable when an event is queued or the
-/// tracee has exited; parts never signal.
+/// tracee has exited; parts never signal. `event:` asks this when it registers the handle, so
+/// from then on stops trigger `event:` (for good: after an unregistration that costs only a
+/// lookup). Marked under the session lock, so an event queued before is reported readable
+/// here and one queued after is triggered.
 pub fn fevent(handle: &Handle, token: &mut CleanLockToken) -> EventFlags {
+    if handle.part != Part::Events {
+        return EventFlags::empty();
+    }
     let session = &handle.session;
-    if handle.part == Part::Events && session.state.lock(token.token()).is_readable() {
+    let state = session.state.lock(token.token());
+    session.watched.store(true, Ordering::Relaxed);
+    if state.is_readable() {
         EVENT_READ
     } else {
         EventFlags::empty()

@@ -1,12 +1,12 @@
 //! The syscall filter of a trace session: which syscalls stop at entry and exit.
 //!
 //! A tracer writes the set to `dup(trace, "filter")` (see [`SyscallFilter::parse`]). The
-//! kernel checks it twice: the per-CPU [`FilterMask`], a 512-bit hash of the set, rejects most
-//! calls outside it with one load and a bit test, before any lock; the exact set, under the
-//! session lock, settles the rest. So a call outside the set never stops and never wakes the
+//! kernel checks it twice: the per-CPU [`FilterMask`], the set's numbers modulo 512 as a
+//! bitmap, rejects most calls outside it with one load and a bit test, before any lock; the
+//! exact set, under the session lock, settles the rest. So a call outside the set never stops and never wakes the
 //! tracer, and costs the untraced path a few instructions.
 
-use core::mem::size_of;
+use core::{cell::Cell, mem::size_of};
 
 use syscall::error::{Error, Result, EINVAL};
 
@@ -163,7 +163,7 @@ impl Default for SyscallFilter {
     }
 }
 
-/// A 512-bit hash of a [`SyscallFilter`]: a clear bit means "not selected" for sure, a set bit
+/// A [`SyscallFilter`] folded to 512 bits (each number modulo 512): a clear bit means "not selected" for sure, a set bit
 /// "maybe" (the exact set decides).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilterMask([u64; MASK_WORDS]);
@@ -172,11 +172,12 @@ impl FilterMask {
     /// Selects every syscall.
     pub const ALL: Self = Self([u64::MAX; MASK_WORDS]);
 
-    /// Folds the class, argument and return-kind bits of a Redox syscall number (bits 20..32)
-    /// into its low bits, where the numbers differ.
+    /// The low 9 bits: the class, argument and return-kind bits of a Redox syscall number
+    /// (bits 20..32) never tell two syscalls apart, and the low 9 bits of the ones
+    /// `redox_syscall` names are all distinct (a host test checks), so one `and` does.
     #[inline(always)]
     fn bit(number: usize) -> usize {
-        (number ^ (number >> 9) ^ (number >> 20)) % MASK_BITS
+        number % MASK_BITS
     }
 
     /// The mask as words, for storing in atomics.
@@ -195,6 +196,41 @@ impl FilterMask {
         self.0
             .get(bit / 64)
             .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// A CPU's copy of the [`FilterMask`] of the context it runs. Word by word, so that the check
+/// on every syscall of a traced context loads the one word it needs: `Cell<FilterMask>::get`
+/// copies all 64 bytes first.
+#[derive(Debug)]
+pub struct FilterCells([Cell<u64>; MASK_WORDS]);
+
+impl FilterCells {
+    /// Selects every syscall.
+    pub const fn new() -> Self {
+        Self([const { Cell::new(u64::MAX) }; MASK_WORDS])
+    }
+
+    #[inline]
+    pub fn set(&self, mask: FilterMask) {
+        for (cell, word) in self.0.iter().zip(mask.0) {
+            cell.set(word);
+        }
+    }
+
+    /// [`FilterMask::may_select`] of the mask last set.
+    #[inline(always)]
+    pub fn may_select(&self, number: usize) -> bool {
+        let bit = FilterMask::bit(number);
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word.get() & (1 << (bit % 64)) != 0)
+    }
+}
+
+impl Default for FilterCells {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -285,6 +321,22 @@ mod tests {
         assert_eq!(all, SyscallFilter::ALL);
         assert!(all.selects(12345));
         assert!(all.mask().may_select(12345));
+    }
+
+    /// Verifies that the per-CPU copy answers as the mask it was given, for every Redox
+    /// syscall, and starts out selecting everything.
+    #[test]
+    fn cells_answer_as_their_mask() {
+        let cells = FilterCells::new();
+        assert!(REDOX_SYSCALLS.iter().all(|number| cells.may_select(*number)));
+        for selected in REDOX_SYSCALLS {
+            let mask = parse(&[selected as u64]).expect("valid").mask();
+            cells.set(mask);
+            for number in REDOX_SYSCALLS.iter().copied().chain([0, usize::MAX]) {
+                assert_eq!(cells.may_select(number), mask.may_select(number), "{number:#x}");
+            }
+            assert!(cells.may_select(selected));
+        }
     }
 
     /// Verifies that duplicates and order do not matter, and reads give the sorted set.

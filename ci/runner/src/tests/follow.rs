@@ -117,3 +117,33 @@ pub fn started_context_without_clone_armed_runs_free() -> Result<(), Failure> {
     check_eq!(drain(&reader)?, MESSAGE);
     Ok(())
 }
+
+/// Verifies that when an `O_EXCL` tracer goes away while its tracee is stopped at the clone
+/// stop of a start, the context being started never runs: it is discarded unstarted, and the
+/// starter is killed.
+pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut made = Child::new(write_message, 0)?;
+    made.give(&writer)?;
+    let start = made.open("start")?;
+    let mut starter = Child::new(start_given, 0)?;
+    starter.give(&start)?;
+    let trace = sys::openat(
+        starter.context_fd(),
+        "trace",
+        syscall::O_RDWR | syscall::O_EXCL,
+    )?;
+    resume(&trace, PtraceFlags::PTRACE_EVENT_CLONE)?;
+    starter.start()?;
+
+    let Stop::Clone { .. } = next_stop(&trace)? else {
+        fail!("expected the clone stop inside the start write");
+    };
+    drop(trace);
+    check_eq!(starter.wait_exit()?, ContextStatus::ForceKilled, "the starter");
+    check_eq!(made.wait_exit()?, ContextStatus::Dead, "the discarded context");
+    // Dead without ever running: nothing for Drop to start.
+    made.started_by_another();
+    check_eq!(drain(&reader)?, b"", "what it wrote");
+    Ok(())
+}
