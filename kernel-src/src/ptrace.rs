@@ -28,15 +28,12 @@ use alloc::{
     sync::{Arc, Weak},
     vec::Vec,
 };
-use core::{
-    cell::Cell,
-    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use syscall::data::GlobalSchemes;
 use trace_core::{
-    filter::{FilterCells, FILTER_MAX}, Delivery, FilterMask, Resumed, SessionState, Stop, SyscallFilter, TraceDup,
-    TraceEvent,
+    filter::{FilterCells, FILTER_MAX},
+    Delivery, FilterMask, Resumed, SessionState, Stop, SyscallFilter, TraceDup, TraceEvent,
 };
 
 use crate::{

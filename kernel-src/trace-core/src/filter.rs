@@ -328,12 +328,18 @@ mod tests {
     #[test]
     fn cells_answer_as_their_mask() {
         let cells = FilterCells::new();
-        assert!(REDOX_SYSCALLS.iter().all(|number| cells.may_select(*number)));
+        assert!(REDOX_SYSCALLS
+            .iter()
+            .all(|number| cells.may_select(*number)));
         for selected in REDOX_SYSCALLS {
             let mask = parse(&[selected as u64]).expect("valid").mask();
             cells.set(mask);
             for number in REDOX_SYSCALLS.iter().copied().chain([0, usize::MAX]) {
-                assert_eq!(cells.may_select(number), mask.may_select(number), "{number:#x}");
+                assert_eq!(
+                    cells.may_select(number),
+                    mask.may_select(number),
+                    "{number:#x}"
+                );
             }
             assert!(cells.may_select(selected));
         }
