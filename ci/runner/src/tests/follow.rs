@@ -140,10 +140,65 @@ pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failur
         fail!("expected the clone stop inside the start write");
     };
     drop(trace);
-    check_eq!(starter.wait_exit()?, ContextStatus::ForceKilled, "the starter");
-    check_eq!(made.wait_exit()?, ContextStatus::Dead, "the discarded context");
+    check_eq!(
+        starter.wait_exit()?,
+        ContextStatus::ForceKilled,
+        "the starter"
+    );
+    check_eq!(
+        made.wait_exit()?,
+        ContextStatus::Dead,
+        "the discarded context"
+    );
     // Dead without ever running: nothing for Drop to start.
     made.started_by_another();
     check_eq!(drain(&reader)?, b"", "what it wrote");
+    Ok(())
+}
+
+/// Verifies that a starter killed at the clone stop of a start still starts the context (the
+/// fork happened): the tracer takes the clone and sees its first syscall, and the starter is
+/// gone.
+pub fn killed_starter_still_starts_the_clone() -> Result<(), Failure> {
+    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut made = Child::new(write_message, 0)?;
+    made.give(&writer)?;
+    let start = made.open("start")?;
+    let mut starter = Child::new(start_given, 0)?;
+    starter.give(&start)?;
+    let trace = starter.open("trace")?;
+    resume(&trace, armed)?;
+    starter.start()?;
+
+    // The clone inherits the entry stops, so it cannot run past its first syscall untaken.
+    check_eq!(
+        next_stop(&trace)?.flag(),
+        PtraceFlags::PTRACE_STOP_PRE_SYSCALL,
+        "the start write"
+    );
+    resume(&trace, armed)?;
+    let Stop::Clone { number, .. } = next_stop(&trace)? else {
+        fail!("expected the clone stop inside the start write");
+    };
+    starter.kill()?;
+    check_eq!(
+        starter.wait_exit()?,
+        ContextStatus::ForceKilled,
+        "the starter"
+    );
+    made.started_by_another();
+    let clone = sys::dup(&trace, &format!("clone/{number}"))?;
+    let Stop::SyscallEntry { number, args } = next_stop(&clone)? else {
+        fail!("expected the started context's first syscall");
+    };
+    check_eq!((number, args[0]), (SYS_WRITE, child::given(0)));
+    resume(&clone, PtraceFlags::empty())?;
+    check_eq!(
+        made.wait_exit()?,
+        ContextStatus::Dead,
+        "the started context"
+    );
+    check_eq!(drain(&reader)?, MESSAGE);
     Ok(())
 }

@@ -79,6 +79,7 @@ pub static ALL: &[Test] = tests![
     follow::started_context_is_traced_from_the_start,
     follow::started_context_without_clone_armed_runs_free,
     follow::exclusive_close_at_clone_stop_discards_the_context,
+    follow::killed_starter_still_starts_the_clone,
     leak::kill_cycles_leak_nothing,
     filter::only_selected_syscalls_stop,
     filter::filter_changed_at_a_stop_applies_next,
