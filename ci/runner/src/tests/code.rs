@@ -69,6 +69,8 @@ rp_store:
     .global rp_store_next
 rp_store_next:
     mov eax, 9
+    .global rp_store_ret
+rp_store_ret:
     ret
 
     // An instruction to watch for execution.
@@ -112,6 +114,7 @@ unsafe extern "C" {
     /// Stores `value` at `address`.
     pub unsafe fn rp_store(address: *mut u32, value: u32) -> u32;
     safe fn rp_store_next();
+    safe fn rp_store_ret();
     pub safe fn rp_watched() -> u32;
     /// Copies 32 bytes from `from` to `to` through ymm0, with a breakpoint in between.
     pub unsafe fn rp_ymm(from: *const [u8; 32], to: *mut [u8; 32]);
@@ -142,7 +145,9 @@ pub mod at {
         ud2_next => rp_ud2_next,
         load => rp_load,
         load_next => rp_load_next,
+        store => rp_store,
         store_next => rp_store_next,
+        store_ret => rp_store_ret,
         watched => rp_watched,
         ymm_store => rp_ymm_store,
     }

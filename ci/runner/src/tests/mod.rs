@@ -92,6 +92,7 @@ pub static ALL: &[Test] = tests![
     watch::kernel_access_is_not_reported,
     watch::detaching_clears_watchpoints,
     watch::bad_watchpoints_are_einval,
+    watch::step_onto_a_watch_gives_one_stop,
     xsave::tracer_and_tracee_see_each_others_ymm0,
     xsave::bad_xsave_areas_are_einval,
     fuzz::random_operations_keep_invariants,

@@ -157,6 +157,58 @@ pub fn watch_survives_context_switches() -> Result<(), Failure> {
     Ok(())
 }
 
+static STEPPED: AtomicU32 = AtomicU32::new(0);
+
+fn store_stepped(_: usize) -> ! {
+    // SAFETY: STEPPED is a live u32.
+    let _ = unsafe { code::rp_store(STEPPED.as_ptr(), 7) };
+    child::exit()
+}
+
+/// Verifies that a single step over an instruction that hits a data watchpoint gives one stop
+/// right after it (the watchpoint's when the CPU reports both in one debug exception, the
+/// step's when it reports only the step, as QEMU's TCG does), and that the next step comes
+/// after the next instruction.
+pub fn step_onto_a_watch_gives_one_stop() -> Result<(), Failure> {
+    let (mut child, trace, _reader) = spawn_traced(store_stepped, dup_trace)?;
+    let store = code::at::store();
+    let variable = STEPPED.as_ptr() as usize;
+    let mut slots = [WatchSlot::default(); SLOTS];
+    slots[0] = slot(store, WatchKind::Execute, 1);
+    slots[1] = slot(variable, WatchKind::Write, 4);
+    sys::write(&sys::dup(&trace, "watch")?, &encode(slots))?;
+    let step = BREAKPOINT | PtraceFlags::PTRACE_STOP_SINGLESTEP;
+    resume(&trace, BREAKPOINT)?;
+    child.start()?;
+
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::Watchpoint {
+            ip: store,
+            slot: 0,
+            address: store,
+        }
+    );
+    resume(&trace, step)?;
+    let after_store = code::at::store_next();
+    match next_stop(&trace)? {
+        Stop::Watchpoint { ip, slot: 1, address } if ip == after_store && address == variable => {}
+        Stop::SingleStep { ip } if ip == after_store => {}
+        other => fail!("after the store: {:?}", other),
+    }
+    check_eq!(STEPPED.load(Ordering::SeqCst), 7, "stored");
+    resume(&trace, step)?;
+    check_eq!(
+        next_stop(&trace)?,
+        Stop::SingleStep {
+            ip: code::at::store_ret()
+        }
+    );
+    resume(&trace, PtraceFlags::empty())?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
 static mut RECEIVED: [u8; 8] = [0; 8];
 
 fn read_into_watched(_: usize) -> ! {
