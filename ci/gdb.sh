@@ -6,10 +6,10 @@
 #   make gdb        an interactive gdb session (QEMU powers off when the program is done)
 #   make gdb-test   four gdbserver runs, one after the other, each with gdb in batch mode:
 #                   ci/gdb/session.gdb (break, bt, registers, print, set var, step, memory,
-#                   watch, exit), detach.gdb, kill.gdb and interrupt.gdb (Ctrl-C). gdb's
-#                   output must hold the lines of the matching .expected file in order, and
-#                   the programs must print and end as gdb made them. One line per check,
-#                   then `N passed, N failed`.
+#                   watch, AVX's $ymm0, exit), detach.gdb, kill.gdb and interrupt.gdb
+#                   (Ctrl-C). gdb's output must hold the lines of the matching .expected file
+#                   in order, and the programs must print and end as gdb made them. One line
+#                   per check, then `N passed, N failed`.
 source "$(dirname "$0")/lib.sh"
 
 mode=interactive
@@ -105,9 +105,14 @@ done
 # detached one ran on untraced; the killed one printed nothing.
 in_log() { grep -qa "$@" "$log" && echo 0 || echo 1; }
 check "session: the program printed compute(20) = 61" "$(in_log -xF 'gdbdemo: compute(20) = 61')"
+# gdb set lane 0 (in xmm0) and lane 7 (in ymm0's upper half) of ymm0 (the image's QEMU has AVX).
+check "session: the program stored ymm0 as gdb set it" \
+    "$(in_log -xF 'gdbdemo: ymm0 = 0xf00d 0x2002 0x3003 0x4004 0x5005 0x6006 0x7007 0x600d')"
 check "session: gdbserver saw exit code 61" "$(in_log -E '^gdbserver: pid [0-9]+ exited with 61$')"
 check "detach: the program ran on and printed compute(5) = 11" \
     "$(in_log -xF 'gdbdemo: compute(5) = 11')"
+check "detach: the program stored ymm0 as it loaded it" \
+    "$(in_log -xF 'gdbdemo: ymm0 = 0x1001 0x2002 0x3003 0x4004 0x5005 0x6006 0x7007 0x8008')"
 check "detach: gdbserver detached" "$(in_log -E '^gdbserver: detached from pid [0-9]+$')"
 check "kill: gdbserver killed the program" "$(in_log -E '^gdbserver: killed pid [0-9]+$')"
 check "kill: the killed program printed nothing" "$((1 - $(in_log -F 'gdbdemo: compute(7)')))"

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use redox_ptrace::watch::WatchSlots;
+use redox_ptrace::{regs::XsaveArea, watch::WatchSlots};
 use syscall::{FloatRegisters, IntRegisters};
 
 use crate::inferior::{Error, Halt, Inferior, Resume};
@@ -13,6 +13,8 @@ pub struct FakeInferior {
     pub memory: Vec<u8>,
     pub int: IntRegisters,
     pub float: FloatRegisters,
+    /// The XSAVE area; `None` as on a CPU without XSAVE.
+    pub xsave: Option<XsaveArea>,
     /// What the next polls report, after `busy_polls` polls that find it still running.
     pub halts: VecDeque<Halt>,
     pub busy_polls: usize,
@@ -38,6 +40,7 @@ impl FakeInferior {
             memory: (0..=255).collect(),
             int,
             float: FloatRegisters::default(),
+            xsave: None,
             halts: VecDeque::new(),
             busy_polls: 0,
             resumes: Vec::new(),
@@ -78,6 +81,21 @@ impl Inferior for FakeInferior {
     fn set_float_regs(&mut self, regs: &FloatRegisters) -> Result<(), Error> {
         self.float = *regs;
         Ok(())
+    }
+
+    fn xsave(&mut self) -> Result<Option<XsaveArea>, Error> {
+        Ok(self.xsave.clone())
+    }
+
+    fn set_xsave(&mut self, area: &XsaveArea) -> Result<(), Error> {
+        match &mut self.xsave {
+            Some(saved) if saved.as_bytes().len() == area.as_bytes().len() => {
+                *saved = area.clone();
+                Ok(())
+            }
+            Some(_) => Err("EINVAL".to_string()),
+            None => Err("EOPNOTSUPP".to_string()),
+        }
     }
 
     fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error> {

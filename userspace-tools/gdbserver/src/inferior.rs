@@ -7,6 +7,7 @@ use gdbstub::target::ext::breakpoints::WatchKind;
 use redox_ptrace::{
     fd::MemFd,
     raw,
+    regs::XsaveArea,
     spawn::{self, ExitStatus},
     watch::WatchSlots,
     Restart, Stop, StopSet, TraceeId, Tracer,
@@ -51,6 +52,10 @@ pub trait Inferior {
     fn set_int_regs(&mut self, regs: &IntRegisters) -> Result<(), Error>;
     fn float_regs(&mut self) -> Result<FloatRegisters, Error>;
     fn set_float_regs(&mut self, regs: &FloatRegisters) -> Result<(), Error>;
+    /// The XSAVE area (SSE and AVX registers); `None` when the CPU has no XSAVE.
+    fn xsave(&mut self) -> Result<Option<XsaveArea>, Error>;
+    /// Replaces the XSAVE area with an edited [`Inferior::xsave`].
+    fn set_xsave(&mut self, area: &XsaveArea) -> Result<(), Error>;
     /// Reads up to `buf.len()` bytes; fewer when a mapping ends, an error when nothing is
     /// mapped at `addr`.
     fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error>;
@@ -245,6 +250,19 @@ impl Inferior for Traced {
     fn set_float_regs(&mut self, regs: &FloatRegisters) -> Result<(), Error> {
         let tracee = self.tracee()?;
         raw::set_float_regs(tracee.context(), regs).map_err(Self::err)
+    }
+
+    fn xsave(&mut self) -> Result<Option<XsaveArea>, Error> {
+        match self.tracee()?.xsave() {
+            Ok(area) => Ok(Some(area)),
+            // No XSAVE on this CPU: gdb gets the SSE registers only.
+            Err(e) if e.errno() == Some(syscall::EOPNOTSUPP) => Ok(None),
+            Err(e) => Err(Self::err(e)),
+        }
+    }
+
+    fn set_xsave(&mut self, area: &XsaveArea) -> Result<(), Error> {
+        self.tracee()?.set_xsave(area).map_err(Self::err)
     }
 
     fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error> {

@@ -5,6 +5,7 @@
 //! `inferior` trait) and the transport (`uart`). One thread only: threads the tracee starts
 //! are created by procmgr and are not followed.
 
+mod arch;
 #[cfg(test)]
 mod fake;
 mod inferior;

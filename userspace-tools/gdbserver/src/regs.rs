@@ -1,17 +1,21 @@
-//! Our register sets (`regs/int`, `regs/float`) as gdb's x86_64 core + SSE registers.
+//! Our register sets (`regs/int`, `regs/float`, the `xsave` area) as gdb's x86_64 core, SSE
+//! and AVX registers ([`crate::arch`]).
 //!
 //! gdb numbers the general registers rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8..r15; the
 //! kernel's `IntRegisters` is laid out as it pushes them, so each is mapped by name.
 //! Registers the kernel does not expose (ds, es, fs, gs selectors, fiseg, foseg) read as 0
 //! and writes to them are dropped.
+//!
+//! With an XSAVE area that has the AVX component, xmm`n` and the upper half of ymm`n` come from
+//! it (`XsaveArea` honours XSTATE_BV: a component in its initial state reads as zeros, where the
+//! FXSAVE image of `regs/float` may hold stale bytes), and go back to it.
 
 use gdbstub::arch::Registers;
 use gdbstub_arch::x86::reg::{id::X86_64CoreRegId, X86_64CoreRegs, F80};
+use redox_ptrace::regs::XsaveArea;
 use syscall::{FloatRegisters, IntRegisters};
 
-/// Size of gdb's `g` packet for x86_64 + SSE: 16 GPRs, rip, eflags, 6 segments, 8 x87
-/// registers, 8 x87 control words, 16 xmm, mxcsr.
-pub const G_SIZE: usize = 0x218;
+use crate::arch::{AvxRegId, AvxRegs, CORE_SIZE, YMM_REGS};
 
 /// Mutable references to the general registers in gdb's order.
 fn gprs(int: &mut IntRegisters) -> [&mut usize; 16] {
@@ -35,8 +39,50 @@ fn gprs(int: &mut IntRegisters) -> [&mut usize; 16] {
     ]
 }
 
-/// gdb's view of the tracee's registers.
-pub fn to_gdb(int: &IntRegisters, float: &FloatRegisters) -> X86_64CoreRegs {
+/// gdb's view of the tracee's registers; the ymm upper halves are unavailable without an XSAVE
+/// area with AVX.
+pub fn to_gdb(int: &IntRegisters, float: &FloatRegisters, xsave: Option<&XsaveArea>) -> AvxRegs {
+    let mut core = core_to_gdb(int, float);
+    let ymm: Option<Vec<[u8; 32]>> =
+        xsave.and_then(|area| (0..YMM_REGS).map(|n| area.ymm(n)).collect());
+    let Some(ymm) = ymm else {
+        // No XSAVE, or no AVX in it: the FXSAVE image's xmm, no upper halves.
+        return AvxRegs { core, ymm_hi: None };
+    };
+    let mut ymm_hi = [[0_u8; 16]; YMM_REGS];
+    for ((xmm, high), value) in core.xmm.iter_mut().zip(&mut ymm_hi).zip(&ymm) {
+        let (low, upper) = value.split_at(16);
+        *xmm = u128::from_le_bytes(low.try_into().unwrap_or_default());
+        high.copy_from_slice(upper);
+    }
+    AvxRegs {
+        core,
+        ymm_hi: Some(ymm_hi),
+    }
+}
+
+/// Puts gdb's ymm registers (xmm`n` low, the upper half high) into `xsave`; whether any
+/// changed. Nothing to do when gdb has no upper halves (the tracee has no AVX).
+pub fn apply_ymm(regs: &AvxRegs, xsave: &mut XsaveArea) -> Result<bool, redox_ptrace::Error> {
+    let Some(ymm_hi) = &regs.ymm_hi else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for (n, (xmm, high)) in regs.core.xmm.iter().zip(ymm_hi).enumerate() {
+        let mut ymm = [0_u8; 32];
+        let (low, upper) = ymm.split_at_mut(16);
+        low.copy_from_slice(&xmm.to_le_bytes());
+        upper.copy_from_slice(high);
+        if xsave.ymm(n) != Some(ymm) {
+            xsave.set_ymm(n, ymm)?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+/// gdb's core + SSE registers from the FXSAVE image.
+fn core_to_gdb(int: &IntRegisters, float: &FloatRegisters) -> X86_64CoreRegs {
     let mut int = *int;
     let mut regs = X86_64CoreRegs::default();
     for (slot, value) in regs.regs.iter_mut().zip(gprs(&mut int)) {
@@ -67,8 +113,10 @@ pub fn to_gdb(int: &IntRegisters, float: &FloatRegisters) -> X86_64CoreRegs {
     regs
 }
 
-/// Applies gdb's registers to the sets read from the tracee (what gdb cannot express stays).
-pub fn from_gdb(regs: &X86_64CoreRegs, int: &mut IntRegisters, float: &mut FloatRegisters) {
+/// Applies gdb's core + SSE registers to the sets read from the tracee (what gdb cannot express
+/// stays); the ymm registers go with [`apply_ymm`].
+pub fn from_gdb(regs: &AvxRegs, int: &mut IntRegisters, float: &mut FloatRegisters) {
+    let regs = &regs.core;
     for (value, slot) in regs.regs.iter().zip(gprs(int)) {
         *slot = *value as usize;
     }
@@ -112,8 +160,16 @@ fn full_to_abridged_tag(full: u32) -> u8 {
 }
 
 /// Where register `id` sits in the `g` packet's byte image, and its size.
-pub fn g_range(id: X86_64CoreRegId) -> Option<core::ops::Range<usize>> {
+pub fn g_range(id: AvxRegId) -> Option<core::ops::Range<usize>> {
     use gdbstub_arch::x86::reg::id::{X86SegmentRegId as Seg, X87FpuInternalRegId as Fpu};
+    let id = match id {
+        AvxRegId::Core(id) => id,
+        AvxRegId::YmmHi(n @ 0..=15) => {
+            let start = CORE_SIZE + usize::from(n) * 16;
+            return Some(start..start + 16);
+        }
+        AvxRegId::YmmHi(_) => return None,
+    };
     let (start, len) = match id {
         X86_64CoreRegId::Gpr(n @ 0..=15) => (usize::from(n) * 8, 8),
         X86_64CoreRegId::Rip => (128, 8),
@@ -150,9 +206,9 @@ pub fn g_range(id: X86_64CoreRegId) -> Option<core::ops::Range<usize>> {
     Some(start..start + len)
 }
 
-/// The `g` packet's byte image of `regs`.
-pub fn g_image(regs: &X86_64CoreRegs) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(G_SIZE);
+/// The `g` packet's byte image of `regs` (unavailable bytes as 0).
+pub fn g_image(regs: &AvxRegs) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(crate::arch::G_SIZE);
     regs.gdb_serialize(|byte| bytes.push(byte.unwrap_or(0)));
     bytes
 }
@@ -203,7 +259,7 @@ mod tests {
     #[test]
     fn gprs_map_by_name() {
         let (int, float) = sample();
-        let regs = to_gdb(&int, &float);
+        let regs = to_gdb(&int, &float, None).core;
         // rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8.. in gdb's order.
         assert_eq!(
             regs.regs,
@@ -220,7 +276,7 @@ mod tests {
     #[test]
     fn round_trip_is_identity() {
         let (int, float) = sample();
-        let regs = to_gdb(&int, &float);
+        let regs = to_gdb(&int, &float, None);
         let (mut int2, mut float2) = (int, float);
         int2.rax = 99;
         float2.mxcsr = 0;
@@ -242,19 +298,111 @@ mod tests {
     #[test]
     fn single_register_ranges_match_g_packet() {
         let (int, float) = sample();
-        let image = g_image(&to_gdb(&int, &float));
-        assert_eq!(image.len(), G_SIZE);
+        let image = g_image(&to_gdb(
+            &int,
+            &float,
+            Some(&xsave_area(STATE_SSE | STATE_AVX)),
+        ));
+        assert_eq!(image.len(), crate::arch::G_SIZE);
         let at = |id| {
             image
                 .get(g_range(id).expect("known register"))
                 .expect("in range")
                 .to_vec()
         };
-        assert_eq!(at(X86_64CoreRegId::Gpr(1)), 2u64.to_le_bytes());
-        assert_eq!(at(X86_64CoreRegId::Rip), 0x40_1000u64.to_le_bytes());
-        assert_eq!(at(X86_64CoreRegId::Eflags), 0x246u32.to_le_bytes());
-        assert_eq!(at(X86_64CoreRegId::Xmm(3)), 0x1122_3344u128.to_le_bytes());
-        assert_eq!(at(X86_64CoreRegId::Mxcsr), 0x1f80u32.to_le_bytes());
-        assert_eq!(at(X86_64CoreRegId::St(0)).get(8..), Some(&[0x00, 0x40][..]));
+        let core = AvxRegId::Core;
+        assert_eq!(at(core(X86_64CoreRegId::Gpr(1))), 2u64.to_le_bytes());
+        assert_eq!(at(core(X86_64CoreRegId::Rip)), 0x40_1000u64.to_le_bytes());
+        assert_eq!(at(core(X86_64CoreRegId::Eflags)), 0x246u32.to_le_bytes());
+        assert_eq!(at(core(X86_64CoreRegId::Xmm(3))), ymm(3)[..16]);
+        assert_eq!(at(core(X86_64CoreRegId::Mxcsr)), 0x1f80u32.to_le_bytes());
+        let st0 = at(core(X86_64CoreRegId::St(0)));
+        assert_eq!(st0.get(8..), Some(&[0x00, 0x40][..]));
+        assert_eq!(at(AvxRegId::YmmHi(3)), ymm(3)[16..]);
+        assert_eq!(at(AvxRegId::YmmHi(15)), ymm(15)[16..]);
+        assert_eq!(g_range(AvxRegId::YmmHi(16)), None);
+    }
+
+    // The standard-format XSAVE area (docs/abi.md): xmm at 160, XSTATE_BV at 512, the upper
+    // halves of ymm at 576, 832 bytes with AVX.
+    const XMM: usize = 160;
+    const XSTATE_BV: usize = 512;
+    const YMM_HI: usize = 576;
+    const STATE_SSE: u64 = 1 << 1;
+    const STATE_AVX: u64 = 1 << 2;
+
+    /// ymm`n` of [`xsave_area`]: bytes 32n, 32n+1, ...
+    fn ymm(n: usize) -> [u8; 32] {
+        core::array::from_fn(|i| (n * 32 + i) as u8)
+    }
+
+    /// An area holding [`ymm`] in every register, with XSTATE_BV = `bv`.
+    fn xsave_area(bv: u64) -> XsaveArea {
+        let mut bytes = vec![0_u8; 832];
+        for n in 0..YMM_REGS {
+            let value = ymm(n);
+            bytes[XMM + 16 * n..XMM + 16 * (n + 1)].copy_from_slice(&value[..16]);
+            bytes[YMM_HI + 16 * n..YMM_HI + 16 * (n + 1)].copy_from_slice(&value[16..]);
+        }
+        bytes[XSTATE_BV..XSTATE_BV + 8].copy_from_slice(&bv.to_ne_bytes());
+        XsaveArea::from_bytes(bytes)
+    }
+
+    /// Verifies that with AVX, xmm and the upper halves come from the XSAVE area (not the
+    /// FXSAVE image), that a component in its initial state reads as zeros, and that without
+    /// an area or without AVX in it the upper halves are unavailable and xmm is the FXSAVE's.
+    #[test]
+    fn ymm_comes_from_the_xsave_area() {
+        let (int, float) = sample();
+        let regs = to_gdb(&int, &float, Some(&xsave_area(STATE_SSE | STATE_AVX)));
+        let ymm_hi = regs.ymm_hi.expect("avx");
+        for (n, (xmm, high)) in regs.core.xmm.iter().zip(ymm_hi).enumerate() {
+            assert_eq!(xmm.to_le_bytes(), ymm(n)[..16]);
+            assert_eq!(high, ymm(n)[16..]);
+        }
+        // The AVX component in its initial state: the upper halves are zero, xmm as saved.
+        let regs = to_gdb(&int, &float, Some(&xsave_area(STATE_SSE)));
+        assert_eq!(regs.ymm_hi, Some([[0; 16]; YMM_REGS]));
+        assert_eq!(regs.core.xmm[1].to_le_bytes(), ymm(1)[..16]);
+        // No XSAVE: the FXSAVE image's xmm, no upper halves.
+        let regs = to_gdb(&int, &float, None);
+        assert_eq!((regs.ymm_hi, regs.core.xmm), (None, float.xmm_space));
+        // XSAVE without AVX (an area of the legacy region and the header only).
+        let mut small = xsave_area(STATE_SSE).as_bytes().to_vec();
+        small.truncate(576);
+        let regs = to_gdb(&int, &float, Some(&XsaveArea::from_bytes(small)));
+        assert_eq!((regs.ymm_hi, regs.core.xmm), (None, float.xmm_space));
+    }
+
+    /// Verifies that gdb's ymm registers go back into the area: an unchanged set changes
+    /// nothing, a changed lane of ymm7's upper half is stored with the AVX bit set, and gdb's
+    /// xmm (the low halves) are stored too.
+    #[test]
+    fn apply_ymm_writes_changed_registers() {
+        let (int, float) = sample();
+        let mut area = xsave_area(STATE_SSE | STATE_AVX);
+        let mut regs = to_gdb(&int, &float, Some(&area));
+        assert_eq!(apply_ymm(&regs, &mut area).ok(), Some(false));
+        assert_eq!(area, xsave_area(STATE_SSE | STATE_AVX));
+
+        // AVX in its initial state: gdb sees zeros and sets a lane of ymm7's upper half.
+        let mut area = xsave_area(STATE_SSE);
+        regs = to_gdb(&int, &float, Some(&area));
+        let ymm_hi = regs.ymm_hi.as_mut().expect("avx");
+        ymm_hi[7][12..].copy_from_slice(&0x1234_5678u32.to_le_bytes());
+        regs.core.xmm[0] = 0xfeed;
+        assert_eq!(apply_ymm(&regs, &mut area).ok(), Some(true));
+        let bv = area.as_bytes().get(XSTATE_BV..XSTATE_BV + 8);
+        assert_eq!(bv, Some(&(STATE_SSE | STATE_AVX).to_ne_bytes()[..]));
+        let ymm7 = area.ymm(7).expect("avx");
+        assert_eq!(ymm7[..16], ymm(7)[..16]);
+        assert_eq!(ymm7[16..28], [0; 12]);
+        assert_eq!(ymm7[28..], 0x1234_5678u32.to_le_bytes());
+        assert_eq!(area.ymm(0).expect("avx")[..16], 0xfeed_u128.to_le_bytes());
+        assert_eq!(area.ymm(1).expect("avx")[16..], [0; 16], "others stay zero");
+
+        // No upper halves (no AVX): nothing to do.
+        regs.ymm_hi = None;
+        assert_eq!(apply_ymm(&regs, &mut area).ok(), Some(false));
     }
 }

@@ -25,10 +25,10 @@ use gdbstub::{
         Target, TargetError, TargetResult,
     },
 };
-use gdbstub_arch::x86::{reg::id::X86_64CoreRegId, X86_64_SSE};
 use redox_ptrace::watch::{self, Watchpoint, SLOTS};
 
 use crate::{
+    arch::{AvxRegId, AvxRegs, X86_64_AVX},
     inferior::{Error, Halt, Inferior, Resume},
     regs,
 };
@@ -143,23 +143,34 @@ impl<I: Inferior> GdbTarget<I> {
         Ok(())
     }
 
-    fn all_regs(&mut self) -> Result<gdbstub_arch::x86::reg::X86_64CoreRegs, Error> {
+    fn all_regs(&mut self) -> Result<AvxRegs, Error> {
         let int = self.inferior.int_regs()?;
         let float = self.inferior.float_regs()?;
-        Ok(regs::to_gdb(&int, &float))
+        let xsave = self.inferior.xsave()?;
+        Ok(regs::to_gdb(&int, &float, xsave.as_ref()))
     }
 
-    fn set_all_regs(&mut self, gdb: &gdbstub_arch::x86::reg::X86_64CoreRegs) -> Result<(), Error> {
+    fn set_all_regs(&mut self, gdb: &AvxRegs) -> Result<(), Error> {
         let mut int = self.inferior.int_regs()?;
         let mut float = self.inferior.float_regs()?;
         regs::from_gdb(gdb, &mut int, &mut float);
         self.inferior.set_int_regs(&int)?;
-        self.inferior.set_float_regs(&float)
+        self.inferior.set_float_regs(&float)?;
+        // Read after the FXSAVE write, so that the area holds it; the ymm registers (and xmm,
+        // with its XSTATE_BV bit) go in when they differ. Upper halves gdb sends for a tracee
+        // without AVX (it shows them unavailable) have nowhere to go and are dropped.
+        let Some(mut xsave) = self.inferior.xsave()? else {
+            return Ok(());
+        };
+        if regs::apply_ymm(gdb, &mut xsave).map_err(|e| e.to_string())? {
+            self.inferior.set_xsave(&xsave)?;
+        }
+        Ok(())
     }
 }
 
 impl<I: Inferior> Target for GdbTarget<I> {
-    type Arch = X86_64_SSE;
+    type Arch = X86_64_AVX;
     type Error = Error;
 
     fn base_ops(&mut self) -> BaseOps<'_, Self::Arch, Self::Error> {
@@ -239,7 +250,7 @@ impl<I: Inferior> SingleRegisterAccess<()> for GdbTarget<I> {
     fn read_register(
         &mut self,
         _tid: (),
-        reg_id: X86_64CoreRegId,
+        reg_id: AvxRegId,
         buf: &mut [u8],
     ) -> TargetResult<usize, Self> {
         let range = regs::g_range(reg_id).ok_or(TargetError::NonFatal)?;
@@ -247,6 +258,10 @@ impl<I: Inferior> SingleRegisterAccess<()> for GdbTarget<I> {
             Ok(all) => all,
             Err(e) => return Self::fatal(e),
         };
+        if matches!(reg_id, AvxRegId::YmmHi(_)) && all.ymm_hi.is_none() {
+            // No AVX: gdb shows the register unavailable.
+            return Ok(0);
+        }
         let image = regs::g_image(&all);
         let value = image.get(range).ok_or(TargetError::NonFatal)?;
         let dst = buf.get_mut(..value.len()).ok_or(TargetError::NonFatal)?;
@@ -254,18 +269,17 @@ impl<I: Inferior> SingleRegisterAccess<()> for GdbTarget<I> {
         Ok(value.len())
     }
 
-    fn write_register(
-        &mut self,
-        _tid: (),
-        reg_id: X86_64CoreRegId,
-        val: &[u8],
-    ) -> TargetResult<(), Self> {
+    fn write_register(&mut self, _tid: (), reg_id: AvxRegId, val: &[u8]) -> TargetResult<(), Self> {
         use gdbstub::arch::Registers;
         let range = regs::g_range(reg_id).ok_or(TargetError::NonFatal)?;
         let mut all = match self.all_regs() {
             Ok(all) => all,
             Err(e) => return Self::fatal(e),
         };
+        if matches!(reg_id, AvxRegId::YmmHi(_)) && all.ymm_hi.is_none() {
+            // No AVX: nothing to write to (gdb's "E" reply).
+            return Err(TargetError::NonFatal);
+        }
         let mut image = regs::g_image(&all);
         let dst = image.get_mut(range).ok_or(TargetError::NonFatal)?;
         if dst.len() != val.len() {
@@ -547,7 +561,61 @@ mod tests {
     }
 
     mod registers {
+        use gdbstub_arch::x86::reg::id::X86_64CoreRegId;
+        use redox_ptrace::regs::XsaveArea;
+
         use super::*;
+
+        /// An 832-byte XSAVE area (with AVX) in its initial state: XSTATE_BV (at 512) zero.
+        pub fn initial_xsave() -> XsaveArea {
+            XsaveArea::from_bytes(vec![0; 832])
+        }
+
+        /// Verifies that ymm0's upper half is read and written as gdb's register 57 (ymm0h)
+        /// through the XSAVE area, and that gdb's xmm0 (its low half) stays.
+        #[test]
+        fn ymm_upper_half_through_xsave() {
+            let mut t = target();
+            t.inferior.xsave = Some(initial_xsave());
+            t.inferior.float.xmm_space[0] = 0xdead; // stale: SSE is in its initial state
+            let ymm0h = AvxRegId::YmmHi(0);
+            let mut buf = [0xff; 16];
+            assert_eq!(t.read_register((), ymm0h, &mut buf).ok(), Some(16));
+            assert_eq!(buf, [0; 16]);
+            let mut value = [0; 16];
+            value[12..].copy_from_slice(&0x5555_aaaau32.to_le_bytes());
+            t.write_register((), ymm0h, &value).ok().expect("ymm0h");
+            let ymm0 = t.inferior.xsave.as_ref().and_then(|a| a.ymm(0));
+            let mut want = [0; 32];
+            want[16..].copy_from_slice(&value);
+            assert_eq!(
+                ymm0,
+                Some(want),
+                "xmm0 as gdb saw it (0), the upper half set"
+            );
+            assert_eq!(t.read_register((), ymm0h, &mut buf).ok(), Some(16));
+            assert_eq!(buf, value);
+        }
+
+        /// Verifies that without XSAVE the upper halves read as unavailable (0 bytes) and
+        /// cannot be written, while xmm still can.
+        #[test]
+        fn no_xsave_ymm_unavailable() {
+            let mut t = target();
+            let mut buf = [0; 16];
+            assert_eq!(
+                t.read_register((), AvxRegId::YmmHi(3), &mut buf).ok(),
+                Some(0)
+            );
+            assert!(matches!(
+                t.write_register((), AvxRegId::YmmHi(3), &[1; 16]),
+                Err(TargetError::NonFatal)
+            ));
+            let xmm3 = AvxRegId::Core(X86_64CoreRegId::Xmm(3));
+            t.write_register((), xmm3, &[2; 16]).ok().expect("xmm3");
+            let xmm = t.inferior.float.xmm_space;
+            assert_eq!(xmm[3], u128::from_le_bytes([2; 16]));
+        }
 
         /// Verifies that single-register reads and writes go to the named kernel field.
         #[test]
@@ -555,13 +623,17 @@ mod tests {
             let mut t = target();
             let mut buf = [0; 16];
             let n = t
-                .read_register((), X86_64CoreRegId::Rip, &mut buf)
+                .read_register((), AvxRegId::Core(X86_64CoreRegId::Rip), &mut buf)
                 .ok()
                 .expect("rip");
             assert_eq!(&buf[..n], 0x1010u64.to_le_bytes());
-            t.write_register((), X86_64CoreRegId::Gpr(3), &7u64.to_le_bytes())
-                .ok()
-                .expect("rdx");
+            t.write_register(
+                (),
+                AvxRegId::Core(X86_64CoreRegId::Gpr(3)),
+                &7u64.to_le_bytes(),
+            )
+            .ok()
+            .expect("rdx");
             assert_eq!(t.inferior.int.rdx, 7);
             assert_eq!(t.inferior.int.rip, 0x1010, "the rest unchanged");
         }
@@ -572,12 +644,12 @@ mod tests {
         fn refused_write_is_an_error_reply() {
             let mut t = target();
             let mut regs = t.all_regs().expect("regs");
-            regs.eflags |= 1 << 9 | 1 << 12; // IOPL: not the tracer's to change
+            regs.core.eflags |= 1 << 9 | 1 << 12; // IOPL: not the tracer's to change
             assert!(matches!(
                 t.write_registers(&regs),
                 Err(TargetError::NonFatal)
             ));
-            regs.eflags = 0x202 | 1; // CF may change
+            regs.core.eflags = 0x202 | 1; // CF may change
             assert!(t.write_registers(&regs).is_ok());
             assert_eq!(t.inferior.int.rflags, 0x203);
         }
@@ -728,6 +800,32 @@ mod tests {
             for want in ["$OK#", "$0f10#", "$T05", "swbreak", rip, "$W3d#"] {
                 assert!(replies.contains(want), "{want} not in {replies}");
             }
+        }
+
+        /// Verifies that gdb gets the AVX target description and that `p`/`P` of register
+        /// 0x39 (ymm0h) reach the XSAVE area; without XSAVE `p39` is unavailable ("xx").
+        #[test]
+        fn target_xml_and_ymm_packets() {
+            let mut t = target();
+            t.inferior.xsave = Some(super::registers::initial_xsave());
+            let set = format!("P39={}", "11".repeat(15) + "22");
+            let replies = session(
+                &mut t,
+                &["qXfer:features:read:target.xml:0,ffff", set.as_str(), "p39"],
+            );
+            let ymm0 = t.inferior.xsave.as_ref().and_then(|a| a.ymm(0));
+            assert_eq!(ymm0.map(|y| y[31]), Some(0x22));
+            // The first chunk of the description, then P's OK and p's 15 x "11" then "22"
+            // (run-length encoded: "1" and 29 more).
+            let arch = "<architecture>i386:x86-64</architecture>";
+            for want in [arch, "$OK#", "$1*:22#"] {
+                assert!(replies.contains(want), "{want} not in {replies}");
+            }
+            let mut t = target();
+            let replies = session(&mut t, &["p39", "P39=00000000000000000000000000000000"]);
+            // 32 "x" run-length encoded: "x" and 31 more.
+            assert!(replies.contains("$x*<#"), "{replies}");
+            assert!(replies.contains("$E"), "{replies}");
         }
 
         /// Verifies that gdb's `watch` reaches the debug registers (Z2) and its hit is
