@@ -9,6 +9,8 @@
 #               built by `make kernel`". Given, qemu-test skips the kernel build.
 #   RELIBC_SRC  upstream relibc (URL, checkout or git dir), for the Redox image
 #   BASE_SRC    upstream base (bootstrap, ramfs, randd), for the Redox image
+#   IMAGE_TMPDIR  the Redox image's scratch directory (in its ramfs): init makes it and gives
+#               it to the commands as $TMPDIR (in the commands' words, and in the environment)
 
 CONFIG ?= $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/redox-ptrace/config.mk
 -include $(CONFIG)
@@ -22,6 +24,7 @@ BOOTLOADER ?=
 KERNEL_BIN ?=
 RELIBC_SRC ?= $(call upstream,relibc,url)
 BASE_SRC ?= $(call upstream,base,url)
+IMAGE_TMPDIR ?= /tmp
 
 BUILD := $(CURDIR)/build
 KTREE := $(BUILD)/kernel
@@ -34,7 +37,7 @@ QEMU ?= qemu-system-x86_64
 QEMU_TIMEOUT ?= 120
 
 export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT KERNEL_BIN
-export RELIBC_SRC BASE_SRC
+export RELIBC_SRC BASE_SRC IMAGE_TMPDIR
 export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
@@ -137,10 +140,10 @@ gdb-test: $(if $(KERNEL_BIN),,kernel) base userspace
 ## demo: the main job: real programs under strace and regs in the Redox image
 demo: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/run-image.sh demo ci/e2e/demo.commands
-## run-image: boot the image with your commands, e.g. CMDS='strace exitcode 3; regs files /tmp/x'
+## run-image: boot the image with your commands, e.g. CMDS='strace exitcode 3; regs files $TMPDIR/x'
 run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 	@[ -n "$(CMDS)" ] || { echo "usage: make run-image CMDS='COMMAND; COMMAND...'" >&2; exit 2; }
-	@mkdir -p $(BUILD)/image-run && echo '$(CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
+	@mkdir -p $(BUILD)/image-run && echo '$(value CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
 	@ci/run-image.sh run $(BUILD)/image-run/commands
 
 ## rine-compare: the std hello, file-I/O and fork/exec programs in QEMU and under rine (Linux): same output

@@ -17,14 +17,18 @@ rine_manifest="$project_root/userspace-tools/rine/Cargo.toml"
 cargo +stable build --quiet --release --manifest-path "$rine_manifest"
 rine_bin="$project_root/userspace-tools/rine/target/release/rine"
 root=$(mktemp -d)
-mkdir -p "$root/tmp" "$root/bin"
+# $TMPDIR in the commands is the image's scratch directory, which init makes.
+: "${IMAGE_TMPDIR:?IMAGE_TMPDIR is not set (the Makefile sets it)}"
+mkdir -p "$root/$IMAGE_TMPDIR" "$root/bin"
 # The programs a command runs (forkexec's exitcode) are found on PATH, as the image's are in
 # /scheme/initfs/bin.
 cp "$BUILD"/redox-bin/* "$root/bin/"
 # As in the image, one file system for all the commands.
 start=$(date +%s%N)
 while read -r prog args; do
-    PATH=/bin "$rine_bin" --root "$root" "$BUILD/redox-bin/$prog" $args >/dev/null || true
+    args=${args//\$TMPDIR/$IMAGE_TMPDIR}
+    PATH=/bin TMPDIR=$IMAGE_TMPDIR "$rine_bin" --root "$root" "$BUILD/redox-bin/$prog" $args \
+        >/dev/null || true
 done < "$commands"
 rine_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 rm -rf "$root"

@@ -76,14 +76,22 @@ fn compare_rine_output_equals_qemu_output() {
         );
     }
     // One root for the whole log: as in the image, a command sees the files the ones before
-    // it made (`cat /tmp/x` after `files /tmp/x`), and finds the programs it runs on PATH.
+    // it made (`cat` of the file `files` wrote), and finds the programs it runs on PATH. The
+    // log shows the commands as they ran, `$TMPDIR` replaced by the image's scratch directory
+    // (its etc/tmpdir, the build's IMAGE_TMPDIR), which init made.
     let root = fresh_root("compare");
     install_programs(&root, &bin);
+    let etc_tmpdir = log_path.with_file_name("initfs-root/etc/tmpdir");
+    let tmpdir = std::fs::read_to_string(&etc_tmpdir).expect("the image's etc/tmpdir");
+    let tmpdir = tmpdir.trim();
+    std::fs::create_dir_all(root.join(tmpdir.trim_start_matches('/')))
+        .expect("mkdir the scratch directory");
+    let envs = [("PATH", "/bin"), ("TMPDIR", tmpdir)];
     for section in &sections {
         let mut words = section.command.split_whitespace();
         let program = bin.join(words.next().expect("a command"));
         let args: Vec<&str> = words.collect();
-        let run = rine_env(&[], &root, &program, &args, &[("PATH", "/bin")]);
+        let run = rine_env(&[], &root, &program, &args, &envs);
         let printed = format!("{}{}", run.stdout, run.stderr);
         assert_same(
             &format!("`{}` output", section.command),
@@ -108,7 +116,7 @@ fn compare_rine_output_equals_qemu_output() {
 /// Verifies that the log is cut into sections with init's status lines taken out.
 #[test]
 fn compare_log_sections_parse() {
-    let log = "kernel::x:INFO -- boot\nrandd: noise\n$ exitcode 3\nexiting with 3\n[exit status: 3]\n$ files /tmp/x\nhello\nkernel::arch::x86_shared::stop:INFO -- Running kstop()\n";
+    let log = "kernel::x:INFO -- boot\nrandd: noise\n$ exitcode 3\nexiting with 3\n[exit status: 3]\n$ files /srv/x\nhello\nkernel::arch::x86_shared::stop:INFO -- Running kstop()\n";
     let s = sections(log);
     assert_eq!(s.len(), 2);
     assert_eq!(
@@ -117,6 +125,6 @@ fn compare_log_sections_parse() {
     );
     assert_eq!(
         (s[1].command.as_str(), s[1].output.as_str(), s[1].status),
-        ("files /tmp/x", "hello\n", 0)
+        ("files /srv/x", "hello\n", 0)
     );
 }

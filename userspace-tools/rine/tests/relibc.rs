@@ -47,8 +47,8 @@ fn relibc_files_does_file_io_under_root() {
 }
 
 /// Verifies that `--strace` on `files` prints the lines the Redox strace prints in QEMU (the
-/// lines below are from `make demo`'s `strace files /tmp/demo.txt`; addresses differ and
-/// are left out).
+/// lines below are from `make demo`'s `strace files $TMPDIR/demo.txt`, with the default
+/// `IMAGE_TMPDIR`, `/tmp`; addresses differ and are left out).
 #[test]
 fn relibc_files_strace_matches_qemu_lines() {
     let bin = programs_or_skip!();

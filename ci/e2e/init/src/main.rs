@@ -2,9 +2,12 @@
 //! and the initfs scheme run):
 //!
 //! 1. starts base's `randd` (`/scheme/rand`, which std's `HashMap` seeds from) and `ramfs` as
-//!    the `file` scheme, so that plain paths such as `/tmp/x` work, and makes `/tmp`;
+//!    the `file` scheme, so that plain paths work, and makes the scratch directory named in
+//!    `/scheme/initfs/etc/tmpdir` (the build's `IMAGE_TMPDIR`);
 //! 2. runs each line of `/scheme/initfs/etc/commands` (words split on spaces; `#` starts a
-//!    comment), echoing it as `$ LINE` and printing `[exit N]` when it fails;
+//!    comment; `$TMPDIR` stands for the scratch directory, which the commands also get in
+//!    `TMPDIR`), echoing it as `$ LINE` with `$TMPDIR` replaced and printing `[exit N]` when it
+//!    fails;
 //! 3. powers the machine off.
 //!
 //! The programs' output goes to the debug scheme, that is QEMU's serial port.
@@ -20,6 +23,7 @@ use syscall::CallFlags;
 
 const BIN: &str = "/scheme/initfs/bin";
 const COMMANDS: &str = "/scheme/initfs/etc/commands";
+const TMPDIR: &str = "/scheme/initfs/etc/tmpdir";
 
 fn main() {
     for (program, scheme, args) in [("randd", "rand", &[][..]), ("ramfs", "file", &["file"][..])] {
@@ -27,12 +31,19 @@ fn main() {
             eprintln!("init: {program}: {e}");
         }
     }
-    // Programs expect a /tmp (the file scheme is the root filesystem's).
-    if let Err(e) = std::fs::create_dir_all("/tmp") {
-        eprintln!("init: /tmp: {e}");
+    // The commands' scratch directory (the file scheme is the root filesystem's).
+    let tmpdir = match std::fs::read_to_string(TMPDIR) {
+        Ok(dir) => dir.trim().to_owned(),
+        Err(e) => {
+            eprintln!("init: {TMPDIR}: {e}");
+            String::from("/")
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&tmpdir) {
+        eprintln!("init: {tmpdir}: {e}");
     }
     match std::fs::read_to_string(COMMANDS) {
-        Ok(list) => list.lines().for_each(run_line),
+        Ok(list) => list.lines().for_each(|line| run_line(line, &tmpdir)),
         Err(e) => eprintln!("init: {COMMANDS}: {e}"),
     }
     power_off();
@@ -76,14 +87,21 @@ fn start_scheme(program: &str, scheme: &str, args: &[&str]) -> io::Result<()> {
         .map_err(|e| io::Error::from_raw_os_error(e.errno()))
 }
 
-fn run_line(line: &str) {
+fn run_line(line: &str, tmpdir: &str) {
     let line = line.split('#').next().unwrap_or("").trim();
+    // Relative paths do not work here: ramfs refuses an open relative to a directory handle.
+    let line = line.replace("$TMPDIR", tmpdir);
     let mut words = line.split_whitespace();
     let Some(program) = words.next() else {
         return;
     };
     println!("$ {line}");
-    match Command::new(program).args(words).env("PATH", BIN).status() {
+    let status = Command::new(program)
+        .args(words)
+        .env("PATH", BIN)
+        .env("TMPDIR", tmpdir)
+        .status();
+    match status {
         Ok(status) if status.success() => {}
         Ok(status) => println!("[{status}]"),
         Err(e) => println!("[{program}: {e}]"),

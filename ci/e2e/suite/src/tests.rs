@@ -48,25 +48,43 @@ tests![
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
 
+fn scratch_dir() -> Result<String, String> {
+    std::env::var("TMPDIR").map_err(|_| "TMPDIR is not set (init sets it)".to_owned())
+}
+
+/// `name` in the image's scratch directory, which init runs the suite in and names in `TMPDIR`
+/// (the build's `IMAGE_TMPDIR`). Also returns the path relibc opens it by, relative to the
+/// `file` scheme's root.
+fn scratch(name: &str) -> Result<(String, String), String> {
+    let path = format!("{}/{name}", scratch_dir()?.trim_end_matches('/'));
+    let in_scheme = path.trim_start_matches('/').to_owned();
+    Ok((path, in_scheme))
+}
+
 /// open, write, close, open, read, close of a file in ramfs: paths and flags decoded, buffers
 /// shown as the program passed them.
 fn strace_decodes_file_calls() -> Result<(), String> {
-    let r = run(&["strace", "-e", FILE_CALLS, "files", "/tmp/e2e-decode.txt"])?;
+    let (path, rel) = scratch("e2e-decode.txt")?;
+    let r = run(&["strace", "-e", FILE_CALLS, "files", &path])?;
     equal("exit code", r.code()?, 0)?;
     // relibc opens `/scheme/file/...` in two steps: the scheme's root from its namespace
     // handle (O_DIRECTORY), then the path relative to that root.
+    let root =
+        format!(r#"openat_into(UPPER|_, "{path}", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#);
     has_block(
         "trace",
         &upper_slots_hidden(&r.stderr),
         &[
             r#"write(1, "hello from files\n", 17) = 17"#,
-            r#"openat_into(UPPER|_, "/tmp/e2e-decode.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
-            r#"openat_into(UPPER|_, "tmp/e2e-decode.txt", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#,
+            &root,
+            &format!(
+                r#"openat_into(UPPER|_, "{rel}", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#
+            ),
             "close(UPPER|_) = 0",
             r#"write(3, "tracing works\n", 14) = 14"#,
             "close(3) = 0",
-            r#"openat_into(UPPER|_, "/tmp/e2e-decode.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
-            r#"openat_into(UPPER|_, "tmp/e2e-decode.txt", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#,
+            &root,
+            &format!(r#"openat_into(UPPER|_, "{rel}", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#),
             "close(UPPER|_) = 0",
             r#"read(3, "tracing works\n", 14) = 14"#,
             r#"read(3, "", 32) = 0"#,
@@ -77,12 +95,15 @@ fn strace_decodes_file_calls() -> Result<(), String> {
 
 /// A failing call prints `-1 ENAME (text)`, and the program still gets its error.
 fn strace_shows_errors_by_name() -> Result<(), String> {
-    let r = run(&["strace", "-e", FILE_CALLS, "files", "/tmp/e2e-errors.txt"])?;
+    let (path, rel) = scratch("e2e-errors.txt")?;
+    let r = run(&["strace", "-e", FILE_CALLS, "files", &path])?;
     has_block(
         "trace",
         &upper_slots_hidden(&r.stderr),
         &[
-            r#"openat_into(UPPER|_, "tmp/e2e-errors.txt.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#,
+            &format!(
+                r#"openat_into(UPPER|_, "{rel}.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#
+            ),
             "close(UPPER|_) = 0",
             r#"write(1, "missing: entity not found\n", 26) = 26"#,
         ],
@@ -93,14 +114,12 @@ fn strace_shows_errors_by_name() -> Result<(), String> {
 /// `-e trace=openat_into,close` goes to the kernel's syscall filter: the trace is exactly
 /// those calls of the program, between its exec line and its exit line.
 fn strace_filter_shows_only_chosen_calls() -> Result<(), String> {
-    let r = run(&[
-        "strace",
-        "-e",
-        "trace=openat_into,close",
-        "files",
-        "/tmp/e2e-filter.txt",
-    ])?;
+    let (path, rel) = scratch("e2e-filter.txt")?;
+    let r = run(&["strace", "-e", "trace=openat_into,close", "files", &path])?;
     equal("exit code", r.code()?, 0)?;
+    let root = |path: &str| {
+        format!(r#"openat_into(UPPER|_, "{path}", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#)
+    };
     lines(
         "trace",
         &upper_slots_hidden(&r.stderr),
@@ -110,16 +129,20 @@ fn strace_filter_shows_only_chosen_calls() -> Result<(), String> {
             "close(UPPER|_) = 0",
             "close(UPPER|_) = 0",
             "close(UPPER|_) = 0",
-            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
-            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#,
+            &root(&path),
+            &format!(
+                r#"openat_into(UPPER|_, "{rel}", O_WRONLY|O_CLOEXEC|O_CREAT|O_TRUNC|0644, 0, 3) = 3"#
+            ),
             "close(UPPER|_) = 0",
             "close(3) = 0",
-            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
-            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#,
+            &root(&path),
+            &format!(r#"openat_into(UPPER|_, "{rel}", O_RDONLY|O_CLOEXEC, 0, 3) = 3"#),
             "close(UPPER|_) = 0",
             "close(3) = 0",
-            r#"openat_into(UPPER|_, "/tmp/e2e-filter.txt.missing", O_CLOEXEC|O_DIRECTORY, 0, UPPER|_) = UPPER|_"#,
-            r#"openat_into(UPPER|_, "tmp/e2e-filter.txt.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#,
+            &root(&format!("{path}.missing")),
+            &format!(
+                r#"openat_into(UPPER|_, "{rel}.missing", O_RDONLY|O_CLOEXEC, 0, 3) = -1 ENOENT (No such file or directory)"#
+            ),
             "close(UPPER|_) = 0",
             "+++ exited with 0 +++",
         ],
@@ -194,7 +217,8 @@ fn strace_reports_fault() -> Result<(), String> {
 
 /// `-o FILE` puts the whole trace into a file in ramfs and nothing on stderr.
 fn strace_writes_trace_to_file() -> Result<(), String> {
-    let path = "/tmp/e2e-trace.txt";
+    let (path, _) = scratch("e2e-trace.txt")?;
+    let path = path.as_str();
     let r = run(&["strace", "-o", path, "exitcode", "1"])?;
     equal("exit code", r.code()?, 1)?;
     equal("stderr", r.stderr.as_str(), "")?;
@@ -471,8 +495,9 @@ fn strace_follows_threads() -> Result<(), String> {
 /// `strace -ff -o PREFIX`: one file `PREFIX.PID` per process with that process's lines and
 /// exit, unprefixed, and nothing on stderr.
 fn strace_writes_file_per_process() -> Result<(), String> {
-    let (dir, name) = ("/tmp", "e2e-ff");
-    let prefix = format!("{dir}/{name}");
+    let name = "e2e-ff";
+    let (prefix, _) = scratch(name)?;
+    let dir = scratch_dir()?;
     let r = run(&[
         "strace",
         "-ff",
@@ -485,7 +510,7 @@ fn strace_writes_file_per_process() -> Result<(), String> {
     equal("exit code", r.code()?, 5)?;
     equal("stderr", r.stderr.as_str(), "")?;
     let mut files: Vec<(u32, String)> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))? {
+    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
         let entry = entry.map_err(|e| format!("{dir}: {e}"))?;
         let file = entry.file_name().to_string_lossy().into_owned();
         let Some(pid) = file.strip_prefix(&format!("{name}.")) else {
