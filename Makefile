@@ -134,7 +134,8 @@ e2e: $(if $(KERNEL_BIN),,kernel) base userspace
 ## gdb: Debian's gdb on gdbdemo under gdbserver in the image (interactive)
 gdb: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/gdb.sh
-## gdb-test: gdb in batch mode: break, bt, registers, print, set var, step, memory, watch, exit
+## gdb-test: gdb in batch mode: break, bt, registers, print, set var, step, memory, watch, ymm,
+## exit; then detach, kill and Ctrl-C sessions
 gdb-test: $(if $(KERNEL_BIN),,kernel) base userspace
 	ci/gdb.sh --test
 ## demo: the main job: real programs under strace and regs in the Redox image

@@ -73,7 +73,6 @@ done
 boot_rc=0
 wait "$boot" || boot_rc=$?
 trap - EXIT
-tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
 
 passed=0
 failed=0

@@ -395,6 +395,23 @@ fn tracee_ends_with(what: &str, lines: &[String], want: &[&str]) -> Result<(), S
     ends_with(what, &lines.join("\n"), want)
 }
 
+/// How each of `forktree`'s three processes (first, middle, last) ends under `strace -f`: its
+/// last write and its exit.
+const FORKTREE_ENDS: [[&str; 2]; 3] = [
+    [
+        r#"write(1, "first: exit status: 4\n", 22) = 22"#,
+        "+++ exited with 5 +++",
+    ],
+    [
+        r#"write(1, "middle: exit status: 3\n", 23) = 23"#,
+        "+++ exited with 4 +++",
+    ],
+    [
+        r#"write(1, "exiting with 3\n", 15) = 15"#,
+        "+++ exited with 3 +++",
+    ],
+];
+
 /// `strace -f` of three processes in a line, each made by fork + exec (`forktree`, which runs
 /// `forktree middle`, which runs `exitcode 3`): every process is followed from its fork
 /// through its exec to its exit, its lines prefixed with its pid (none for the first), each
@@ -426,30 +443,13 @@ fn strace_follows_fork_exec_tree() -> Result<(), String> {
         (Some(m), Some(l)) if m != l => {}
         other => return Err(format!("tracee labels {labels:?}: pids {other:?}")),
     }
-    tracee_ends_with(
-        "first process",
-        lines_of(&tracees, first)?,
-        &[
-            r#"write(1, "first: exit status: 4\n", 22) = 22"#,
-            "+++ exited with 5 +++",
-        ],
-    )?;
-    tracee_ends_with(
-        "middle process",
-        lines_of(&tracees, middle)?,
-        &[
-            r#"write(1, "middle: exit status: 3\n", 23) = 23"#,
-            "+++ exited with 4 +++",
-        ],
-    )?;
-    tracee_ends_with(
-        "last process",
-        lines_of(&tracees, last)?,
-        &[
-            r#"write(1, "exiting with 3\n", 15) = 15"#,
-            "+++ exited with 3 +++",
-        ],
-    )
+    for ((what, label), want) in [("first", first), ("middle", middle), ("last", last)]
+        .into_iter()
+        .zip(&FORKTREE_ENDS)
+    {
+        tracee_ends_with(&format!("{what} process"), lines_of(&tracees, label)?, want)?;
+    }
+    Ok(())
 }
 
 /// `strace -f` of a program with three threads: each thread is followed from its first
@@ -527,34 +527,12 @@ fn strace_writes_file_per_process() -> Result<(), String> {
         let pids: Vec<u32> = files.iter().map(|(pid, _)| *pid).collect();
         return Err(format!("files for pids {pids:?}, expected three"));
     };
-    for (what, text, want) in [
-        (
-            "first",
-            first,
-            [
-                r#"write(1, "first: exit status: 4\n", 22) = 22"#,
-                "+++ exited with 5 +++",
-            ],
-        ),
-        (
-            "middle",
-            middle,
-            [
-                r#"write(1, "middle: exit status: 3\n", 23) = 23"#,
-                "+++ exited with 4 +++",
-            ],
-        ),
-        (
-            "last",
-            last,
-            [
-                r#"write(1, "exiting with 3\n", 15) = 15"#,
-                "+++ exited with 3 +++",
-            ],
-        ),
-    ] {
+    for ((what, text), want) in [("first", first), ("middle", middle), ("last", last)]
+        .into_iter()
+        .zip(&FORKTREE_ENDS)
+    {
         let text_lines: Vec<String> = text.lines().map(str::to_string).collect();
-        tracee_ends_with(&format!("{what} process's file"), &text_lines, &want)?;
+        tracee_ends_with(&format!("{what} process's file"), &text_lines, want)?;
         if let Some(line) = text.lines().find(|l| l.starts_with('[')) {
             return Err(format!("{what} process's file has a prefixed line: {line}"));
         }
