@@ -167,6 +167,11 @@ impl Session {
     }
 }
 
+// trace-core checks user addresses (regs, watchpoints) against its own copy of the kernel's
+// end of user space.
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(trace_core::regs::USER_END == crate::USER_END_OFFSET);
+
 /// What a CPU keeps of the session of the context it runs, beside `PercpuBlock::ptrace_flags`.
 #[derive(Debug)]
 pub struct PerCpu {
@@ -404,9 +409,10 @@ pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
 fn step_over_syscall(token: &mut CleanLockToken) {
     #[cfg(target_arch = "x86_64")]
     {
-        const TRAP_FLAG: usize = 1 << 8;
         let ip = match context::current().read(token.token()).regs() {
-            Some(regs) if regs.iret.rflags & TRAP_FLAG != 0 => regs.instr_pointer(),
+            Some(regs) if regs.iret.rflags & crate::arch::flags::FLAG_SINGLESTEP != 0 => {
+                regs.instr_pointer()
+            }
             _ => return,
         };
         stop_current(Stop::SingleStep { ip }, token);
@@ -546,15 +552,7 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
     let Some(parent) = context::current().read(token.token()).ptrace.clone() else {
         return Ok(());
     };
-    // Watchpoints are not inherited: they name addresses of the creator's code and data.
-    let inherited = SessionState::inherit(&parent.state.lock(token.token()));
-    let session = Session::new(child, parent.kill_on_close, inherited);
-    let session = attach_session(child, session, token)?;
-
-    let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
-    parent.clones.lock(token.token()).push((number, session));
-    let pid = child.read(token.token()).pid;
-    let (_, killed) = stop_here(Stop::Clone { number, pid }, token);
+    let (number, _, killed) = follow_clone(&parent, child, token)?;
     if killed {
         // Killed inside `new-context`: nobody will ever get the new context's handle. Unless the
         // tracer took it (then it holds its session), it would sit unstarted forever, so the
@@ -567,6 +565,44 @@ pub fn context_created(child: &Arc<ContextLock>, token: &mut CleanLockToken) -> 
         return Err(Error::new(EINTR));
     }
     Ok(())
+}
+
+/// Gives `child` a session inheriting `parent`'s armed stops, filter and `O_EXCL` setting (not
+/// its watchpoints: they name addresses of the creator's code and data), queues it for the
+/// tracer as clone `number`, and stops the current context (the creator) with the clone event.
+/// Returns the number, the new session, and whether the creator was killed at that stop.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+/// RETURNS: `attach_session`'s errors (`EBUSY` when `child` already has a tracer).
+fn follow_clone(
+    parent: &Session,
+    child: &Arc<ContextLock>,
+    token: &mut CleanLockToken,
+) -> Result<(usize, Arc<Session>, bool)> {
+    let inherited = SessionState::inherit(&parent.state.lock(token.token()));
+    let session = Session::new(child, parent.kill_on_close, inherited);
+    let session = attach_session(child, session, token)?;
+    let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
+    parent
+        .clones
+        .lock(token.token())
+        .push((number, Arc::clone(&session)));
+    let pid = child.read(token.token()).pid;
+    let (_, killed) = stop_here(Stop::Clone { number, pid }, token);
+    Ok((number, session, killed))
+}
+
+/// Whether `context` never ran: not yet started, and never switched to. `try_stop_context`
+/// parks a context that is running on another CPU as "not yet started" while it waits for it
+/// to leave the CPU; that one did run.
+fn never_ran(context: &Context) -> bool {
+    context.switch_time == 0
+        && matches!(
+            context.status,
+            Status::HardBlocked {
+                reason: HardBlockedReason::NotYetStarted
+            }
+        )
 }
 
 /// Removes `number` from the clones waiting to be taken, if it still is.
@@ -589,13 +625,7 @@ fn take_clone_number(
 fn discard_unstarted(child: &Arc<ContextLock>, token: &mut CleanLockToken) {
     {
         let mut context = child.write(token.token());
-        let unstarted = matches!(
-            context.status,
-            Status::HardBlocked {
-                reason: HardBlockedReason::NotYetStarted
-            }
-        );
-        if !unstarted || context.ptrace.is_some() {
+        if !never_ran(&context) || context.ptrace.is_some() {
             return;
         }
         context.status = Status::Dead { excp: None };
@@ -789,9 +819,8 @@ fn read_events(
 
 /// Runs `update` under the tracee's context lock, where context switches read the session's
 /// filter mask and debug registers, then switches a tracee running on another CPU out once so
-/// that CPU reloads them. A stopped tracee picks them up when it leaves its stop.
-///
-/// RETURNS: `ESRCH` when the tracee has exited.
+/// that CPU reloads them. A stopped tracee picks them up when it leaves its stop. (The part's
+/// handle holds the tracee's context, so `ESRCH` cannot happen while it is open.)
 fn publish(session: &Session, token: &mut CleanLockToken, update: impl FnOnce()) -> Result<()> {
     let tracee = session.tracee()?;
     let running = {
@@ -808,7 +837,7 @@ fn publish(session: &Session, token: &mut CleanLockToken, update: impl FnOnce())
 /// The filter's `write`: replaces the set of syscalls that stop (`SyscallFilter::parse`).
 /// Takes effect at the tracee's next syscall, also when written at a stop.
 ///
-/// RETURNS: `EINVAL` for a malformed set, `ESRCH` when the tracee has exited.
+/// RETURNS: `EINVAL` for a malformed set.
 fn write_filter(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
     let mut raw = [0_u8; FILTER_MAX * 8];
     let raw = raw.get_mut(..buf.len()).ok_or(Error::new(EINVAL))?;
@@ -842,7 +871,7 @@ fn read_filter(session: &Session, buf: UserSliceWo, token: &mut CleanLockToken) 
 /// The watch part's `write`: four slots (`trace_core::watch`), replacing the tracee's
 /// watchpoints; all slots off removes them.
 ///
-/// RETURNS: `EINVAL` for a bad size or slot, `ESRCH` when the tracee has exited.
+/// RETURNS: `EINVAL` for a bad size or slot.
 #[cfg(target_arch = "x86_64")]
 fn write_watches(session: &Session, buf: UserSliceRo, token: &mut CleanLockToken) -> Result<usize> {
     use trace_core::watch::{Watchpoints, WATCH_SIZE};
@@ -898,7 +927,7 @@ pub fn fevent(handle: &Handle, token: &mut CleanLockToken) -> EventFlags {
 /// nothing was armed, with no watchpoints, or, for an `O_EXCL` session, is killed so a traced
 /// sandbox cannot run on untraced. Closing a part changes nothing.
 ///
-/// CONTEXT: takes the tracee's lock, then the session lock.
+/// CONTEXT: takes the clones lock, then the session lock, then the tracee's lock.
 pub fn close(handle: Handle, token: &mut CleanLockToken) {
     if handle.part == Part::Events {
         end_session(handle.session, token);
@@ -919,15 +948,15 @@ fn end_session(session: Arc<Session>, token: &mut CleanLockToken) {
         // A stopped tracee clears TF itself when it leaves its stop.
         (wake, stepping && !wake)
     };
+    let mut switched_out = false;
     if let Some(tracee) = session.tracee.upgrade() {
         let mut context = loop {
             let context = tracee.write(token.token());
             // try_stop_context (a regs write, or `write` re-arming it) parks a context that is
             // running on another CPU as "not yet started" while it waits for it to leave the
             // CPU, then restores the old status. Read through that, the kill would be skipped
-            // (or its wakeup lost to the restore): wait until the parking is over. A context
-            // that never started has never been switched to.
-            let parked = context.switch_time != 0
+            // (or its wakeup lost to the restore): wait until the parking is over.
+            let parked = !never_ran(&context)
                 && matches!(
                     context.status,
                     Status::HardBlocked {
@@ -948,13 +977,7 @@ fn end_session(session: Arc<Session>, token: &mut CleanLockToken) {
             context.ptrace = None;
         }
         // A context that never started has nothing to kill: it never runs.
-        let started = !matches!(
-            context.status,
-            Status::Dead { .. }
-                | Status::HardBlocked {
-                    reason: HardBlockedReason::NotYetStarted
-                }
-        );
+        let started = !never_ran(&context) && !context.status.is_dead();
         if session.kill_on_close && started {
             // Marked before it is woken, so it exits from its stop instead of resuming.
             context.being_sigkilled = true;
@@ -967,14 +990,18 @@ fn end_session(session: Arc<Session>, token: &mut CleanLockToken) {
                 // Running on another CPU, whose per-CPU copies of the armed stops and of the
                 // kill flag are refreshed only at a context switch: force one, so that it does
                 // not run on untraced until its next tick.
-                let _ = crate::scheme::proc::try_stop_context(tracee, token, |_, _| Ok(()));
+                let _ = switch_out(tracee, unstep, token);
+                switched_out = true;
             }
         }
     }
     if wake {
         session.tracee_wait.notify(token);
     }
-    if unstep && let Some(tracee) = session.tracee.upgrade() {
+    if unstep
+        && !switched_out
+        && let Some(tracee) = session.tracee.upgrade()
+    {
         let _ = switch_out(tracee, true, token);
     }
 }

@@ -52,9 +52,11 @@ impl PerCpu {
 /// CONTEXT: the caller holds the next context's lock.
 #[inline(always)]
 pub fn switched_to(percpu: &PerCpu, next: Option<&DebugRegs>) {
-    let dr7 = next.map_or(0, |regs| regs.dr7.load(Ordering::Relaxed));
-    if dr7 != 0 {
-        load(next, dr7);
+    let next = next.map(|regs| (regs, regs.dr7.load(Ordering::Relaxed)));
+    if let Some((regs, dr7)) = next
+        && dr7 != 0
+    {
+        load(regs, dr7);
         percpu.live.set(true);
     } else if percpu.live.get() {
         // SAFETY: disabling every breakpoint has no other effect.
@@ -64,13 +66,10 @@ pub fn switched_to(percpu: &PerCpu, next: Option<&DebugRegs>) {
 }
 
 #[cold]
-fn load(regs: Option<&DebugRegs>, dr7: u64) {
-    let Some(regs) = regs else {
-        return;
-    };
+fn load(regs: &DebugRegs, dr7: u64) {
     let [a0, a1, a2, a3] = &regs.addresses;
     // SAFETY: the addresses were validated as user addresses and DR7 was computed from validated
-    // slots (local enables, R/W and LEN fields only); a hit raises #DB, which `take_hit` handles.
+    // slots (local enables, R/W and LEN fields only); a hit raises #DB, which `ptrace::debug_trap` handles.
     unsafe {
         asm!(
             "mov dr0, {}", "mov dr1, {}", "mov dr2, {}", "mov dr3, {}", "mov dr7, {}",

@@ -13,16 +13,12 @@
 //! The decisions are `trace_core::follow`'s; this module adapts them to contexts and sessions.
 
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
 
-use trace_core::{
-    follow::{after_clone, on_start, AfterClone, OnStart, Starting},
-    SessionState, Stop,
-};
+use trace_core::follow::{after_clone, on_start, AfterClone, OnStart, Starting};
 
-use super::{armed_here, attach_session, discard_unstarted, stop_here, take_clone_number, Session};
+use super::{armed_here, discard_unstarted, follow_clone, never_ran, take_clone_number};
 use crate::{
-    context::{self, context::HardBlockedReason, ContextLock, Status},
+    context::{self, ContextLock},
     sync::CleanLockToken,
     syscall::{
         error::{Error, Result, EBUSY, ESRCH},
@@ -53,38 +49,20 @@ pub fn context_starting(child: &Arc<ContextLock>, token: &mut CleanLockToken) ->
     let starting = {
         let context = child.read(token.token());
         Starting {
-            // try_stop_context parks a running context as "not yet started" for a moment; one
-            // that was ever switched to is not unstarted.
-            unstarted: context.switch_time == 0
-                && matches!(
-                    context.status,
-                    Status::HardBlocked {
-                        reason: HardBlockedReason::NotYetStarted
-                    }
-                ),
+            unstarted: never_ran(&context),
             traced: context.ptrace.is_some(),
         }
     };
     if on_start(parent.armed(), starting) == OnStart::Leave {
         return Ok(());
     }
-    // The parent's armed stops and filter; not its watchpoints (the creator's addresses).
-    let inherited = SessionState::inherit(&parent.state.lock(token.token()));
-    let session = Session::new(child, parent.kill_on_close, inherited);
-    let session = match attach_session(child, session, token) {
-        Ok(session) => session,
+    let (number, session) = match follow_clone(&parent, child, token) {
+        // Killed at the stop: the start still goes on (see above).
+        Ok((number, session, _)) => (number, session),
         // Someone attached since we looked: theirs, not a clone.
         Err(error) if error.errno == EBUSY => return Ok(()),
         Err(error) => return Err(error),
     };
-
-    let number = parent.next_clone.fetch_add(1, Ordering::Relaxed);
-    parent
-        .clones
-        .lock(token.token())
-        .push((number, Arc::clone(&session)));
-    let pid = child.read(token.token()).pid;
-    stop_here(Stop::Clone { number, pid }, token);
 
     let still_traced = child
         .read(token.token())
