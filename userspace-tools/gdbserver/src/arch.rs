@@ -18,7 +18,7 @@ pub const CORE_SIZE: usize = 0x218;
 /// gdb's register number of `ymm0h` (after the 57 core + SSE registers).
 const YMM0H: usize = 57;
 /// Vector registers in 64-bit mode.
-pub const YMM_REGS: usize = 16;
+pub use redox_ptrace::regs::VECTOR_REGS as YMM_REGS;
 /// Bytes of the `g` packet: core + SSE, then the 16 upper halves.
 pub const G_SIZE: usize = CORE_SIZE + YMM_REGS * 16;
 

@@ -3,7 +3,10 @@
 
 use std::collections::VecDeque;
 
-use redox_ptrace::{regs::XsaveArea, watch::WatchSlots};
+use redox_ptrace::{
+    regs::XsaveArea,
+    watch::{WatchSlots, SLOTS},
+};
 use syscall::{FloatRegisters, IntRegisters};
 
 use crate::inferior::{Error, Halt, Inferior, Resume};
@@ -47,7 +50,7 @@ impl FakeInferior {
             killed: false,
             detached: false,
             interrupted: false,
-            watches: [None; 4],
+            watches: [None; SLOTS],
         }
     }
 

@@ -76,7 +76,9 @@ pub trait Inferior {
     fn detach(&mut self) -> Result<(), Error>;
 }
 
-/// gdb's signal number for x86 exception `vector`, as Linux would deliver it.
+/// gdb's signal number for x86 exception `vector`: Linux's for the common exceptions, not for
+/// all (Linux gives SIGBUS for 11 and 12, segment not present and stack-segment fault; here they
+/// fall under SIGSEGV).
 pub fn signal_of(vector: usize) -> u8 {
     const SIGILL: u8 = 4;
     const SIGTRAP: u8 = 5;
@@ -100,8 +102,8 @@ const RUNNING: StopSet = StopSet::BREAKPOINT
 /// gdb's number for SIGINT, what an interrupted tracee reports.
 const SIGINT: u8 = 2;
 
-/// A tracee spawned (or attached) through redox-ptrace, single-threaded: threads the tracee
-/// starts are created by procmgr and are not followed (see the library README).
+/// A tracee spawned through redox-ptrace, single-threaded: gdbserver does not arm clone stops,
+/// so the threads and forks the tracee starts run untraced.
 pub struct Traced {
     tracer: Tracer,
     /// What the last resume armed.
@@ -223,7 +225,8 @@ impl Traced {
 
     fn exit_status(&mut self) -> Result<Halt, Error> {
         let Some(pid) = self.child else {
-            // Attached, not our child: no exit code to be had.
+            // `start_traced` gives every spawned command's pid, so this is not expected; with
+            // no pid there is no exit code to be had.
             return Ok(Halt::Exited(0));
         };
         Ok(match spawn::wait_exit(pid) {

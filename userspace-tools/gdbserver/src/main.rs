@@ -2,8 +2,9 @@
 //! serves gdb's remote serial protocol on COM2 until gdb detaches, kills it, or it exits.
 //!
 //! The protocol is the `gdbstub` crate's; this program is the target glue (`target`, over the
-//! `inferior` trait) and the transport (`uart`). One thread only: threads the tracee starts
-//! are created by procmgr and are not followed.
+//! `inferior` trait) and the transport (`uart`). One thread only: the kernel can follow the
+//! threads and forks the tracee starts, but gdbserver does not arm clone stops, so it never
+//! sees them.
 
 mod arch;
 #[cfg(test)]

@@ -215,6 +215,10 @@ pub fn g_image(regs: &AvxRegs) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    // The standard-format XSAVE area (docs/abi.md): xmm at 160, XSTATE_BV at 512, the upper
+    // halves of ymm at 576, 832 bytes with AVX.
+    use redox_ptrace::regs::xsave_layout::{STATE_AVX, STATE_SSE, XMM, XSTATE_BV, YMM_HI};
+
     use super::*;
 
     fn sample() -> (IntRegisters, FloatRegisters) {
@@ -322,14 +326,6 @@ mod tests {
         assert_eq!(at(AvxRegId::YmmHi(15)), ymm(15)[16..]);
         assert_eq!(g_range(AvxRegId::YmmHi(16)), None);
     }
-
-    // The standard-format XSAVE area (docs/abi.md): xmm at 160, XSTATE_BV at 512, the upper
-    // halves of ymm at 576, 832 bytes with AVX.
-    const XMM: usize = 160;
-    const XSTATE_BV: usize = 512;
-    const YMM_HI: usize = 576;
-    const STATE_SSE: u64 = 1 << 1;
-    const STATE_AVX: u64 = 1 << 2;
 
     /// ymm`n` of [`xsave_area`]: bytes 32n, 32n+1, ...
     fn ymm(n: usize) -> [u8; 32] {

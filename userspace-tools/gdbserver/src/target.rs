@@ -57,7 +57,7 @@ pub struct GdbTarget<I: Inferior> {
     pub inferior: I,
     breakpoints: BTreeMap<usize, u8>,
     hw: HwSlots,
-    /// Set by resume/step, taken by the event loop.
+    /// Set by resume/step, taken by [`GdbTarget::report`] when the tracee halts.
     pub pending: Option<Resume>,
 }
 
@@ -841,7 +841,7 @@ mod tests {
                 Halt::Exited(0),
             ]);
             let replies = session(&mut t, &["Z2,2000,4", "vCont;c", "z2,2000,4", "vCont;c"]);
-            assert_eq!(t.inferior.watches, [None; 4], "removed again");
+            assert_eq!(t.inferior.watches, [None; SLOTS], "removed again");
             for want in ["$OK#", "watch:2000;", "$W00#"] {
                 assert!(replies.contains(want), "{want} not in {replies}");
             }

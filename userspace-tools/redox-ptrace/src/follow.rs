@@ -18,7 +18,14 @@ use core::mem::size_of;
 
 use syscall::number::SYS_CALL;
 
-use crate::mem::{read_exact, TraceeMemory};
+use crate::{
+    decode::flags::CALL_METADATA_LEN_MASK,
+    mem::{read_exact, TraceeMemory},
+};
+
+/// The syscall a process ends with: procmgr's `Exit` call is a `SYS_CALL`. A tracer with a
+/// syscall filter lets this number stop so that [`exit_request`] sees the call.
+pub const EXIT_CALL: usize = SYS_CALL;
 
 /// What a clone stop announced, relative to the tracee that stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,16 +60,25 @@ pub enum ExitStatus {
 /// procmgr's `ProcCall::Exit` (libredox's `protocol::ProcCall`), the first metadata word.
 const PROC_CALL_EXIT: u64 = 2;
 
+/// How many metadata words the `Exit` call carries: `[Exit, status]`.
+const EXIT_METADATA_WORDS: usize = 2;
+
 /// The wait status a process asks procmgr to exit with, if the syscall entry (`number`,
 /// `args`) is relibc's `Exit` call: `SYS_CALL` with two metadata words `[Exit, status]` and no
 /// payload. `status` is the exit code (low byte), or a signal number shifted left by 8 for a
 /// death by signal. `mem` is the tracee's memory (the metadata is there).
+///
+/// The caller sees the call only if it stops: a tracer that sets a syscall filter
+/// ([`crate::Tracer::set_syscall_filter`]) must let [`EXIT_CALL`] entries through it.
 pub fn exit_request(number: usize, args: [usize; 6], mem: &dyn TraceeMemory) -> Option<ExitStatus> {
     let [_fd, _payload, payload_len, flags, metadata, _] = args;
-    if number != SYS_CALL || payload_len != 0 || flags & 0xFF != 2 {
+    if number != EXIT_CALL
+        || payload_len != 0
+        || flags & CALL_METADATA_LEN_MASK != EXIT_METADATA_WORDS
+    {
         return None;
     }
-    let mut words = [0_u8; 2 * size_of::<u64>()];
+    let mut words = [0_u8; EXIT_METADATA_WORDS * size_of::<u64>()];
     read_exact(mem, metadata, &mut words).ok()?;
     let (verb, status) = words.split_at(size_of::<u64>());
     if u64::from_ne_bytes(verb.try_into().ok()?) != PROC_CALL_EXIT {

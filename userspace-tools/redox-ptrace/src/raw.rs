@@ -192,6 +192,11 @@ pub fn take_clone(trace: &TraceFd, number: usize) -> Result<TraceFd> {
         .map_err(|e| Error::os(Request::Attach, None, e))
 }
 
+/// The handle of one part of a trace session, `dup(trace, part)`; errors through `err`.
+fn trace_part(trace: &TraceFd, part: &[u8], err: impl FnOnce(Errno) -> Error) -> Result<Fd> {
+    dup_into(trace.raw(), part, fd::default_allocator()).map_err(err)
+}
+
 /// The context handle behind a trace handle: `dup(trace, "context")`.
 pub fn context_of(trace: &TraceFd) -> Result<ContextFd> {
     dup_into(
@@ -212,7 +217,7 @@ pub fn set_syscall_filter(trace: &TraceFd, filter: &SyscallFilter) -> Result<()>
     let err = |e| Error::os(Request::SetSyscallFilter, None, e);
     let mut bytes = [0_u8; FILTER_BYTES];
     let len = filter.encode(&mut bytes).map_err(err)?;
-    let part = dup_into(trace.raw(), FILTER_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, FILTER_OF_TRACE, err)?;
     let raw = bytes.get(..len).unwrap_or_default();
     syscall::write(part.raw(), raw).map(drop).map_err(err)
 }
@@ -220,7 +225,7 @@ pub fn set_syscall_filter(trace: &TraceFd, filter: &SyscallFilter) -> Result<()>
 /// The syscalls that stop: read `dup(trace, "filter")`.
 pub fn syscall_filter(trace: &TraceFd) -> Result<SyscallFilter> {
     let err = |e| Error::os(Request::GetSyscallFilter, None, e);
-    let part = dup_into(trace.raw(), FILTER_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, FILTER_OF_TRACE, err)?;
     let mut bytes = [0_u8; FILTER_BYTES];
     let len = syscall::read(part.raw(), &mut bytes).map_err(err)?;
     SyscallFilter::parse(bytes.get(..len).unwrap_or_default()).map_err(|_| Error::Protocol {
@@ -238,7 +243,7 @@ const FILTER_BYTES: usize = trace_core::filter::FILTER_MAX * size_of::<u64>();
 #[cfg(target_arch = "x86_64")]
 pub fn set_watchpoints(trace: &TraceFd, watches: &Watchpoints) -> Result<()> {
     let err = |e| Error::os(Request::SetWatchpoints, None, e);
-    let part = dup_into(trace.raw(), WATCH_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, WATCH_OF_TRACE, err)?;
     syscall::write(part.raw(), &watches.encode())
         .map(drop)
         .map_err(err)
@@ -249,7 +254,7 @@ pub fn set_watchpoints(trace: &TraceFd, watches: &Watchpoints) -> Result<()> {
 pub fn watchpoints(trace: &TraceFd) -> Result<Watchpoints> {
     use trace_core::watch::WATCH_SIZE;
     let err = |e| Error::os(Request::GetWatchpoints, None, e);
-    let part = dup_into(trace.raw(), WATCH_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, WATCH_OF_TRACE, err)?;
     let mut bytes = [0_u8; WATCH_SIZE];
     let len = syscall::read(part.raw(), &mut bytes).map_err(err)?;
     Watchpoints::parse(bytes.get(..len).unwrap_or_default()).map_err(|_| Error::Protocol {
@@ -263,7 +268,7 @@ pub fn watchpoints(trace: &TraceFd) -> Result<Watchpoints> {
 #[cfg(target_arch = "x86_64")]
 pub fn get_xsave(trace: &TraceFd) -> Result<alloc::vec::Vec<u8>> {
     let err = |e| Error::os(Request::GetXsave, None, e);
-    let part = dup_into(trace.raw(), XSAVE_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, XSAVE_OF_TRACE, err)?;
     let mut area = alloc::vec![0_u8; XSAVE_MAX];
     let len = syscall::read(part.raw(), &mut area).map_err(err)?;
     area.truncate(len);
@@ -276,7 +281,7 @@ pub fn get_xsave(trace: &TraceFd) -> Result<alloc::vec::Vec<u8>> {
 #[cfg(target_arch = "x86_64")]
 pub fn set_xsave(trace: &TraceFd, area: &[u8]) -> Result<()> {
     let err = |e| Error::os(Request::SetXsave, None, e);
-    let part = dup_into(trace.raw(), XSAVE_OF_TRACE, fd::default_allocator()).map_err(err)?;
+    let part = trace_part(trace, XSAVE_OF_TRACE, err)?;
     syscall::write(part.raw(), area).map(drop).map_err(err)
 }
 

@@ -9,8 +9,7 @@
 //!   the tracer before it execs: the tracer passes the child a `filetable` handle of its own
 //!   context, the child inserts a clone of its thread handle into the tracer's file table with
 //!   `SYS_CALL(FD | FD_CLONE)` at a slot the tracer picked, then waits on a pipe until the
-//!   tracer has attached and armed its stops. Nothing of the new program runs untraced. (Not
-//!   run on a live system yet; see the README.)
+//!   tracer has attached and armed its stops. Nothing of the new program runs untraced.
 //! - [`ForkHandoff::by_pid`] attaches to a running process: procmgr (with `patches/base`)
 //!   hands the thread handle of process `PID` to root or to a caller of the same uid and gid
 //!   at `/scheme/proc/PID/thread-0`; a dup of it is the kernel's context handle.

@@ -265,7 +265,9 @@ impl<W: Write> Printer<W> {
         self.line(id, now, &text)
     }
 
-    /// The tracee is gone; `status` from procmgr when it was our child.
+    /// The tracee is gone; `status` is how it ended: the signal of the exception that killed
+    /// it, else its procmgr wait status (from `waitpid` when it was our child, from its `Exit`
+    /// call when it was followed or attached), else unknown.
     pub fn exited(&mut self, id: TraceeId, status: ExitStatus, now: Moment) -> std::io::Result<()> {
         let Some(view) = self.tracees.remove(&id) else {
             return Ok(());

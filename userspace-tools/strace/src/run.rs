@@ -62,7 +62,7 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
     if let Some(chosen) = &opts.filter {
         let mut numbers = chosen.clone();
         if opts.follow_forks || opts.pid.is_some() {
-            numbers.push(syscall::SYS_CALL);
+            numbers.push(follow::EXIT_CALL);
         }
         let filter = SyscallFilter::only(&numbers)
             .map_err(|e| format!("-e trace=: {e} (too many system calls)"))?;

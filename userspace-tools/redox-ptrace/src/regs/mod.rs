@@ -20,6 +20,12 @@ pub use float::{FloatRegs, Mxcsr};
 pub use int::{IntRegs, Rflags};
 pub use xsave::{XsaveArea, VECTOR_REGS};
 
+/// The standard-format XSAVE layout [`XsaveArea`] reads (`docs/abi.md`): offsets and
+/// XSTATE_BV bits, for callers that build or check an area byte by byte.
+pub mod xsave_layout {
+    pub use trace_core::xsave::{STATE_AVX, STATE_SSE, XMM, XSTATE_BV, YMM_HI};
+}
+
 /// One gdb-style line: the name in 15 columns, the hex value in 19, then `natural`.
 pub(crate) fn line(
     f: &mut fmt::Formatter<'_>,
