@@ -9,8 +9,6 @@ source "$(dirname "$0")/lib.sh"
 # base's daemons take redox_syscall from git, as base's own workspace does.
 syscall_git=https://gitlab.redox-os.org/redox-os/syscall.git
 
-cannot() { echo "$*"; exit 1; }
-
 # gdb: make gdb-test, part of make e2e.
 for tool in gcc ar python3 gdb "$OBJCOPY" "$NM"; do
     command -v "$tool" > /dev/null || cannot "$tool is not installed"

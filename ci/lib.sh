@@ -3,6 +3,10 @@ set -euo pipefail
 
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
+# For the *-prereqs.sh scripts: print why a suite cannot run here, and exit 1.
+cannot() { echo "$*"; exit 1; }
+# Milliseconds since START (a `date +%s%N` reading).
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 project_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # upstream NAME KEY: KEY (url, commit) of patches/NAME/UPSTREAM.
@@ -24,7 +28,6 @@ export GIT_COMMITTER_NAME="redox-ptrace" GIT_COMMITTER_EMAIL="redox-ptrace@local
 IMPORT_SUBJECT="redox-ptrace: add kernel sources"
 APPLIED_MARK=redox-ptrace-applied
 
-kgit() { git -C "$KTREE" "$@"; }
 # A local path that exists, or a git remote that answers within 10 s.
 reachable() {
     [ -e "$1" ] || timeout 10 git ls-remote -q "$1" HEAD > /dev/null 2>&1

@@ -29,8 +29,6 @@ serial2=()
 [ -z "$GDB_PORT" ] || serial2=(-serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off,nodelay=on")
 log="${QEMU_LOG:-$BUILD/qemu.log}"
 
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-
 # -vga none: with a VGA BIOS the bootloader waits for a key in its video mode menu.
 # QEMU's exit status: 0 from a power-off (the image's init always powers off; the runner when
 # all passed), or 2 × failed + 1 through the debug-exit device (port 0xf4, see

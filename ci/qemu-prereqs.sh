@@ -9,9 +9,6 @@ source "$(dirname "$0")/lib.sh"
 : "${BOOTLOADER_SRC:=$(upstream bootloader url)}"
 : "${REDOXFS_AR:=$BUILD/tools/bin/redoxfs-ar}"
 
-cannot() { echo "$*"; exit 1; }
-
-
 command -v "$QEMU" > /dev/null || cannot "$QEMU is not installed"
 
 toolchain=$(sed -n 's/^RUSTUP_TOOLCHAIN=//p' <<< "${RUST_ENV// /$'\n'}")

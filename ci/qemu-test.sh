@@ -10,5 +10,5 @@ t0=$(date +%s%N)
 "$here/build-runner.sh"
 bootloader=$("$here/build-bootloader.sh")
 disk=$(KERNEL_BIN="$KERNEL_BIN" "$here/mkimage.sh" "$bootloader")
-echo "image build $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+echo "image build $(ms_since "$t0") ms"
 "$here/qemu-boot.sh" "$disk"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 start=$(date +%s%N)
 "$project_root/ci/run-image.sh" rine-compare "$project_root/ci/rine-compare.commands"
-note "image packing, boot and run in QEMU: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+note "image packing, boot and run in QEMU: $(ms_since "$start") ms"
 
 RINE_QEMU_LOG="$BUILD/image-rine-compare/serial.log" RINE_REDOX_BIN="$BUILD/redox-bin" \
     cargo +stable test --release --quiet \
