@@ -100,6 +100,13 @@ pub fn clock_bytes(clock: usize) -> Result<[u8; 16]> {
     Ok(out)
 }
 
+/// Copies as much of `from` as fits into `buf`; returns how much that was.
+pub fn copy_prefix(buf: &mut [u8], from: &[u8]) -> usize {
+    let n = buf.len().min(from.len());
+    buf[..n].copy_from_slice(&from[..n]);
+    n
+}
+
 /// Whether a `read` on a stream (pipe, inherited stdio, console) would wait for data now.
 pub fn would_block(handle: &Handle) -> bool {
     use std::os::fd::AsFd;
@@ -139,20 +146,17 @@ pub fn read(handle: &mut Handle, buf: &mut [u8], meta: &[u8]) -> Result<usize> {
             .map_err(from_io),
         Handle::Time(clock) => {
             let bytes = clock_bytes(*clock)?;
-            let n = buf.len().min(bytes.len());
-            buf[..n].copy_from_slice(&bytes[..n]);
+            let n = copy_prefix(buf, &bytes);
             Ok(n)
         }
         Handle::FileTable { snapshot, pos } => {
             let rest = snapshot.get(*pos..).unwrap_or_default();
-            let n = buf.len().min(rest.len());
-            buf[..n].copy_from_slice(&rest[..n]);
+            let n = copy_prefix(buf, rest);
             *pos += n;
             Ok(n)
         }
         Handle::Proc => {
-            let n = buf.len().min(meta.len());
-            buf[..n].copy_from_slice(&meta[..n]);
+            let n = copy_prefix(buf, meta);
             Ok(n)
         }
         Handle::SchemeRoot(_)

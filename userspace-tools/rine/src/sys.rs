@@ -331,9 +331,7 @@ impl Machine {
             Handle::Fork(id, crate::fork::ForkPart::Proc) => {
                 let id = *id;
                 let meta = self.fork_meta(id)?;
-                let n = buf.len().min(meta.len());
-                buf[..n].copy_from_slice(&meta[..n]);
-                n
+                files::copy_prefix(&mut buf, &meta)
             }
             // The grant list: rine's programs have no scheme-shared grants to carry over.
             Handle::AddrSpace => 0,
@@ -345,9 +343,7 @@ impl Machine {
                 let regs = self.child.regs().map_err(|_| err(syscall::ESRCH))?;
                 let mut env = regs.fs_base.to_le_bytes().to_vec();
                 env.extend(regs.gs_base.to_le_bytes());
-                let n = buf.len().min(env.len());
-                buf[..n].copy_from_slice(&env[..n]);
-                n
+                files::copy_prefix(&mut buf, &env)
             }
             h => files::read(h, &mut buf, &meta)?,
         };
