@@ -25,12 +25,13 @@ use syscall::{
     data::Event, flag::PtraceFlags, EventFlags, GlobalSchemes, EAGAIN, ENOSYS, ESRCH, O_NONBLOCK,
     O_RDWR, SYS_WRITE,
 };
-use trace_core::{Stop, TraceEvent};
+use trace_core::Stop;
 
 use crate::{
     child::{self, Child},
     harness::{Errno, Failure},
     sys::{self, Fd},
+    tests::trace::{next_stop, resume},
 };
 
 const ROUNDS: usize = 9;
@@ -141,17 +142,6 @@ fn traced_loop(filtered: usize) -> ! {
     child::exit()
 }
 
-fn read_stop(trace: &Fd) -> sys::Result<Stop> {
-    let mut buf = [0; TraceEvent::SIZE];
-    let len = sys::read(trace, &mut buf)?;
-    TraceEvent::from_bytes(buf.get(..len).unwrap_or(&[]))?.decode()
-}
-
-fn resume(trace: &Fd, flags: PtraceFlags) -> Result<(), Failure> {
-    sys::write(trace, &flags.bits().to_ne_bytes())?;
-    Ok(())
-}
-
 /// The child's exit is a write to its own status handle.
 fn is_exit_call(stop: &Stop) -> bool {
     matches!(
@@ -179,7 +169,7 @@ fn traced_round(
     }
     child.start()?;
     loop {
-        let stop = read_stop(&trace)?;
+        let stop = next_stop(&trace)?;
         let exiting = is_exit_call(&stop);
         resume(&trace, if exiting { PtraceFlags::empty() } else { BOTH })?;
         if exiting {
@@ -261,7 +251,7 @@ pub fn mem_read() -> Result<(), Failure> {
     let trace = child.open("trace")?;
     resume(&trace, PtraceFlags::PTRACE_STOP_PRE_SYSCALL)?;
     child.start()?;
-    let stop = read_stop(&trace)?;
+    let stop = next_stop(&trace)?;
     check_eq!(is_exit_call(&stop), true, "stopped at the exit call");
     let mem = child.open("mem")?;
 
@@ -365,7 +355,7 @@ fn multiplexed(tracees: usize) -> Result<(), Failure> {
         // One event per stop: the tracee cannot stop again before it is resumed. An
         // edge-triggered event may come once more for a stop already read (EAGAIN), and one
         // for a tracee resumed at its exit call reads ESRCH once it is gone.
-        let stop = match read_stop(trace) {
+        let stop = match next_stop(trace) {
             Ok(stop) => stop,
             Err(error) if error.errno == EAGAIN || error.errno == ESRCH => continue,
             Err(error) => return Err(error.into()),

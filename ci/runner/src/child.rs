@@ -80,9 +80,17 @@ extern "C" fn child_main(entry: fn(usize) -> !, arg: usize) -> ! {
     entry(arg)
 }
 
-/// Never started children are redirected here when dropped, so that they end cleanly.
-fn exit_at_once(_: usize) -> ! {
+/// An entry that only exits. Never started children are redirected here when dropped, so that
+/// they end cleanly.
+pub fn exit_at_once(_: usize) -> ! {
     exit()
+}
+
+/// An entry that never ends by itself: it yields in a loop until killed.
+pub fn yield_forever(_: usize) -> ! {
+    loop {
+        sys::yield_now();
+    }
 }
 
 /// Decodes what a `status` handle reads.

@@ -13,16 +13,43 @@ use crate::{
 };
 
 const MESSAGE: &[u8] = b"grandchild";
+/// What the grandchild of [`grandchild_is_traced_from_the_start`] does: only its write.
+static WRITE_ONLY: Grandchild = Grandchild {
+    message: MESSAGE,
+    close: 0,
+};
 
-fn grandchild(_: usize) -> ! {
-    let _ = sys::write(child::given(0), MESSAGE);
+/// What the grandchild [`spawn_grandchild`] spawns does: writes `message` to its own first fd,
+/// closes `close` unless it is 0, then exits.
+pub(super) struct Grandchild {
+    pub(super) message: &'static [u8],
+    pub(super) close: usize,
+}
+
+impl Grandchild {
+    /// The argument for [`spawn_grandchild`] (and so for [`grandchild`]): the address of this
+    /// plan, which every child shares, as all run in the runner's address space.
+    pub(super) fn arg(&'static self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+fn grandchild(plan: usize) -> ! {
+    // SAFETY: `plan` comes from `Grandchild::arg`: the address of a static, in the address
+    // space this child shares with the runner.
+    let plan = unsafe { &*(plan as *const Grandchild) };
+    let _ = sys::write(child::given(0), plan.message);
+    if plan.close != 0 {
+        let _ = sys::close(plan.close);
+    }
     child::exit()
 }
 
-/// Spawns [`grandchild`] with its own first fd, waits for it, then exits.
-fn spawn_grandchild(_: usize) -> ! {
+/// Spawns a grandchild doing what `plan` (from [`Grandchild::arg`]) says, with its own first
+/// fd, waits for it, then exits.
+pub(super) fn spawn_grandchild(plan: usize) -> ! {
     let run = || -> sys::Result<()> {
-        let mut grandchild = Child::new(grandchild, 0)?;
+        let mut grandchild = Child::new(grandchild, plan)?;
         grandchild.give(child::given(0))?;
         grandchild.start()?;
         grandchild.wait_exit().map(drop)
@@ -31,23 +58,16 @@ fn spawn_grandchild(_: usize) -> ! {
     child::exit()
 }
 
-/// Verifies that a context created by a tracee is traced from its first instruction by the
-/// same tracer, which sees every one of its syscalls, while the creator goes on.
-pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
-    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
-    let mut child = Child::new(spawn_grandchild, 0)?;
-    child.give(&writer)?;
-    child.give_as(proc_root, proc_root)?;
-    let parent = sys::openat(
-        child.context_fd(),
-        "trace",
-        syscall::O_RDWR | syscall::O_NONBLOCK,
-    )?;
-    resume(&parent, armed)?;
-    child.start()?;
-
+/// Serves the tracee behind the non-blocking `parent` and the one clone it reports until both
+/// are gone, resuming every stop with `armed`. A clone stop of the parent's is taken through
+/// `on_clone` (given `parent` and the clone's number), which returns the clone's trace handle.
+/// Returns that handle (if any) and the clone's syscall entries as (number, first argument).
+/// Any other stop fails, as does making no progress for [`child::WAIT_TIMEOUT`].
+pub(super) fn follow_one_clone(
+    parent: &Fd,
+    armed: PtraceFlags,
+    mut on_clone: impl FnMut(&Fd, usize) -> Result<Fd, Failure>,
+) -> Result<(Option<Fd>, Vec<(usize, usize)>), Failure> {
     let mut grandchild: Option<Fd> = None;
     let mut seen = Vec::new();
     let mut gone = [false; 2];
@@ -55,7 +75,7 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
     while gone != [true; 2] {
         let mut progress = false;
         let mut claimed = None;
-        for (index, trace) in [Some(&parent), grandchild.as_ref()].into_iter().enumerate() {
+        for (index, trace) in [Some(parent), grandchild.as_ref()].into_iter().enumerate() {
             let Some(trace) = trace else { continue };
             match next_stop(trace) {
                 Err(error) if error.errno == EAGAIN => continue,
@@ -65,10 +85,7 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
                 }
                 Err(error) => return Err(error.into()),
                 Ok(Stop::Clone { number, .. }) if index == 0 => {
-                    check_eq!(grandchild.is_none(), true, "one clone");
-                    let name = format!("clone/{}", number);
-                    claimed = Some(sys::dup(&parent, &name)?);
-                    check_errno!(sys::dup(&parent, &name).map(drop), EINVAL);
+                    claimed = Some(on_clone(parent, number)?);
                 }
                 Ok(Stop::SyscallEntry { number, args }) => {
                     if index == 1 {
@@ -90,6 +107,35 @@ pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
             sys::yield_now();
         }
     }
+    Ok((grandchild, seen))
+}
+
+/// Verifies that a context created by a tracee is traced from its first instruction by the
+/// same tracer, which sees every one of its syscalls, while the creator goes on.
+pub fn grandchild_is_traced_from_the_start() -> Result<(), Failure> {
+    let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
+    let mut child = Child::new(spawn_grandchild, WRITE_ONLY.arg())?;
+    child.give(&writer)?;
+    child.give_as(proc_root, proc_root)?;
+    let parent = sys::openat(
+        child.context_fd(),
+        "trace",
+        syscall::O_RDWR | syscall::O_NONBLOCK,
+    )?;
+    resume(&parent, armed)?;
+    child.start()?;
+
+    let mut claimed = false;
+    let (_grandchild, seen) = follow_one_clone(&parent, armed, |parent, number| {
+        check_eq!(!claimed, true, "one clone");
+        let name = format!("clone/{}", number);
+        let grandchild = sys::dup(parent, &name)?;
+        check_errno!(sys::dup(parent, &name).map(drop), EINVAL);
+        claimed = true;
+        Ok(grandchild)
+    })?;
     check_eq!(
         seen,
         [(SYS_WRITE, child::given(0)), (SYS_WRITE, child::SELF_FD)],
@@ -120,7 +166,7 @@ fn context_count() -> Result<usize, Failure> {
 }
 
 /// Creates one context through `new-context` (never started), then exits.
-fn create_context(_: usize) -> ! {
+pub(super) fn create_context(_: usize) -> ! {
     let proc_root = sys::scheme_root(GlobalSchemes::Proc);
     if let Ok(root) = proc_root {
         let _ = sys::dup(root, "new-context");

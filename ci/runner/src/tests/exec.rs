@@ -18,22 +18,41 @@ const MESSAGE: &[u8] = b"after exec";
 /// The runner changes this once the tracee has its own copy of the address space.
 static SPACE_MARK: AtomicUsize = AtomicUsize::new(1);
 
+/// What [`replace_address_space`] does with its handles to the old space and its copy.
+#[derive(Clone, Copy)]
+pub(super) enum SpaceHandles {
+    /// Leaves them open in the caller's table.
+    Keep,
+    /// Closes them before the switch.
+    Close,
+}
+
+/// Replaces the calling child's address space with a copy of the current one, as an exec does,
+/// going on at `ip` with `rsp` at `sp`; `context` is the child's own context handle. Returns
+/// only if that fails: the switch happens as the `current-addrspace` handle is closed, and
+/// that close returns at `ip`.
+pub(super) fn replace_address_space(
+    context: usize,
+    sp: usize,
+    ip: extern "C" fn() -> !,
+    handles: SpaceHandles,
+) -> sys::Result<()> {
+    let space = sys::dup(context, "addrspace")?;
+    let copy = sys::dup(&space, "exclusive")?;
+    let switch = sys::dup(context, "current-addrspace")?;
+    sys::write_usizes(&switch, &[copy.raw(), sp, ip as usize])?;
+    match handles {
+        SpaceHandles::Keep => core::mem::forget((space, copy)),
+        SpaceHandles::Close => drop((space, copy)),
+    }
+    switch.close()
+}
+
 /// Replaces its own address space with a copy of the current one, as an exec does, and goes
 /// on at [`after_exec`] on the stack whose top is `stack_top`. Its second fd is its own context
 /// handle.
 fn exec_self(stack_top: usize) -> ! {
-    let context = child::given(1);
-    let switch = || -> sys::Result<()> {
-        let space = sys::dup(context, "addrspace")?;
-        let copy = sys::dup(&space, "exclusive")?;
-        let switch = sys::dup(context, "current-addrspace")?;
-        let ip = after_exec as extern "C" fn() -> ! as usize;
-        sys::write_usizes(&switch, &[copy.raw(), stack_top, ip])?;
-        core::mem::forget((space, copy));
-        // Closing the handle switches; the close returns in after_exec.
-        switch.close()
-    };
-    let _ = switch();
+    let _ = replace_address_space(child::given(1), stack_top, after_exec, SpaceHandles::Keep);
     child::exit()
 }
 
@@ -103,17 +122,8 @@ extern "C" fn switch_repeatedly() -> ! {
     if SWITCHES_LEFT.load(Ordering::SeqCst) > 0 {
         // Decremented before the copy is made, so that the copy sees one fewer.
         SWITCHES_LEFT.fetch_sub(1, Ordering::SeqCst);
-        let switch = || -> sys::Result<()> {
-            let space = sys::dup(context, "addrspace")?;
-            let copy = sys::dup(&space, "exclusive")?;
-            let switch = sys::dup(context, "current-addrspace")?;
-            let ip = switch_repeatedly as extern "C" fn() -> ! as usize;
-            let sp = SWITCH_STACK_TOP.load(Ordering::SeqCst);
-            sys::write_usizes(&switch, &[copy.raw(), sp, ip])?;
-            drop((space, copy));
-            switch.close()
-        };
-        let _ = switch();
+        let sp = SWITCH_STACK_TOP.load(Ordering::SeqCst);
+        let _ = replace_address_space(context, sp, switch_repeatedly, SpaceHandles::Close);
         child::exit()
     }
     let _ = sys::read(child::given(1), &mut [0; 1]);

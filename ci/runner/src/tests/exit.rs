@@ -23,12 +23,6 @@ fn mark_then_exit(_: usize) -> ! {
     child::exit()
 }
 
-fn yield_forever(_: usize) -> ! {
-    loop {
-        sys::yield_now();
-    }
-}
-
 /// Verifies that an exiting tracee stops with its status before its memory and registers go,
 /// and that after it is gone every trace request is ESRCH.
 pub fn stop_comes_before_teardown() -> Result<(), Failure> {
@@ -65,7 +59,7 @@ pub fn stop_comes_before_teardown() -> Result<(), Failure> {
 /// Verifies that a running tracee killed by someone else reports its exit stop, as
 /// force-killed, without waiting in it: no tracer action is needed for it to die.
 pub fn killed_tracee_reports_exit() -> Result<(), Failure> {
-    let mut child = Child::new(yield_forever, 0)?;
+    let mut child = Child::new(child::yield_forever, 0)?;
     let trace = child.open("trace")?;
     resume(&trace, EXIT)?;
     child.start()?;

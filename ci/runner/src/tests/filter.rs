@@ -3,11 +3,14 @@
 use alloc::{format, vec::Vec};
 
 use syscall::{
-    flag::PtraceFlags, ContextStatus, GlobalSchemes, EAGAIN, EINVAL, ESRCH, SYS_CLOSE, SYS_WRITE,
+    flag::PtraceFlags, ContextStatus, GlobalSchemes, EINVAL, ESRCH, SYS_CLOSE, SYS_WRITE,
 };
 use trace_core::{filter::FILTER_ALL, filter::FILTER_MAX, Stop};
 
-use super::trace::{drain, dup_trace, next_stop, resume, spawn_traced};
+use super::{
+    clone::{follow_one_clone, spawn_grandchild, Grandchild},
+    trace::{drain, dup_trace, next_stop, resume, spawn_traced},
+};
 use crate::{
     child::{self, Child},
     harness::Failure,
@@ -29,7 +32,10 @@ fn write_close_exit(_: usize) -> ! {
 
 fn set_filter(trace: &Fd, numbers: &[u64]) -> sys::Result<usize> {
     let filter = sys::dup(trace, "filter")?;
-    let bytes: Vec<u8> = numbers.iter().flat_map(|number| number.to_ne_bytes()).collect();
+    let bytes: Vec<u8> = numbers
+        .iter()
+        .flat_map(|number| number.to_ne_bytes())
+        .collect();
     sys::write(&filter, &bytes)
 }
 
@@ -135,7 +141,10 @@ pub fn filter_reads_back_and_refuses_bad_sets() -> Result<(), Failure> {
 
     set_filter(&trace, &[9, 3, 9])?;
     check_eq!(sys::read(&filter, &mut buf)?, 16);
-    check_eq!(buf.get(..16), Some(&[3_u64.to_ne_bytes(), 9_u64.to_ne_bytes()].concat()[..]));
+    check_eq!(
+        buf.get(..16),
+        Some(&[3_u64.to_ne_bytes(), 9_u64.to_ne_bytes()].concat()[..])
+    );
     check_errno!(sys::read(&filter, &mut [0; 8]).map(drop), EINVAL);
 
     check_errno!(sys::write(&filter, &[0; 7]).map(drop), EINVAL);
@@ -149,22 +158,12 @@ pub fn filter_reads_back_and_refuses_bad_sets() -> Result<(), Failure> {
     Ok(())
 }
 
-fn grandchild(_: usize) -> ! {
-    let _ = sys::write(child::given(0), MESSAGE);
-    let _ = sys::close(BAD_FD);
-    child::exit()
-}
-
-fn spawn_grandchild(_: usize) -> ! {
-    let run = || -> sys::Result<()> {
-        let mut grandchild = Child::new(grandchild, 0)?;
-        grandchild.give(child::given(0))?;
-        grandchild.start()?;
-        grandchild.wait_exit().map(drop)
-    };
-    let _ = run();
-    child::exit()
-}
+/// What the grandchild of [`clones_inherit_the_filter`] does: writes [`MESSAGE`], closes
+/// [`BAD_FD`], exits.
+static WRITE_CLOSE: Grandchild = Grandchild {
+    message: MESSAGE,
+    close: BAD_FD,
+};
 
 /// Verifies that a context the tracee creates inherits its filter: the grandchild stops only
 /// at its close.
@@ -172,53 +171,21 @@ pub fn clones_inherit_the_filter() -> Result<(), Failure> {
     let armed = PRE | PtraceFlags::PTRACE_EVENT_CLONE;
     let (reader, writer) = sys::pipe_nonblocking()?;
     let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
-    let mut child = Child::new(spawn_grandchild, 0)?;
+    let mut child = Child::new(spawn_grandchild, WRITE_CLOSE.arg())?;
     child.give(&writer)?;
     child.give_as(proc_root, proc_root)?;
-    let parent = sys::openat(child.context_fd(), "trace", syscall::O_RDWR | syscall::O_NONBLOCK)?;
+    let parent = sys::openat(
+        child.context_fd(),
+        "trace",
+        syscall::O_RDWR | syscall::O_NONBLOCK,
+    )?;
     set_filter(&parent, &[SYS_CLOSE as u64])?;
     resume(&parent, armed)?;
     child.start()?;
 
-    let mut grandchild: Option<Fd> = None;
-    let mut seen = Vec::new();
-    let mut gone = [false; 2];
-    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
-    while gone != [true; 2] {
-        let mut progress = false;
-        let mut claimed = None;
-        for (index, trace) in [Some(&parent), grandchild.as_ref()].into_iter().enumerate() {
-            let Some(trace) = trace else { continue };
-            match next_stop(trace) {
-                Err(error) if error.errno == EAGAIN => continue,
-                Err(error) if error.errno == ESRCH => {
-                    gone[index] = true;
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
-                Ok(Stop::Clone { number, .. }) if index == 0 => {
-                    claimed = Some(sys::dup(&parent, &format!("clone/{}", number))?);
-                }
-                Ok(Stop::SyscallEntry { number, args }) => {
-                    if index == 1 {
-                        seen.push((number, args[0]));
-                    }
-                }
-                Ok(other) => fail!("unexpected stop {:?}", other),
-            }
-            resume(trace, armed)?;
-            progress = true;
-        }
-        if claimed.is_some() {
-            grandchild = claimed;
-        }
-        if !progress {
-            if sys::monotonic()? > deadline {
-                fail!("timed out; grandchild syscalls so far: {:?}", seen);
-            }
-            sys::yield_now();
-        }
-    }
+    let (grandchild, seen) = follow_one_clone(&parent, armed, |parent, number| {
+        Ok(sys::dup(parent, &format!("clone/{}", number))?)
+    })?;
     check_eq!(grandchild.is_some(), true, "the clone was reported");
     check_eq!(seen, [(SYS_CLOSE, BAD_FD)], "the grandchild's stops");
     check_eq!(child.wait_exit()?, ContextStatus::Dead);

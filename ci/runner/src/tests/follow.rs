@@ -10,7 +10,7 @@ use super::trace::{drain, next_stop, resume};
 use crate::{
     child::{self, Child},
     harness::Failure,
-    sys,
+    sys::{self, Fd},
 };
 
 const MESSAGE: &[u8] = b"started";
@@ -30,16 +30,29 @@ fn start_given(_: usize) -> ! {
     child::exit()
 }
 
+/// Makes the context for the tracee to start and that tracee (not yet started): returns the
+/// reading end of a fresh pipe, its writer, the new context (running [`write_message`] with
+/// the writer as its first fd), the new context's `start` handle, and the tracee (running
+/// [`start_given`] with that handle as its first fd). In the order made, so that a test
+/// holding them all drops them in the reverse.
+fn made_and_starter() -> Result<(Fd, Fd, Child, Fd, Child), Failure> {
+    let (reader, writer) = sys::pipe_nonblocking()?;
+    let mut made = Child::new(write_message, 0)?;
+    made.give(&writer)?;
+    let start = made.open("start")?;
+    let mut starter = Child::new(start_given, 0)?;
+    starter.give(&start)?;
+    Ok((reader, writer, made, start, starter))
+}
+
 /// Verifies that a never-run context a tracee starts, made by someone else (the runner, in
 /// procmgr's place, attributes written), is reported as a clone carrying its pid while still
 /// unstarted, and is traced from its first instruction.
 pub fn started_context_is_traced_from_the_start() -> Result<(), Failure> {
     let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
-    let (reader, writer) = sys::pipe_nonblocking()?;
     let proc_root = sys::scheme_root(GlobalSchemes::Proc)?;
-
-    let mut made = Child::new(write_message, 0)?;
-    made.give(&writer)?;
+    let (reader, _writer, mut made, _start, mut starter) = made_and_starter()?;
+    // Read when the starter writes `start`: what the clone stop reports.
     let attrs = made.open(&format!("auth-{proc_root}-attrs"))?;
     let mut name = [0; 32];
     for (slot, byte) in name.iter_mut().zip(b"made") {
@@ -56,10 +69,6 @@ pub fn started_context_is_traced_from_the_start() -> Result<(), Failure> {
         },
     )?;
     check_eq!(written, core::mem::size_of::<ProcSchemeAttrs>());
-    let start = made.open("start")?;
-
-    let mut starter = Child::new(start_given, 0)?;
-    starter.give(&start)?;
     let trace = starter.open("trace")?;
     resume(&trace, armed)?;
     starter.start()?;
@@ -98,12 +107,7 @@ pub fn started_context_is_traced_from_the_start() -> Result<(), Failure> {
 /// Verifies that without `PTRACE_EVENT_CLONE` a started context is not followed: the starter
 /// does not stop, and the context runs untraced (a tracer can still attach to it after).
 pub fn started_context_without_clone_armed_runs_free() -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut made = Child::new(write_message, 0)?;
-    made.give(&writer)?;
-    let start = made.open("start")?;
-    let mut starter = Child::new(start_given, 0)?;
-    starter.give(&start)?;
+    let (reader, _writer, mut made, _start, mut starter) = made_and_starter()?;
     let trace = starter.open("trace")?;
     resume(&trace, PtraceFlags::PTRACE_STOP_EXIT)?;
     starter.start()?;
@@ -122,12 +126,7 @@ pub fn started_context_without_clone_armed_runs_free() -> Result<(), Failure> {
 /// stop of a start, the context being started never runs: it is discarded unstarted, and the
 /// starter is killed.
 pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failure> {
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut made = Child::new(write_message, 0)?;
-    made.give(&writer)?;
-    let start = made.open("start")?;
-    let mut starter = Child::new(start_given, 0)?;
-    starter.give(&start)?;
+    let (reader, _writer, mut made, _start, mut starter) = made_and_starter()?;
     let trace = sys::openat(
         starter.context_fd(),
         "trace",
@@ -161,12 +160,7 @@ pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failur
 /// gone.
 pub fn killed_starter_still_starts_the_clone() -> Result<(), Failure> {
     let armed = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_EVENT_CLONE;
-    let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut made = Child::new(write_message, 0)?;
-    made.give(&writer)?;
-    let start = made.open("start")?;
-    let mut starter = Child::new(start_given, 0)?;
-    starter.give(&start)?;
+    let (reader, _writer, mut made, _start, mut starter) = made_and_starter()?;
     let trace = starter.open("trace")?;
     resume(&trace, armed)?;
     starter.start()?;

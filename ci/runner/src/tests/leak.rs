@@ -5,7 +5,10 @@ use syscall::{
 };
 use trace_core::Stop;
 
-use super::trace::{next_stop, resume};
+use super::{
+    clone::create_context,
+    trace::{next_stop, resume},
+};
 use crate::{
     child::{self, Child},
     harness::Failure,
@@ -42,18 +45,6 @@ fn busy(_: usize) -> ! {
     child::exit()
 }
 
-fn exit_now(_: usize) -> ! {
-    child::exit()
-}
-
-/// Creates one context through `new-context`, then exits.
-fn create_context(_: usize) -> ! {
-    if let Ok(root) = sys::scheme_root(GlobalSchemes::Proc) {
-        let _ = sys::dup(root, "new-context");
-    }
-    child::exit()
-}
-
 /// The stop at which a cycle kills its tracee.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum KillAt {
@@ -72,7 +63,7 @@ fn cycle(at: KillAt) -> Result<(), Failure> {
     let (_reader, writer) = sys::pipe_nonblocking()?;
     let entry = match at {
         KillAt::Clone => create_context,
-        KillAt::Exit | KillAt::SelfExit => exit_now,
+        KillAt::Exit | KillAt::SelfExit => child::exit_at_once,
         _ => busy,
     };
     let mut child = Child::new(entry, 0)?;

@@ -21,7 +21,7 @@ mod scheme;
 mod spawn;
 mod step;
 pub(crate) mod strace;
-mod trace;
+pub(crate) mod trace;
 mod watch;
 mod xsave;
 

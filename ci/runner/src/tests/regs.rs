@@ -10,14 +10,10 @@ use crate::{
     sys,
 };
 
-fn exit_at_once(_: usize) -> ! {
-    child::exit()
-}
-
 /// Verifies that a `regs/int` write with a `rip` outside user space (non-canonical, or a kernel
 /// address) is EINVAL, without any trace session, and leaves the registers as they were.
 pub fn rip_outside_user_space_is_einval() -> Result<(), Failure> {
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     let handle = child.open("regs/int")?;
     let mut regs = IntRegisters::default();
     check_eq!(sys::read(&handle, &mut regs)?, size_of::<IntRegisters>());
@@ -45,7 +41,7 @@ pub fn rip_outside_user_space_is_einval() -> Result<(), Failure> {
 /// Verifies that a `regs/float` write with MXCSR bits outside the CPU's MXCSR_MASK is EINVAL,
 /// while writing back what was read succeeds.
 pub fn reserved_mxcsr_bits_are_einval() -> Result<(), Failure> {
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     let handle = child.open("regs/float")?;
     let mut regs = FloatRegisters::default();
     check_eq!(sys::read(&handle, &mut regs)?, size_of::<FloatRegisters>());
@@ -68,7 +64,7 @@ pub fn reserved_mxcsr_bits_are_einval() -> Result<(), Failure> {
 /// Verifies that an address-space switch (`current-addrspace`, as exec does) to a `rip`
 /// outside user space is EINVAL at the write: that `rip` would reach `iretq`/`sysretq` too.
 pub fn addrspace_switch_to_kernel_rip_is_einval() -> Result<(), Failure> {
-    let child = Child::new(exit_at_once, 0)?;
+    let child = Child::new(child::exit_at_once, 0)?;
     let space = child.open("addrspace")?;
     let switch = child.open("current-addrspace")?;
     let sp = 0x1000;

@@ -20,16 +20,6 @@ fn write_message(_: usize) -> ! {
     child::exit()
 }
 
-fn exit_at_once(_: usize) -> ! {
-    child::exit()
-}
-
-fn yield_forever(_: usize) -> ! {
-    loop {
-        sys::yield_now();
-    }
-}
-
 /// Reads one byte from its first given fd with [`MAGIC`] in r12, then exits. The read is a
 /// raw syscall so that r12 surely holds the value while the child is blocked in it.
 fn blocks_with_magic(_: usize) -> ! {
@@ -71,7 +61,7 @@ pub fn child_writes_to_pipe() -> Result<(), Failure> {
 
 /// Verifies that a child's exit shows as `Dead` on its status handle, and stays so.
 pub fn exit_is_seen_through_status() -> Result<(), Failure> {
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     child.start()?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     check_eq!(child.status()?, ContextStatus::Dead, "status read again");
@@ -148,7 +138,7 @@ pub fn regs_show_blocked_child() -> Result<(), Failure> {
 
 /// Verifies that writing ForceKill to the status handle ends a child that never blocks.
 pub fn kill_ends_running_child() -> Result<(), Failure> {
-    let mut child = Child::new(yield_forever, 0)?;
+    let mut child = Child::new(child::yield_forever, 0)?;
     child.start()?;
     child.kill()?;
     check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
@@ -157,7 +147,7 @@ pub fn kill_ends_running_child() -> Result<(), Failure> {
 
 /// Verifies that a second `start` of a started child fails with EINVAL.
 pub fn second_start_is_einval() -> Result<(), Failure> {
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     child.start()?;
     let start = child.open("start")?;
     check_errno!(sys::write(&start, &[0]), EINVAL);
@@ -167,7 +157,7 @@ pub fn second_start_is_einval() -> Result<(), Failure> {
 
 /// Verifies that opening a handle name the proc scheme does not know fails with EINVAL.
 pub fn unknown_handle_is_einval() -> Result<(), Failure> {
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     check_errno!(sys::dup(child.context_fd(), "no-such-handle"), EINVAL);
     child.start()?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
@@ -178,7 +168,7 @@ pub fn unknown_handle_is_einval() -> Result<(), Failure> {
 /// unwrapped the empty list) and leaves the target slot as it was.
 pub fn empty_fd_transfer_is_einval() -> Result<(), Failure> {
     let (reader, writer) = sys::pipe_nonblocking()?;
-    let mut child = Child::new(exit_at_once, 0)?;
+    let mut child = Child::new(child::exit_at_once, 0)?;
     let slot = child.give(&writer)?;
     let filetable = child.open("filetable")?;
     check_errno!(

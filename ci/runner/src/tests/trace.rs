@@ -9,6 +9,7 @@ use syscall::{
 };
 use trace_core::{Stop, TraceEvent};
 
+use super::exec::{replace_address_space, SpaceHandles};
 use crate::{
     child::{self, Child},
     harness::Failure,
@@ -24,13 +25,13 @@ const MESSAGE: &[u8] = b"hello";
 const BAD_FD: usize = 999;
 
 /// Arms `flags` on `trace`, resuming the tracee if it is stopped.
-pub(super) fn resume(trace: &Fd, flags: PtraceFlags) -> sys::Result<()> {
+pub(crate) fn resume(trace: &Fd, flags: PtraceFlags) -> sys::Result<()> {
     sys::write(trace, &flags.bits().to_ne_bytes()).map(drop)
 }
 
 /// Reads one event from `trace` (blocking unless it was opened non-blocking); a read that is
 /// not exactly one event fails with EINVAL.
-pub(super) fn next_stop(trace: &Fd) -> sys::Result<Stop> {
+pub(crate) fn next_stop(trace: &Fd) -> sys::Result<Stop> {
     let mut buf = [0; TraceEvent::SIZE];
     let len = sys::read(trace, &mut buf)?;
     TraceEvent::from_bytes(buf.get(..len).unwrap_or(&[]))?.decode()
@@ -398,15 +399,7 @@ pub fn failed_attach_leaves_no_session() -> Result<(), Failure> {
 /// writes from [`after_switch`] on the stack whose top is `stack_top`.
 fn switch_then_write(stack_top: usize) -> ! {
     let context = child::given(1);
-    let _ = (|| -> sys::Result<()> {
-        let space = sys::dup(context, "addrspace")?;
-        let copy = sys::dup(&space, "exclusive")?;
-        let switch = sys::dup(context, "current-addrspace")?;
-        let ip = after_switch as extern "C" fn() -> ! as usize;
-        sys::write_usizes(&switch, &[copy.raw(), stack_top, ip])?;
-        core::mem::forget((space, copy));
-        switch.close()
-    })();
+    let _ = replace_address_space(context, stack_top, after_switch, SpaceHandles::Keep);
     child::exit()
 }
 
