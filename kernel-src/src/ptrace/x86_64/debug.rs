@@ -12,7 +12,7 @@ use core::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use trace_core::watch::{Hit, Watchpoints, DR6_CLEAR, DR6_HITS, SLOTS};
+use trace_core::watch::{Watchpoints, DR6_CLEAR, DR6_HITS, SLOTS};
 
 /// A session's watchpoints as the context switch loads them: written under the tracee's context
 /// lock, read under it by the switch, so a switch never sees half an update.
@@ -83,17 +83,6 @@ fn load(regs: &DebugRegs, dr7: u64) {
     }
 }
 
-/// What a debug exception was about, as far as watchpoints go.
-pub enum Trap {
-    /// Not a watchpoint: a single step, or somebody else's.
-    Other,
-    /// One of ours, outside the tracee's own code (the kernel touched a watched user address
-    /// on its behalf, or the session has just ended): nothing to report.
-    Ignored,
-    /// The tracee hit a watchpoint.
-    Hit(Hit),
-}
-
 /// Reads and clears DR6; returns it when a watchpoint of the context running here may have
 /// fired. B0–B3 may be set for slots that are not enabled: only a live DR7 makes them ours.
 ///
@@ -111,9 +100,4 @@ pub fn take_dr6(percpu: &PerCpu) -> Option<u64> {
 /// Disables the watchpoints loaded on this CPU, whose session has ended.
 pub fn unload(percpu: &PerCpu) {
     switched_to(percpu, None);
-}
-
-/// Which of `watches` fired, per DR6.
-pub fn classify(watches: &Watchpoints, dr6: u64) -> Trap {
-    watches.hit(dr6).map_or(Trap::Ignored, Trap::Hit)
 }

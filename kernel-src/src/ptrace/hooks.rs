@@ -1,0 +1,151 @@
+//! The hooks upstream's code calls: syscall entry and exit, debug exceptions, `int3`,
+//! exceptions, exit and exec. Each costs one per-CPU test when nothing is armed.
+
+use alloc::sync::Arc;
+
+use trace_core::Stop;
+
+use super::{
+    arch,
+    stop::{armed_here, deliver, stop_current, stop_here},
+    WatchTrap,
+};
+use crate::{
+    arch::interrupt::InterruptStack,
+    context::{self, ContextLock},
+    percpu::PercpuBlock,
+    sync::CleanLockToken,
+    syscall::flag::{ContextStatus, PtraceFlags},
+};
+
+/// Syscall entry hook, given the syscall number and its six argument registers. Returns
+/// `false` when the tracer skips the syscall (sysemu); the tracer then provides the result
+/// through `regs/int`. The tracer may rewrite the saved registers while this context sleeps, so
+/// the caller reads them again afterwards.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken) -> bool {
+    !syscall_armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL, number)
+        || !stop_current(Stop::SyscallEntry { number, args }, token)
+}
+
+/// Whether a syscall stop may be due: armed, and not rejected by the filter's mask (the exact
+/// filter decides under the session lock).
+#[inline(always)]
+fn syscall_armed_here(flag: PtraceFlags, number: usize) -> bool {
+    let percpu = PercpuBlock::current();
+    percpu.ptrace_flags.get().contains(flag) && percpu.ptrace.filter.may_select(number)
+}
+
+/// Syscall exit hook: `number` is the syscall that ran (or was skipped), `ret` its result.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
+    if syscall_armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL, number) {
+        stop_current(Stop::SyscallExit { number, ret }, token);
+    }
+    if armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
+        step_over_syscall(token);
+    }
+}
+
+/// A `syscall` instruction run with the trap flag set traps only after the instruction that
+/// follows it (the kernel returns with `iretq`), so a debugger would miss one step: report the
+/// step over the `syscall` instruction here instead.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[cold]
+fn step_over_syscall(token: &mut CleanLockToken) {
+    let ip = match context::current().read(token.token()).regs() {
+        Some(regs) if arch::trap_flag_set(regs) => regs.instr_pointer(),
+        _ => return,
+    };
+    stop_current(Stop::SingleStep { ip }, token);
+}
+
+/// Debug-exception hook: a watchpoint hit or a single step. Returns `true` when the exception
+/// was the tracer's (or a watchpoint's the kernel itself tripped), so no exception is raised.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn debug_trap(stack: &mut InterruptStack, token: &mut CleanLockToken) -> bool {
+    match arch::watchpoint_trap(stack, token) {
+        WatchTrap::Other => {}
+        WatchTrap::Ignored => return true,
+        WatchTrap::Hit(stop) => {
+            stop_current(stop, token);
+            return true;
+        }
+    }
+    if !armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
+        return false;
+    }
+    stop_current(
+        Stop::SingleStep {
+            ip: stack.instr_pointer(),
+        },
+        token,
+    );
+    true
+}
+
+/// `int3` hook; `ip` points at the `int3` byte. Returns `true` when the tracer handled the
+/// breakpoint (resumed with `PTRACE_FLAG_IGNORE`), so no exception is raised.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn breakpoint(ip: usize, token: &mut CleanLockToken) -> bool {
+    armed_here(PtraceFlags::PTRACE_STOP_BREAKPOINT) && stop_current(Stop::Breakpoint { ip }, token)
+}
+
+/// Exception hook, before the exception is handled (by a signal handler, or by death). Returns
+/// `true` when the tracer suppressed it with `PTRACE_FLAG_IGNORE`: the tracee then resumes at
+/// whatever `rip` the tracer left (a fault retries the instruction).
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn exception(excp: &syscall::Exception, token: &mut CleanLockToken) -> bool {
+    armed_here(PtraceFlags::PTRACE_STOP_SIGNAL)
+        && stop_current(
+            Stop::Exception {
+                kind: excp.kind,
+                code: excp.code,
+                address: excp.address,
+            },
+            token,
+        )
+}
+
+/// Exit hook: the current context is about to close its files and drop its address space, so
+/// the tracer can still read its registers and memory. `excp` is the exception killing it.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+pub fn exiting(excp: Option<&syscall::Exception>, token: &mut CleanLockToken) {
+    if !armed_here(PtraceFlags::PTRACE_STOP_EXIT) {
+        return;
+    }
+    let killed = context::current().read(token.token()).being_sigkilled;
+    let (status, exception) = match excp {
+        Some(excp) => (ContextStatus::UnhandledExcp, excp.kind),
+        None if killed => (ContextStatus::ForceKilled, 0),
+        None => (ContextStatus::Dead, 0),
+    };
+    stop_here(
+        Stop::Exit {
+            status: status as usize,
+            exception,
+        },
+        token,
+    );
+}
+
+/// Reports that `context`'s address space was replaced. Not a stop: the context doing the exec
+/// need not be the tracee.
+///
+/// CONTEXT: takes `context`'s lock, then the session lock.
+pub fn addrspace_switched(context: &Arc<ContextLock>, token: &mut CleanLockToken) {
+    let Some(session) = context.read(token.token()).ptrace.clone() else {
+        return;
+    };
+    // A notice never waits, so the kill flag does not matter.
+    let _ = deliver(&session, Stop::AddrSpaceSwitch, false, token);
+}

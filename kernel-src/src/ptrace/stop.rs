@@ -1,0 +1,187 @@
+//! Stopping: the tracee queues an event and sleeps until its tracer resumes it; and the other
+//! end, the event stream the tracer reads (and watches through `event:`).
+
+use trace_core::{Delivery, Stop, TraceEvent};
+
+use super::session::{Handle, Part, Session};
+use crate::{
+    context,
+    percpu::PercpuBlock,
+    sync::CleanLockToken,
+    syscall::{
+        error::{Error, Result, EAGAIN, EINTR, EINVAL},
+        flag::{EventFlags, PtraceFlags, EVENT_READ, O_NONBLOCK},
+        usercopy::UserSliceWo,
+    },
+};
+
+/// Whether the current context's tracer armed any of `flags`: the fast path of every hook.
+#[inline(always)]
+pub(super) fn armed_here(flags: PtraceFlags) -> bool {
+    PercpuBlock::current().ptrace_flags.get().intersects(flags)
+}
+
+/// Reports `stop` to the current context's tracer if armed, and sleeps until the tracer resumes
+/// this context. Returns `true` when the tracer resumed with `PTRACE_FLAG_IGNORE`.
+///
+/// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
+#[cold]
+pub(super) fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
+    let (ignore, killed) = stop_here(stop, token);
+    if killed {
+        crate::syscall::exit_this_context(None, token);
+    }
+    ignore
+}
+
+/// Whether the current context is being force-killed. Read from the context, not the per-CPU
+/// copy, which is only refreshed at a context switch.
+fn being_killed(token: &mut CleanLockToken) -> bool {
+    context::current().read(token.token()).being_sigkilled
+}
+
+/// [`stop_current`] for a context that is already exiting: being killed while stopped changes
+/// nothing. Returns whether the tracer resumed with `PTRACE_FLAG_IGNORE`, and whether the
+/// context is being killed.
+///
+/// A stop takes the context lock twice, on the way in and on the way out (and once more only
+/// if a wait ends without the tracer): it is on the path of every traced syscall.
+#[cold]
+pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) {
+    let current = context::current();
+    let (session, killed) = {
+        let context = current.read(token.token());
+        (context.ptrace.clone(), context.being_sigkilled)
+    };
+    let Some(session) = session else {
+        return (false, killed);
+    };
+    let ignore = deliver(&session, stop, killed, token);
+    let armed = session.armed();
+    let mut context = current.write(token.token());
+    let percpu = PercpuBlock::current();
+    percpu.ptrace_flags.set(armed);
+    // Under the context lock, which filter writes take: never half a mask.
+    percpu.ptrace.filter.set(session.filter_mask());
+    drop(session);
+    if let Some(regs) = context.regs_mut() {
+        // The debug exception after the next user instruction is the single-step stop. Cleared
+        // otherwise: a stop reached while stepping (a syscall stop, the step over a `syscall`)
+        // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
+        regs.set_singlestep(armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP));
+    }
+    let killed = context.being_sigkilled;
+    (ignore, killed)
+}
+
+/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. `killed`: the current
+/// context was being killed when it reached the stop. Kill always wins: a context being killed
+/// reports the stop but does not wait in it, and a kill during the wait ends it (the patched
+/// `WaitCondition::wait` does not sleep once `being_sigkilled` is set, and returns `false` when
+/// anything but a notify ends it: only then is the kill flag read again).
+pub(super) fn deliver(
+    session: &Session,
+    stop: Stop,
+    killed: bool,
+    token: &mut CleanLockToken,
+) -> bool {
+    {
+        let state = session.state.lock(token.token());
+        let (mut state, mut token) = state.into_split();
+        let delivery = state.stop(stop);
+        if delivery != Delivery::Dropped {
+            session.notify_tracer(&mut token);
+        }
+        if delivery != Delivery::Stopped {
+            return false;
+        }
+        if killed {
+            state.abandon_stop();
+            return false;
+        }
+    }
+    loop {
+        let notified = {
+            let state = session.state.lock(token.token());
+            let (mut state, mut token) = state.into_split();
+            if !state.is_stopped() {
+                return state.take_action();
+            }
+            session.tracee_wait.wait(state, "ptrace::stop", &mut token)
+        };
+        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
+        // says so.
+        if !notified && being_killed(token) {
+            session.state.lock(token.token()).abandon_stop();
+            return false;
+        }
+    }
+}
+
+/// The event stream's `read`: as many whole [`TraceEvent`]s as fit and are queued.
+///
+/// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
+/// `EINTR`, `EFAULT` when the first event cannot be copied (nothing is consumed; a fault after
+/// that gives the short count), or `ESRCH` once the tracee has exited and every event was read.
+pub(super) fn read_events(
+    session: &Session,
+    buf: UserSliceWo,
+    fcntl_flags: u32,
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    if buf.len() < TraceEvent::SIZE {
+        return Err(Error::new(EINVAL));
+    }
+    loop {
+        let state = session.state.lock(token.token());
+        let (mut state, mut token) = state.into_split();
+
+        let mut copied = 0_usize;
+        for chunk in buf.in_exact_chunks(TraceEvent::SIZE) {
+            let event = match state.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(error) if copied == 0 => return Err(error),
+                Err(_) => break,
+            };
+            // An event is consumed only once it is in the tracer's buffer; a fault part-way
+            // returns what was delivered.
+            match chunk.copy_from_slice(event.as_bytes()) {
+                Ok(()) => state.consume_event(),
+                Err(error) if copied == 0 => return Err(error),
+                Err(_) => break,
+            }
+            copied = copied.saturating_add(TraceEvent::SIZE);
+        }
+        if copied > 0 {
+            return Ok(copied);
+        }
+        if fcntl_flags & O_NONBLOCK as u32 != 0 {
+            return Err(Error::new(EAGAIN));
+        }
+        if !session.tracer_wait.wait(state, "ptrace::read", &mut token) {
+            return Err(Error::new(EINTR));
+        }
+    }
+}
+
+/// `fevent` on a trace handle: the event stream is readable when an event is queued or the
+/// tracee has exited; parts never signal. `event:` asks this when it registers the handle, so
+/// from then on stops trigger `event:` (for good: after an unregistration that costs only a
+/// lookup). Marked under the session lock, so an event queued before is reported readable
+/// here and one queued after is triggered.
+pub fn fevent(handle: &Handle, token: &mut CleanLockToken) -> EventFlags {
+    if handle.part != Part::Events {
+        return EventFlags::empty();
+    }
+    let session = &handle.session;
+    let state = session.state.lock(token.token());
+    session
+        .watched
+        .store(true, core::sync::atomic::Ordering::Relaxed);
+    if state.is_readable() {
+        EVENT_READ
+    } else {
+        EventFlags::empty()
+    }
+}
