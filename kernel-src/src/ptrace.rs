@@ -36,12 +36,12 @@ mod session;
 mod stop;
 
 pub use self::{
+    arch::float_write,
     arming::{switched_to, PerCpu},
     detach::{close, tracee_exited},
     follow::context_created,
     hooks::{
-        addrspace_switched, breakpoint, debug_trap, exception, exiting, syscall_entry,
-        syscall_exit,
+        addrspace_switched, breakpoint, debug_trap, exception, exiting, syscall_entry, syscall_exit,
     },
     parts::{read, write},
     session::{attach, bind_handle, dup, Handle, Session},

@@ -2,7 +2,7 @@
 
 use syscall::{
     error::{Error, Result, EINVAL, EPERM},
-    IntRegisters,
+    FloatRegisters, IntRegisters,
 };
 
 /// RFLAGS bits userspace owns: CF, PF, AF, ZF, SF, TF, DF and OF. Everything else (IF, IOPL,
@@ -34,10 +34,10 @@ pub fn check_write(current: &IntRegisters, new: &IntRegisters) -> Result<()> {
 /// MXCSR bits a CPU supports when `fxsave` stores a zero `MXCSR_MASK` (Intel SDM 11.6.6).
 pub const DEFAULT_MXCSR_MASK: u32 = 0xFFBF;
 
-/// Checks the MXCSR of a `regs/float` write against the CPU's `MXCSR_MASK` (as `fxsave` stored
-/// it in the context's saved state; 0 means [`DEFAULT_MXCSR_MASK`]). A reserved bit would make
-/// `fxrstor`/`xrstor` raise #GP in ring 0 when the context resumes, so it is `EINVAL` (as on
-/// Linux).
+/// Checks an MXCSR a tracer writes against the CPU's `MXCSR_MASK` (as `fxsave` stores it; 0
+/// means [`DEFAULT_MXCSR_MASK`]). A reserved bit would make `fxrstor`/`xrstor` raise #GP in
+/// ring 0 when the context resumes, so it is `EINVAL` (as on Linux). The mask must be the
+/// CPU's own, never one read from a saved area: a tracer writes those.
 pub fn check_mxcsr(mxcsr_mask: u32, mxcsr: u32) -> Result<()> {
     let mask = match mxcsr_mask {
         0 => DEFAULT_MXCSR_MASK,
@@ -47,6 +47,21 @@ pub fn check_mxcsr(mxcsr_mask: u32, mxcsr: u32) -> Result<()> {
         return Err(Error::new(EINVAL));
     }
     Ok(())
+}
+
+/// Checks a `regs/float` write, `new`, against the CPU's `mxcsr_mask` ([`check_mxcsr`]), and
+/// returns what to store: `new` with the `MXCSR_MASK` of `current`, the saved registers (the
+/// field describes the CPU, so a tracer's value is ignored).
+pub fn float_write(
+    current: &FloatRegisters,
+    new: FloatRegisters,
+    mxcsr_mask: u32,
+) -> Result<FloatRegisters> {
+    check_mxcsr(mxcsr_mask, new.mxcsr)?;
+    Ok(FloatRegisters {
+        mxcsr_mask: current.mxcsr_mask,
+        ..new
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +140,43 @@ mod tests {
         assert_eq!(check_mxcsr(0xFFFF, 0x8000_1F80), Err(Error::new(EINVAL)));
         assert_eq!(check_mxcsr(0, 0x1FC0), Err(Error::new(EINVAL)));
         assert_eq!(check_mxcsr(0, 0x1F80), Ok(()));
+    }
+
+    /// Verifies that a float write is checked against the CPU's mask, not the mask it carries,
+    /// and that the saved mask is kept.
+    #[test]
+    fn float_write_ignores_the_written_mask() {
+        // FloatRegisters has no PartialEq: compare the MXCSR fields.
+        let fields = |regs: Result<FloatRegisters>| regs.map(|regs| (regs.mxcsr, regs.mxcsr_mask));
+        let current = FloatRegisters {
+            mxcsr: 0x1F80,
+            mxcsr_mask: 0xFFFF,
+            ..FloatRegisters::default()
+        };
+        let widened = FloatRegisters {
+            mxcsr_mask: u32::MAX,
+            ..current
+        };
+        assert_eq!(
+            fields(float_write(&current, widened, 0xFFFF)),
+            Ok((0x1F80, 0xFFFF))
+        );
+        let reserved = FloatRegisters {
+            mxcsr: 0x8000_1F80,
+            ..widened
+        };
+        assert_eq!(
+            fields(float_write(&current, reserved, 0xFFFF)),
+            Err(Error::new(EINVAL))
+        );
+        let daz = FloatRegisters {
+            mxcsr: 0x1FC0,
+            ..widened
+        };
+        assert_eq!(
+            fields(float_write(&current, daz, 0xFFFF)),
+            Ok((0x1FC0, 0xFFFF))
+        );
     }
 
     /// Verifies that IOPL, IF and AC are the kernel's and cannot be changed.

@@ -62,6 +62,7 @@ pub static ALL: &[Test] = tests![
     strace::library_multiplexes_tracees,
     regs::rip_outside_user_space_is_einval,
     regs::reserved_mxcsr_bits_are_einval,
+    regs::written_mxcsr_mask_is_ignored,
     regs::addrspace_switch_to_kernel_rip_is_einval,
     trace::failed_attach_leaves_no_session,
     trace::read_faulting_part_way_loses_nothing,
@@ -95,5 +96,6 @@ pub static ALL: &[Test] = tests![
     watch::step_onto_a_watch_gives_one_stop,
     xsave::tracer_and_tracee_see_each_others_ymm0,
     xsave::bad_xsave_areas_are_einval,
+    xsave::written_mxcsr_mask_is_ignored,
     fuzz::random_operations_keep_invariants,
 ];

@@ -61,6 +61,41 @@ pub fn reserved_mxcsr_bits_are_einval() -> Result<(), Failure> {
     Ok(())
 }
 
+/// Verifies that the MXCSR_MASK a `regs/float` write carries is ignored: after a write with
+/// an all-ones mask, a reserved MXCSR bit is still EINVAL (the check uses the CPU's mask), and
+/// the mask reads back as it was.
+pub fn written_mxcsr_mask_is_ignored() -> Result<(), Failure> {
+    let mut child = Child::new(child::exit_at_once, 0)?;
+    let handle = child.open("regs/float")?;
+    let mut regs = FloatRegisters::default();
+    sys::read(&handle, &mut regs)?;
+    let widened = FloatRegisters {
+        mxcsr_mask: u32::MAX,
+        ..regs
+    };
+    check_eq!(sys::write(&handle, &widened)?, size_of::<FloatRegisters>());
+    let bad = FloatRegisters {
+        mxcsr: regs.mxcsr | 0x8000_0000,
+        ..widened
+    };
+    let result = sys::write(&handle, &bad);
+    if result.is_ok() {
+        // Undo before failing: fxrstor of the bad value would fault in ring 0.
+        sys::write(&handle, &regs)?;
+    }
+    check_errno!(result, EINVAL);
+    let mut now = FloatRegisters::default();
+    sys::read(&handle, &mut now)?;
+    check_eq!(
+        { now.mxcsr_mask },
+        { regs.mxcsr_mask },
+        "MXCSR_MASK after the writes"
+    );
+    child.start()?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
 /// Verifies that an address-space switch (`current-addrspace`, as exec does) to a `rip`
 /// outside user space is EINVAL at the write: that `rip` would reach `iretq`/`sysretq` too.
 pub fn addrspace_switch_to_kernel_rip_is_einval() -> Result<(), Failure> {

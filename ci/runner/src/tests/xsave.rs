@@ -5,7 +5,7 @@ use core::ptr::addr_of_mut;
 
 use syscall::{flag::PtraceFlags, ContextStatus, EINVAL};
 use trace_core::{
-    xsave::{MXCSR, STATE_AVX, STATE_SSE, XCOMP_BV, XMM, XSTATE_BV, YMM_HI},
+    xsave::{MXCSR, MXCSR_MASK, STATE_AVX, STATE_SSE, XCOMP_BV, XMM, XSTATE_BV, YMM_HI},
     Stop,
 };
 
@@ -84,7 +84,11 @@ pub fn tracer_and_tracee_see_each_others_ymm0() -> Result<(), Failure> {
     let written = pattern(0xa0);
     check_eq!(set_ymm0(&mut area, &written), Some(()));
     check_eq!(sys::write(&xsave, &area)?, area.len());
-    check_eq!(ymm0(&read_area(&xsave)?), Some(written.to_vec()), "read back");
+    check_eq!(
+        ymm0(&read_area(&xsave)?),
+        Some(written.to_vec()),
+        "read back"
+    );
 
     let (handle, mut stopped) = regs(&child)?;
     stopped.rip = code::at::ymm_store();
@@ -92,7 +96,11 @@ pub fn tracer_and_tracee_see_each_others_ymm0() -> Result<(), Failure> {
     resume(&trace, BREAKPOINT | IGNORE)?;
     check_eq!(child.wait_exit()?, ContextStatus::Dead);
     // SAFETY: the child has exited.
-    check_eq!(unsafe { *addr_of_mut!(YMM_OUT) }, written, "ymm0 the tracee stored");
+    check_eq!(
+        unsafe { *addr_of_mut!(YMM_OUT) },
+        written,
+        "ymm0 the tracee stored"
+    );
     Ok(())
 }
 
@@ -122,6 +130,38 @@ pub fn bad_xsave_areas_are_einval() -> Result<(), Failure> {
     let mut short = vec![0_u8; area.len() - 1];
     check_errno!(sys::read(&xsave, &mut short).map(drop), EINVAL);
     check_eq!(read_area(&xsave)?, area, "unchanged");
+    // Killed at its stop: resumed, it would raise the breakpoint exception.
+    child.kill()?;
+    check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    Ok(())
+}
+
+/// Verifies that the MXCSR_MASK an `xsave` write carries is ignored: after a write with an
+/// all-ones mask, a reserved MXCSR bit is still EINVAL (the check uses the CPU's mask), and the
+/// mask reads back as it was.
+pub fn written_mxcsr_mask_is_ignored() -> Result<(), Failure> {
+    let (mut child, _trace, xsave) = stopped_between_load_and_store()?;
+    let area = read_area(&xsave)?;
+    let mut widened = area.clone();
+    if let Some(mask) = widened.get_mut(MXCSR_MASK..MXCSR_MASK + 4) {
+        mask.copy_from_slice(&u32::MAX.to_ne_bytes());
+    }
+    check_eq!(sys::write(&xsave, &widened)?, area.len());
+    let mut bad = widened.clone();
+    if let Some(mxcsr) = bad.get_mut(MXCSR..MXCSR + 4) {
+        mxcsr.copy_from_slice(&0x8000_1f80_u32.to_ne_bytes());
+    }
+    let result = sys::write(&xsave, &bad).map_err(|error| error.errno);
+    if result.is_ok() {
+        // Undo before failing: xrstor of the bad value would fault in ring 0.
+        sys::write(&xsave, &area)?;
+    }
+    check_eq!(
+        result,
+        Err(EINVAL),
+        "reserved MXCSR bit after an all-ones mask"
+    );
+    check_eq!(read_area(&xsave)?, area, "the area after the writes");
     // Killed at its stop: resumed, it would raise the breakpoint exception.
     child.kill()?;
     check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);

@@ -4,6 +4,7 @@
 mod debug;
 mod xsave;
 
+use syscall::FloatRegisters;
 use trace_core::{
     watch::{Watchpoints, WATCH_SIZE},
     Stop,
@@ -67,6 +68,15 @@ impl Part {
 #[inline(always)]
 pub fn switched_to(percpu: &PerCpu, next: Option<&Watches>) {
     debug::switched_to(percpu, next.map(|watches| &watches.regs));
+}
+
+/// Checks a `regs/float` write of `new` over `current` (`trace_core::regs::float_write`, with
+/// this CPU's MXCSR_MASK) and returns what to store.
+///
+/// RETURNS: `EINVAL` for an MXCSR bit the CPU does not support: `fxrstor` would raise #GP in
+/// ring 0 when the context resumes.
+pub fn float_write(current: &FloatRegisters, new: FloatRegisters) -> Result<FloatRegisters> {
+    trace_core::regs::float_write(current, new, xsave::mxcsr_mask())
 }
 
 /// Whether `regs` has the trap flag set: the tracee single-steps.

@@ -7,6 +7,8 @@
 
 use alloc::{sync::Arc, vec};
 
+use trace_core::xsave::MXCSR_MASK;
+
 use crate::{
     context::ContextLock,
     scheme::proc::try_stop_context,
@@ -59,7 +61,8 @@ pub fn read(
     buf.copy_common_bytes_from_slice(&area)
 }
 
-/// `write`: replaces the whole area, once `trace_core::xsave::check_write` accepts it.
+/// `write`: replaces the whole area but its MXCSR_MASK, once `trace_core::xsave::write`
+/// accepts it.
 ///
 /// RETURNS: the area's size; `EINVAL` for a bad size or area; `EOPNOTSUPP` without XSAVE.
 pub fn write(
@@ -73,12 +76,27 @@ pub fn write(
     }
     let mut area = vec![0_u8; len];
     buf.copy_to_slice(&mut area)?;
-    let xcr0 = xcr0();
+    let (xcr0, mxcsr_mask) = (xcr0(), mxcsr_mask());
     try_stop_context(tracee, token, |context, _| {
         let saved = context.kfx.get_mut(..len).ok_or(Error::new(EOPNOTSUPP))?;
-        trace_core::xsave::check_write(saved, &area, xcr0)?;
-        saved.copy_from_slice(&area);
-        Ok(())
+        trace_core::xsave::write(saved, &area, xcr0, mxcsr_mask)
     })?;
     Ok(len)
+}
+
+/// The MXCSR bits this CPU supports, as `fxsave` stores them (0: the default mask). Taken from
+/// the CPU each time, never from a saved area, which a tracer writes.
+pub fn mxcsr_mask() -> u32 {
+    #[repr(C, align(16))]
+    struct Legacy([u8; 512]);
+    let mut legacy = Legacy([0; 512]);
+    // SAFETY: fxsave64 only stores this CPU's FPU state into the 512-byte, 16-aligned buffer.
+    unsafe {
+        core::arch::asm!("fxsave64 [{}]", in(reg) legacy.0.as_mut_ptr(), options(nostack));
+    }
+    legacy
+        .0
+        .get(MXCSR_MASK..MXCSR_MASK + 4)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
 }
