@@ -35,6 +35,8 @@ mod parts;
 mod session;
 mod stop;
 
+#[cfg(target_arch = "x86_64")]
+pub use self::arch::debug_entry;
 pub use self::{
     arch::float_write,
     arming::{switched_to, PerCpu},

@@ -42,15 +42,15 @@ impl PerCpu {
 #[inline(always)]
 pub fn switched_to(percpu: &PercpuBlock, next: &Context) {
     let session = next.ptrace.as_deref();
-    percpu
-        .ptrace_flags
-        .set(session.map_or(PtraceFlags::empty(), Session::armed));
+    let armed = session.map_or(PtraceFlags::empty(), Session::armed);
+    percpu.ptrace_flags.set(armed);
     if let Some(session) = session {
         percpu.ptrace.filter.set(session.filter_mask());
     }
+    let stepping = armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
     arch::switched_to(
         &percpu.ptrace.debug,
-        session.map(|session| &session.watches),
+        session.map(|session| (&session.watches, stepping)),
     );
 }
 

@@ -66,9 +66,10 @@ fn step_over_syscall(token: &mut CleanLockToken) {
 }
 
 /// Debug-exception hook: a watchpoint hit or a single step. Returns `true` when the exception
-/// was the tracer's (or a watchpoint's the kernel itself tripped), so no exception is raised.
+/// was the tracer's, or was raised in ring 0, so no exception is raised.
 ///
-/// CONTEXT: may sleep; the caller holds no locks.
+/// CONTEXT: may sleep for an exception from user mode; the caller holds no locks. From ring 0
+/// it takes no lock and never sleeps.
 pub fn debug_trap(stack: &mut InterruptStack, token: &mut CleanLockToken) -> bool {
     match arch::watchpoint_trap(stack, token) {
         WatchTrap::Other => {}
@@ -77,6 +78,12 @@ pub fn debug_trap(stack: &mut InterruptStack, token: &mut CleanLockToken) -> boo
             stop_current(stop, token);
             return true;
         }
+    }
+    if !arch::from_user(stack) {
+        // Raised in ring 0: a watchpoint the kernel tripped, or a debug exception held over
+        // a `syscall`. Never the tracee's stop, and this runs on the #DB stack, where nothing
+        // may sleep.
+        return true;
     }
     if !armed_here(PtraceFlags::PTRACE_STOP_SINGLESTEP) {
         return false;

@@ -41,11 +41,16 @@ impl Part {
 }
 
 #[inline(always)]
-pub fn switched_to(_percpu: &PerCpu, _next: Option<&Watches>) {}
+pub fn switched_to(_percpu: &PerCpu, _next: Option<(&Watches, bool)>) {}
 
 /// A `regs/float` write needs no check here.
 pub fn float_write(_current: &FloatRegisters, new: FloatRegisters) -> Result<FloatRegisters> {
     Ok(new)
+}
+
+/// Only x86 reports debug exceptions, and only from user mode.
+pub fn from_user(_stack: &InterruptStack) -> bool {
+    true
 }
 
 pub fn trap_flag_set(_regs: &InterruptStack) -> bool {

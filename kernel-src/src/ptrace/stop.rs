@@ -3,7 +3,10 @@
 
 use trace_core::{Delivery, Stop, TraceEvent};
 
-use super::session::{Handle, Part, Session};
+use super::{
+    arch,
+    session::{Handle, Part, Session},
+};
 use crate::{
     context,
     percpu::PercpuBlock,
@@ -63,12 +66,15 @@ pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) 
     percpu.ptrace_flags.set(armed);
     // Under the context lock, which filter writes take: never half a mask.
     percpu.ptrace.filter.set(session.filter_mask());
+    let stepping = armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
+    // The watchpoints depend on stepping, which the tracer may have changed at this stop.
+    arch::switched_to(&percpu.ptrace.debug, Some((&session.watches, stepping)));
     drop(session);
     if let Some(regs) = context.regs_mut() {
         // The debug exception after the next user instruction is the single-step stop. Cleared
         // otherwise: a stop reached while stepping (a syscall stop, the step over a `syscall`)
         // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
-        regs.set_singlestep(armed.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP));
+        regs.set_singlestep(stepping);
     }
     let killed = context.being_sigkilled;
     (ignore, killed)

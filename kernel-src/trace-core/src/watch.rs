@@ -133,12 +133,24 @@ impl Watchpoints {
 
     /// DR7: the local-enable bit, R/W and LEN fields of each used slot, nothing else.
     pub fn dr7(&self) -> u64 {
+        self.dr7_for(|_| true)
+    }
+
+    /// DR7 while the tracee single-steps: its execute slots only. A stepped instruction that
+    /// also hits a data watchpoint is reported by some CPUs as a second debug exception (QEMU's
+    /// TCG raises it at the first instruction of the #DB handler, which then lands on the #DB
+    /// stack over the first one's frame), so the step's stop reports that instruction alone.
+    pub fn dr7_while_stepping(&self) -> u64 {
+        self.dr7_for(|kind| kind == WatchKind::Execute)
+    }
+
+    fn dr7_for(&self, wanted: impl Fn(WatchKind) -> bool) -> u64 {
         let mut dr7 = 0_u64;
         for (index, slot) in self.slots.iter().enumerate() {
             let Ok(kind) = WatchKind::from_raw(slot.kind) else {
                 continue;
             };
-            if kind == WatchKind::Off {
+            if kind == WatchKind::Off || !wanted(kind) {
                 continue;
             }
             let len_bits: u64 = match slot.len {
@@ -243,6 +255,7 @@ mod tests {
         let expected =
             1 | (1 << 4) | (1 << 6) | (0b01 << 24) | (0b10 << 26) | (0b11 << 28) | (0b11 << 30);
         assert_eq!(watches.dr7(), expected);
+        assert_eq!(watches.dr7_while_stepping(), 1);
         assert_eq!(watches.addresses(), [0x1000, 0, 0x2008, 0x3004]);
         assert!(Watchpoints::default().is_empty());
     }

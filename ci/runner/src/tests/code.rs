@@ -79,6 +79,20 @@ rp_watched:
     mov eax, 11
     ret
 
+    // SS from [rdi], then a syscall (number 0: ENOSYS) on the stack that ends at rsi; a debug
+    // exception the load raises is held until the instruction after it has run.
+    .global rp_movss
+rp_movss:
+    mov r8, rsp
+    mov rsp, rsi
+    xor eax, eax
+    mov ss, word ptr [rdi]
+    .global rp_movss_syscall
+rp_movss_syscall:
+    syscall
+    mov rsp, r8
+    ret
+
     // ymm0 from the 32 bytes at [rdi], a breakpoint, then ymm0 to the 32 bytes at [rsi].
     .global rp_ymm
 rp_ymm:
@@ -116,6 +130,9 @@ unsafe extern "C" {
     safe fn rp_store_next();
     safe fn rp_store_ret();
     pub safe fn rp_watched() -> u32;
+    /// Loads SS from `selector`, then makes a syscall with its stack ending at `stack_end`.
+    pub unsafe fn rp_movss(selector: *const u16, stack_end: *mut u8) -> usize;
+    safe fn rp_movss_syscall();
     /// Copies 32 bytes from `from` to `to` through ymm0, with a breakpoint in between.
     pub unsafe fn rp_ymm(from: *const [u8; 32], to: *mut [u8; 32]);
     safe fn rp_ymm_store();
@@ -149,6 +166,7 @@ pub mod at {
         store_next => rp_store_next,
         store_ret => rp_store_ret,
         watched => rp_watched,
+        movss_syscall => rp_movss_syscall,
         ymm_store => rp_ymm_store,
     }
 }

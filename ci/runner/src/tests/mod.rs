@@ -94,6 +94,7 @@ pub static ALL: &[Test] = tests![
     watch::detaching_clears_watchpoints,
     watch::bad_watchpoints_are_einval,
     watch::step_onto_a_watch_gives_one_stop,
+    watch::mov_ss_syscall_leaves_user_stack_alone,
     xsave::tracer_and_tracee_see_each_others_ymm0,
     xsave::bad_xsave_areas_are_einval,
     xsave::written_mxcsr_mask_is_ignored,

@@ -19,6 +19,8 @@ use trace_core::watch::{Watchpoints, DR6_CLEAR, DR6_HITS, SLOTS};
 #[derive(Debug, Default)]
 pub struct DebugRegs {
     dr7: AtomicU64,
+    /// DR7 while the tracee single-steps (`Watchpoints::dr7_while_stepping`).
+    dr7_stepping: AtomicU64,
     addresses: [AtomicU64; SLOTS],
 }
 
@@ -29,6 +31,8 @@ impl DebugRegs {
             register.store(address, Ordering::Relaxed);
         }
         self.dr7.store(watches.dr7(), Ordering::Relaxed);
+        self.dr7_stepping
+            .store(watches.dr7_while_stepping(), Ordering::Relaxed);
     }
 }
 
@@ -47,12 +51,20 @@ impl PerCpu {
     }
 }
 
-/// Context switch: loads `next`'s watchpoints, or clears DR7 if the previous context had some.
+/// Context switch: loads `next`'s watchpoints (only its execute ones when it single-steps), or
+/// clears DR7 if the previous context had some.
 ///
 /// CONTEXT: the caller holds the next context's lock.
 #[inline(always)]
-pub fn switched_to(percpu: &PerCpu, next: Option<&DebugRegs>) {
-    let next = next.map(|regs| (regs, regs.dr7.load(Ordering::Relaxed)));
+pub fn switched_to(percpu: &PerCpu, next: Option<(&DebugRegs, bool)>) {
+    let next = next.map(|(regs, stepping)| {
+        let dr7 = if stepping {
+            &regs.dr7_stepping
+        } else {
+            &regs.dr7
+        };
+        (regs, dr7.load(Ordering::Relaxed))
+    });
     if let Some((regs, dr7)) = next
         && dr7 != 0
     {

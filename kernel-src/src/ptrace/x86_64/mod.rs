@@ -2,6 +2,7 @@
 //! the XSAVE area (the `xsave` part), and the trap flag.
 
 mod debug;
+mod entry;
 mod xsave;
 
 use syscall::FloatRegisters;
@@ -10,7 +11,7 @@ use trace_core::{
     Stop,
 };
 
-pub use self::debug::PerCpu;
+pub use self::{debug::PerCpu, entry::debug_entry};
 use super::{arming::publish, session::Session, WatchTrap};
 use crate::{
     arch::{flags::FLAG_SINGLESTEP, interrupt::InterruptStack},
@@ -21,6 +22,9 @@ use crate::{
         usercopy::{UserSliceRo, UserSliceWo},
     },
 };
+
+/// The requested privilege level of user code segments.
+const USER_RPL: usize = 3;
 
 // trace-core checks user addresses (regs, watchpoints) against its own copy of the kernel's
 // end of user space.
@@ -62,12 +66,16 @@ impl Part {
     }
 }
 
-/// Context switch: loads the next context's watchpoints, or unloads the previous one's.
+/// Context switch: loads the next context's watchpoints (`stepping`: it single-steps), or
+/// unloads the previous one's.
 ///
 /// CONTEXT: the caller holds the next context's lock.
 #[inline(always)]
-pub fn switched_to(percpu: &PerCpu, next: Option<&Watches>) {
-    debug::switched_to(percpu, next.map(|watches| &watches.regs));
+pub fn switched_to(percpu: &PerCpu, next: Option<(&Watches, bool)>) {
+    debug::switched_to(
+        percpu,
+        next.map(|(watches, stepping)| (&watches.regs, stepping)),
+    );
 }
 
 /// Checks a `regs/float` write of `new` over `current` (`trace_core::regs::float_write`, with
@@ -77,6 +85,11 @@ pub fn switched_to(percpu: &PerCpu, next: Option<&Watches>) {
 /// ring 0 when the context resumes.
 pub fn float_write(current: &FloatRegisters, new: FloatRegisters) -> Result<FloatRegisters> {
     trace_core::regs::float_write(current, new, xsave::mxcsr_mask())
+}
+
+/// Whether the exception on `stack` came from user mode.
+pub fn from_user(stack: &InterruptStack) -> bool {
+    stack.iret.cs & USER_RPL == USER_RPL
 }
 
 /// Whether `regs` has the trap flag set: the tracee single-steps.
@@ -89,14 +102,13 @@ pub fn trap_flag_set(regs: &InterruptStack) -> bool {
 /// CONTEXT: takes the current context's lock, then the watch lock, but only for an exception
 /// from user mode.
 pub fn watchpoint_trap(stack: &mut InterruptStack, token: &mut CleanLockToken) -> WatchTrap {
-    const USER_RPL: usize = 3;
     // The fault comes before the instruction: RF lets it run once on resume.
     const RESUME_FLAG: usize = 1 << 16;
     let percpu = &crate::percpu::PercpuBlock::current().ptrace.debug;
     let Some(dr6) = debug::take_dr6(percpu) else {
         return WatchTrap::Other;
     };
-    if stack.iret.cs & USER_RPL != USER_RPL {
+    if !from_user(stack) {
         // The kernel touched a watched user address (a usercopy): not the tracee's access, and
         // no lock may be taken here.
         return WatchTrap::Ignored;
