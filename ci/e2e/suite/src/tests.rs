@@ -44,6 +44,7 @@ tests![
     regs_attaches_and_detaches,
     strace_refuses_other_user,
     strace_reports_unknown_pid,
+    procmgr_refuses_auth_names_of_clients,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -681,5 +682,39 @@ fn strace_reports_unknown_pid() -> Result<(), String> {
         "stderr",
         &r.stderr,
         &["strace: pid 9999: by_pid (open /scheme/proc/PID/thread-0): ESRCH (No such process)"],
+    )
+}
+
+/// Runs `procprobe ARGS` (as root) to its end: its pid and what it printed.
+fn procprobe(args: &[&str]) -> Result<(u32, String), String> {
+    let child = Command::new("procprobe")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run procprobe: {e}"))?;
+    let pid = child.id();
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for procprobe: {e}"))?;
+    equal("procprobe's exit", out.status.code(), Some(0))?;
+    Ok((pid, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// A user's process cannot make itself root through procmgr: a dup of `auth-N-attrs` on its
+/// own thread handle, which procmgr would forward and the kernel resolve in procmgr's file
+/// table, is refused for every `N`, and its parent's (root's) thread stays closed to it.
+fn procmgr_refuses_auth_names_of_clients() -> Result<(), String> {
+    // The probe drops to uid 1000 itself: a saved uid 0 (Command::uid) could go back to root.
+    let (_, out) = procprobe(&["selfroot"])?;
+    let parent = format!("open /scheme/proc/{}/thread-0: EACCES", std::process::id());
+    lines(
+        "procprobe selfroot",
+        &out,
+        &[
+            "dropped to uid 1000: ok",
+            "auth-N-attrs: EACCES for every N",
+            &parent,
+        ],
     )
 }
