@@ -45,6 +45,7 @@ tests![
     strace_refuses_other_user,
     strace_reports_unknown_pid,
     procmgr_refuses_auth_names_of_clients,
+    procmgr_rechecks_handle_at_each_dup,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -717,4 +718,23 @@ fn procmgr_refuses_auth_names_of_clients() -> Result<(), String> {
             &parent,
         ],
     )
+}
+
+/// procmgr checks a tracer's thread handle again at each dup through it: one opened while
+/// allowed gives no session once its holder dropped to another uid.
+fn procmgr_rechecks_handle_at_each_dup() -> Result<(), String> {
+    let count = 5;
+    let (ticker, ticks) = start_ticker(count)?;
+    let pid = ticker.id().to_string();
+    let (_, out) = procprobe(&["drop-then-trace", &pid, "1000"])?;
+    lines(
+        "procprobe drop-then-trace",
+        &out,
+        &[
+            format!("open /scheme/proc/{pid}/thread-0: ok").as_str(),
+            "dropped to uid 1000: ok",
+            "trace through the handle opened before: EACCES",
+        ],
+    )?;
+    ticker_finished(ticker, ticks, count)
 }
