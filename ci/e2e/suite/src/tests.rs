@@ -46,6 +46,8 @@ tests![
     strace_reports_unknown_pid,
     procmgr_refuses_auth_names_of_clients,
     procmgr_rechecks_handle_at_each_dup,
+    strace_refuses_init,
+    strace_refuses_procmgr,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -737,4 +739,40 @@ fn procmgr_rechecks_handle_at_each_dup() -> Result<(), String> {
         ],
     )?;
     ticker_finished(ticker, ticks, count)
+}
+
+/// strace's line for a refused `strace -p PID`.
+fn by_pid_refused(pid: &str, error: &str) -> String {
+    format!("strace: pid {pid}: by_pid (open /scheme/proc/PID/thread-0): {error}")
+}
+
+/// `strace -p PID` as `uid` (and gid `uid`) exits with 1 and prints only `error`.
+fn strace_p_refused(pid: &str, uid: Option<u32>, error: &str) -> Result<(), String> {
+    let mut strace = Command::new("strace");
+    strace.args(["-p", pid]);
+    if let Some(uid) = uid {
+        strace.uid(uid).gid(uid);
+    }
+    let r = run_command(strace)?;
+    equal("exit code", r.code()?, 1)?;
+    lines("stderr", &r.stderr, &[by_pid_refused(pid, error).as_str()])
+}
+
+const EPERM: &str = "EPERM (Operation not permitted)";
+
+/// init is nobody's to trace, not even root's: its thread is refused with EPERM.
+fn strace_refuses_init() -> Result<(), String> {
+    // The probe first: before the rule, `strace -p 1` would trace init to the end.
+    let (_, out) = procprobe(&["open", "1"])?;
+    lines(
+        "procprobe open 1",
+        &out,
+        &["open /scheme/proc/1/thread-0: EPERM"],
+    )?;
+    strace_p_refused("1", None, EPERM)
+}
+
+/// procmgr (and the other bootstrap daemons: their contexts' pid is 0) is nobody's to trace.
+fn strace_refuses_procmgr() -> Result<(), String> {
+    strace_p_refused("0", None, EPERM)
 }
