@@ -48,6 +48,7 @@ tests![
     procmgr_rechecks_handle_at_each_dup,
     strace_refuses_init,
     strace_refuses_procmgr,
+    procmgr_refuses_trace_of_own_process,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -775,4 +776,18 @@ fn strace_refuses_init() -> Result<(), String> {
 /// procmgr (and the other bootstrap daemons: their contexts' pid is 0) is nobody's to trace.
 fn strace_refuses_procmgr() -> Result<(), String> {
     strace_p_refused("0", None, EPERM)
+}
+
+/// A process gets no session on itself through procmgr, neither by its pid nor through its
+/// own thread handle (its first stop would put its only tracer to sleep).
+fn procmgr_refuses_trace_of_own_process() -> Result<(), String> {
+    let (pid, out) = procprobe(&["self"])?;
+    lines(
+        "procprobe self",
+        &out,
+        &[
+            format!("open /scheme/proc/{pid}/thread-0: EPERM").as_str(),
+            "trace through own thread handle: EPERM",
+        ],
+    )
 }
