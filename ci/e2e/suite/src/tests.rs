@@ -49,6 +49,8 @@ tests![
     strace_refuses_init,
     strace_refuses_procmgr,
     procmgr_refuses_trace_of_own_process,
+    strace_refuses_process_that_dropped_uid,
+    strace_attaches_as_user_after_exec,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -570,8 +572,14 @@ fn strace_traces_strace() -> Result<(), String> {
 
 /// `ticker COUNT`, started and seen running (its first line read): the process to attach to.
 fn start_ticker(count: u32) -> Result<(Child, BufReader<ChildStdout>), String> {
-    let mut child = Command::new("ticker")
-        .arg(count.to_string())
+    let mut ticker = Command::new("ticker");
+    ticker.arg(count.to_string());
+    spawn_ticker(ticker)
+}
+
+/// `ticker`, as `command` says, started and seen running (its first line read).
+fn spawn_ticker(mut command: Command) -> Result<(Child, BufReader<ChildStdout>), String> {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -790,4 +798,37 @@ fn procmgr_refuses_trace_of_own_process() -> Result<(), String> {
             "trace through own thread handle: EPERM",
         ],
     )
+}
+
+const EACCES: &str = "EACCES (Permission denied)";
+
+/// A process that dropped from root to a user's uid (and may still hold root's handles) is
+/// not that user's to trace until it execs.
+fn strace_refuses_process_that_dropped_uid() -> Result<(), String> {
+    let count = 5;
+    let mut ticker = Command::new("ticker");
+    ticker.args([count.to_string().as_str(), "1000"]);
+    let (ticker, out) = spawn_ticker(ticker)?;
+    let pid = ticker.id().to_string();
+    strace_p_refused(&pid, Some(1000), EACCES)?;
+    ticker_finished(ticker, out, count)
+}
+
+/// A process that dropped to a user's uids and gids and then execed is that user's to trace.
+fn strace_attaches_as_user_after_exec() -> Result<(), String> {
+    let count = 15;
+    // All three uids: std's Command::uid leaves the saved uid 0, which no user may trace.
+    let mut ticker = Command::new("procprobe");
+    ticker.args(["run-as", "1000", "ticker", count.to_string().as_str()]);
+    let (ticker, out) = spawn_ticker(ticker)?;
+    let pid = ticker.id().to_string();
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-e", "trace=write", "-p", &pid])
+        .uid(1000)
+        .gid(1000);
+    let r = run_command(strace)?;
+    ticker_finished(ticker, out, count)?;
+    ends_with("trace", &r.stderr, &["+++ exited with 0 +++"])?;
+    equal("strace's exit code", r.code()?, 0)
 }
