@@ -44,6 +44,13 @@ tests![
     regs_attaches_and_detaches,
     strace_refuses_other_user,
     strace_reports_unknown_pid,
+    procmgr_refuses_auth_names_of_clients,
+    procmgr_rechecks_handle_at_each_dup,
+    strace_refuses_init,
+    strace_refuses_procmgr,
+    procmgr_refuses_trace_of_own_process,
+    strace_refuses_process_that_dropped_uid,
+    strace_attaches_as_user_after_exec,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -565,8 +572,14 @@ fn strace_traces_strace() -> Result<(), String> {
 
 /// `ticker COUNT`, started and seen running (its first line read): the process to attach to.
 fn start_ticker(count: u32) -> Result<(Child, BufReader<ChildStdout>), String> {
-    let mut child = Command::new("ticker")
-        .arg(count.to_string())
+    let mut ticker = Command::new("ticker");
+    ticker.arg(count.to_string());
+    spawn_ticker(ticker)
+}
+
+/// `ticker`, as `command` says, started and seen running (its first line read).
+fn spawn_ticker(mut command: Command) -> Result<(Child, BufReader<ChildStdout>), String> {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -682,4 +695,140 @@ fn strace_reports_unknown_pid() -> Result<(), String> {
         &r.stderr,
         &["strace: pid 9999: by_pid (open /scheme/proc/PID/thread-0): ESRCH (No such process)"],
     )
+}
+
+/// Runs `procprobe ARGS` (as root) to its end: its pid and what it printed.
+fn procprobe(args: &[&str]) -> Result<(u32, String), String> {
+    let child = Command::new("procprobe")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run procprobe: {e}"))?;
+    let pid = child.id();
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for procprobe: {e}"))?;
+    equal("procprobe's exit", out.status.code(), Some(0))?;
+    Ok((pid, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// A user's process cannot make itself root through procmgr: a dup of `auth-N-attrs` on its
+/// own thread handle, which procmgr would forward and the kernel resolve in procmgr's file
+/// table, is refused for every `N`, and its parent's (root's) thread stays closed to it.
+fn procmgr_refuses_auth_names_of_clients() -> Result<(), String> {
+    // The probe drops to uid 1000 itself: a saved uid 0 (Command::uid) could go back to root.
+    let (_, out) = procprobe(&["selfroot"])?;
+    let parent = format!("open /scheme/proc/{}/thread-0: EACCES", std::process::id());
+    lines(
+        "procprobe selfroot",
+        &out,
+        &[
+            "dropped to uid 1000: ok",
+            "auth-N-attrs: EACCES for every N",
+            &parent,
+        ],
+    )
+}
+
+/// procmgr checks a tracer's thread handle again at each dup through it: one opened while
+/// allowed gives no session once its holder dropped to another uid.
+fn procmgr_rechecks_handle_at_each_dup() -> Result<(), String> {
+    let count = 5;
+    let (ticker, ticks) = start_ticker(count)?;
+    let pid = ticker.id().to_string();
+    let (_, out) = procprobe(&["drop-then-trace", &pid, "1000"])?;
+    lines(
+        "procprobe drop-then-trace",
+        &out,
+        &[
+            format!("open /scheme/proc/{pid}/thread-0: ok").as_str(),
+            "dropped to uid 1000: ok",
+            "trace through the handle opened before: EACCES",
+        ],
+    )?;
+    ticker_finished(ticker, ticks, count)
+}
+
+/// strace's line for a refused `strace -p PID`.
+fn by_pid_refused(pid: &str, error: &str) -> String {
+    format!("strace: pid {pid}: by_pid (open /scheme/proc/PID/thread-0): {error}")
+}
+
+/// `strace -p PID` as `uid` (and gid `uid`) exits with 1 and prints only `error`.
+fn strace_p_refused(pid: &str, uid: Option<u32>, error: &str) -> Result<(), String> {
+    let mut strace = Command::new("strace");
+    strace.args(["-p", pid]);
+    if let Some(uid) = uid {
+        strace.uid(uid).gid(uid);
+    }
+    let r = run_command(strace)?;
+    equal("exit code", r.code()?, 1)?;
+    lines("stderr", &r.stderr, &[by_pid_refused(pid, error).as_str()])
+}
+
+const EPERM: &str = "EPERM (Operation not permitted)";
+
+/// init is nobody's to trace, not even root's: its thread is refused with EPERM.
+fn strace_refuses_init() -> Result<(), String> {
+    // The probe first: before the rule, `strace -p 1` would trace init to the end.
+    let (_, out) = procprobe(&["open", "1"])?;
+    lines(
+        "procprobe open 1",
+        &out,
+        &["open /scheme/proc/1/thread-0: EPERM"],
+    )?;
+    strace_p_refused("1", None, EPERM)
+}
+
+/// procmgr (and the other bootstrap daemons: their contexts' pid is 0) is nobody's to trace.
+fn strace_refuses_procmgr() -> Result<(), String> {
+    strace_p_refused("0", None, EPERM)
+}
+
+/// A process gets no session on itself through procmgr, neither by its pid nor through its
+/// own thread handle (its first stop would put its only tracer to sleep).
+fn procmgr_refuses_trace_of_own_process() -> Result<(), String> {
+    let (pid, out) = procprobe(&["self"])?;
+    lines(
+        "procprobe self",
+        &out,
+        &[
+            format!("open /scheme/proc/{pid}/thread-0: EPERM").as_str(),
+            "trace through own thread handle: EPERM",
+        ],
+    )
+}
+
+const EACCES: &str = "EACCES (Permission denied)";
+
+/// A process that dropped from root to a user's uid (and may still hold root's handles) is
+/// not that user's to trace until it execs.
+fn strace_refuses_process_that_dropped_uid() -> Result<(), String> {
+    let count = 5;
+    let mut ticker = Command::new("ticker");
+    ticker.args([count.to_string().as_str(), "1000"]);
+    let (ticker, out) = spawn_ticker(ticker)?;
+    let pid = ticker.id().to_string();
+    strace_p_refused(&pid, Some(1000), EACCES)?;
+    ticker_finished(ticker, out, count)
+}
+
+/// A process that dropped to a user's uids and gids and then execed is that user's to trace.
+fn strace_attaches_as_user_after_exec() -> Result<(), String> {
+    let count = 15;
+    // All three uids: std's Command::uid leaves the saved uid 0, which no user may trace.
+    let mut ticker = Command::new("procprobe");
+    ticker.args(["run-as", "1000", "ticker", count.to_string().as_str()]);
+    let (ticker, out) = spawn_ticker(ticker)?;
+    let pid = ticker.id().to_string();
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-e", "trace=write", "-p", &pid])
+        .uid(1000)
+        .gid(1000);
+    let r = run_command(strace)?;
+    ticker_finished(ticker, out, count)?;
+    ends_with("trace", &r.stderr, &["+++ exited with 0 +++"])?;
+    equal("strace's exit code", r.code()?, 0)
 }
