@@ -1,16 +1,15 @@
 //! `SYS_CALL` on the handles rine stands in: procmgr's process and thread calls, the file
 //! table's `Resize`, and the `STD_FS` calls on host files.
 
-use syscall::{CallFlags, Error};
+use libredox::protocol::{ProcCall, ThreadCall, WaitFlags};
+use syscall::CallFlags;
 
 use crate::{
+    abi::{CallError, Waitpid},
     files,
     fork::ForkPart,
     handles::Handle,
-    sys::{
-        Machine, Waitpid, PROC_DISABLE_SETPGID, PROC_EXIT, PROC_GETPPID, PROC_RENAME,
-        PROC_SYNC_SIG_PCTL, PROC_WAITPID, THREAD_SYNC_SIG_TCTL,
-    },
+    sys::Machine,
 };
 
 impl Machine {
@@ -32,31 +31,43 @@ impl Machine {
             .collect();
         let verb = meta.first().copied().unwrap_or(u64::MAX);
         let value = match self.table.get_mut(fd)? {
-            Handle::Proc => match verb {
-                PROC_EXIT => return Ok(CallResult::Exit(meta.get(1).copied().unwrap_or(0))),
+            Handle::Proc => match ProcCall::try_from_raw(verb as usize) {
+                Some(ProcCall::Exit) => {
+                    return Ok(CallResult::Exit(meta.get(1).copied().unwrap_or(0)));
+                }
                 // Signal state lives with procmgr on Redox; rine delivers no signals.
-                PROC_SYNC_SIG_PCTL => 0,
-                PROC_GETPPID => self.parent as usize,
-                PROC_WAITPID if len >= 8 => {
+                Some(ProcCall::SyncSigPctl) => 0,
+                Some(ProcCall::Getppid) => self.parent as usize,
+                Some(ProcCall::Waitpid) if len >= 8 => {
                     return Ok(CallResult::Wait(Waitpid {
                         pid: meta.get(1).copied().unwrap_or(0) as u32,
-                        flags: meta.get(2).copied().unwrap_or(0),
+                        flags: WaitFlags::from_bits_truncate(
+                            meta.get(2).copied().unwrap_or(0) as usize
+                        ),
                         status: payload,
                     }));
                 }
                 // exec's new name and its end of setpgid: nothing rine shows or checks.
-                PROC_RENAME | PROC_DISABLE_SETPGID => 0,
+                Some(ProcCall::Rename | ProcCall::DisableSetpgid) => 0,
                 _ => return Err(CallError::Unsupported),
             },
-            Handle::Fork(_, ForkPart::Proc) if verb == PROC_SYNC_SIG_PCTL => 0,
-            Handle::Fork(_, ForkPart::Thread) if verb == THREAD_SYNC_SIG_TCTL => 0,
+            Handle::Fork(_, ForkPart::Proc)
+                if ProcCall::try_from_raw(verb as usize) == Some(ProcCall::SyncSigPctl) =>
+            {
+                0
+            }
+            Handle::Fork(_, ForkPart::Thread)
+                if ThreadCall::try_from_raw(verb as usize) == Some(ThreadCall::SyncSigTctl) =>
+            {
+                0
+            }
             // The child's table sent into itself at `meta[0]` (fork_inner's last step).
             Handle::Fork(id, ForkPart::FileTable) if flags.contains(CallFlags::FD) => {
                 let id = *id;
                 self.fork_send_table(id, verb as usize)?
             }
-            Handle::Thread(_) => match verb {
-                THREAD_SYNC_SIG_TCTL => 0,
+            Handle::Thread(_) => match ThreadCall::try_from_raw(verb as usize) {
+                Some(ThreadCall::SyncSigTctl) => 0,
                 _ => return Err(CallError::Unsupported),
             },
             // Resize: rine's table has no fixed size.
@@ -123,16 +134,4 @@ pub(crate) enum CallResult {
     Value(usize),
     Exit(u64),
     Wait(Waitpid),
-}
-
-/// A failed `SYS_CALL` (or `dup`): an errno, or a verb/name rine does not know.
-pub(crate) enum CallError {
-    Errno(Error),
-    Unsupported,
-}
-
-impl From<Error> for CallError {
-    fn from(e: Error) -> Self {
-        Self::Errno(e)
-    }
 }

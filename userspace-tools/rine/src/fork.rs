@@ -15,7 +15,7 @@ use nix::{libc, unistd::Pid};
 use syscall::{Error, Result};
 
 use crate::{
-    call::CallError,
+    abi::CallError,
     handles::{Handle, Table},
     linux::Child,
     sys::Machine,
@@ -165,9 +165,9 @@ impl Machine {
     }
 
     /// `read` of the child's process handle: its `ProcMeta`.
-    pub fn fork_meta(&self, id: usize) -> Result<[u8; crate::sys::PROC_META_LEN]> {
+    pub fn fork_meta(&self, id: usize) -> Result<Vec<u8>> {
         let f = self.forks.get(id).ok_or(err(syscall::EBADF))?;
-        Ok(self.proc_meta_of(f.pid, self.pid))
+        Ok(crate::abi::proc_meta(f.pid, self.pid))
     }
 
     /// `write` to a part of a child being forked.

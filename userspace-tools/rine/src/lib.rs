@@ -3,6 +3,7 @@
 //! `PTRACE_SYSEMU` (Linux never runs it), rine carries the Redox call out with Linux calls
 //! and writes the Redox result into `rax`.
 
+pub mod abi;
 pub mod call;
 pub mod elf;
 pub mod exec;

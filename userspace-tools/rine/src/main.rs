@@ -3,7 +3,10 @@
 
 use std::{os::unix::ffi::OsStrExt, path::PathBuf, process::ExitCode};
 
-use rine::run::{self, Options};
+use rine::{
+    abi::exit_code,
+    run::{self, Options},
+};
 
 const USAGE: &str = "usage: rine [--strace] [--root DIR] PROGRAM [ARGS...]";
 
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
         env,
     };
     match run::run(&file, &argv, &opts) {
-        Ok(status) => ExitCode::from(run::exit_code(status)),
+        Ok(status) => ExitCode::from(exit_code(status)),
         Err(e) => {
             eprintln!("rine: {}: {e}", program.display());
             ExitCode::from(126)

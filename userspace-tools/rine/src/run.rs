@@ -8,6 +8,7 @@ use nix::sys::{
 };
 
 use crate::{
+    abi::Status,
     elf,
     handles::{initial, Handle, Table},
     linux::{Child, LoadPlan, STACK_TOP},
@@ -26,19 +27,6 @@ pub struct Options {
     /// Print every syscall to stderr as the Redox `strace` does.
     pub strace: bool,
     pub env: Vec<Vec<u8>>,
-}
-
-/// How the program ended: a Redox exit status (`code`, or `signal << 8`).
-pub type Status = u64;
-
-/// The process exit code rine itself ends with for `status` (128 + signal, as shells do).
-pub fn exit_code(status: Status) -> u8 {
-    let signal = (status >> 8) & 0x7F;
-    if signal != 0 {
-        128 + signal as u8
-    } else {
-        (status & 0xFF) as u8
-    }
 }
 
 /// Loads `file` (the ELF's bytes) with `argv` and runs it to its end.

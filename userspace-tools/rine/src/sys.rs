@@ -7,7 +7,8 @@ use redox_ptrace::decode::{DecodeOptions, PendingCall};
 use syscall::{number::*, Error, Result};
 
 use crate::{
-    call::{CallError, CallResult},
+    abi::{self, CallError, Waitpid},
+    call::CallResult,
     files,
     fork::PendingFork,
     handles::{Handle, Table},
@@ -20,16 +21,6 @@ use nix::unistd::Pid;
 
 /// Largest byte count moved per `read`/`write`: a bigger call returns short, as POSIX allows.
 const IO_CHUNK: usize = 1 << 20;
-/// procmgr's `ProcCall` and `ThreadCall` verbs (libredox `protocol`) that rine answers.
-pub(crate) const PROC_EXIT: u64 = 2;
-pub(crate) const PROC_SYNC_SIG_PCTL: u64 = 10;
-pub(crate) const PROC_GETPPID: u64 = 12;
-pub(crate) const THREAD_SYNC_SIG_TCTL: u64 = 0;
-pub(crate) const PROC_WAITPID: u64 = 0;
-pub(crate) const PROC_RENAME: u64 = 13;
-pub(crate) const PROC_DISABLE_SETPGID: u64 = 14;
-/// Size of libredox's `ProcMeta` (eleven `u32`s).
-pub(crate) const PROC_META_LEN: usize = 44;
 
 /// What the program's syscall comes to.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,14 +41,6 @@ pub enum Outcome {
     /// A read that would block on the host: the thread waits, stopped, while the others
     /// (and other processes) run, and the main loop retries it.
     BlockedRead,
-}
-
-/// A `Waitpid` call: `pid` 0 for any child; `status` is where the status word goes.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub struct Waitpid {
-    pub pid: u32,
-    pub flags: u64,
-    pub status: usize,
 }
 
 /// The Redox side of the child: its handles, and where its `file` scheme lives.
@@ -158,24 +141,6 @@ impl Machine {
 
     fn read_str(&self, addr: usize, len: usize) -> Result<String> {
         String::from_utf8(self.read_mem(addr, len)?).map_err(|_| err(syscall::EINVAL))
-    }
-
-    fn proc_meta(&self) -> [u8; PROC_META_LEN] {
-        self.proc_meta_of(self.pid, self.parent)
-    }
-
-    pub(crate) fn proc_meta_of(&self, pid: u32, parent: u32) -> [u8; PROC_META_LEN] {
-        let (uid, gid) = (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        );
-        // pid, pgid, ppid, ruid, euid, suid, rgid, egid, sgid, ens, rns
-        let fields = [pid, pid, parent, uid, uid, uid, gid, gid, gid, 1, 1];
-        let mut out = [0u8; PROC_META_LEN];
-        for (chunk, f) in out.chunks_exact_mut(4).zip(fields) {
-            chunk.copy_from_slice(&f.to_le_bytes());
-        }
-        out
     }
 
     /// Carries out syscall `number` with `args`; `regs` are the registers at the stop, and
@@ -326,7 +291,7 @@ impl Machine {
 
     fn read(&mut self, fd: usize, addr: usize, len: usize) -> Result<usize> {
         let mut buf = vec![0; len.min(IO_CHUNK)];
-        let meta = self.proc_meta();
+        let meta = abi::proc_meta(self.pid, self.parent);
         let n = match self.table.get_mut(fd)? {
             Handle::Fork(id, crate::fork::ForkPart::Proc) => {
                 let id = *id;

@@ -14,14 +14,13 @@ use nix::{
 };
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
 
-use crate::{
-    run::Status,
-    strace::{self, ChildMemory},
-    sys::{Machine, Outcome, Waitpid},
-};
+use libredox::protocol::WaitFlags;
 
-/// libredox's `WaitFlags::WNOHANG`.
-const WNOHANG: u64 = 1;
+use crate::{
+    abi::{wait_status, Status, Waitpid},
+    strace::{self, ChildMemory},
+    sys::{Machine, Outcome},
+};
 
 /// All processes of the program; `procs[0]` is the first, whose exit ends rine.
 #[derive(Default)]
@@ -37,17 +36,6 @@ pub struct World {
     parked_calls: Vec<(Pid, PendingCall)>,
     running: HashSet<Pid>,
     resume: Vec<Pid>,
-}
-
-/// A Redox exit status (`code`, or `signal << 8`) as the word `waitpid` stores (procmgr's
-/// `signal | code << 8`).
-pub fn wait_status(status: u64) -> u64 {
-    let signal = (status >> 8) & 0x7F;
-    if signal != 0 {
-        signal
-    } else {
-        (status & 0xFF) << 8
-    }
 }
 
 impl World {
@@ -297,7 +285,7 @@ impl World {
                 .any(|c| c.parent == me && (w.pid == 0 || c.pid == w.pid))
             {
                 Err(syscall::Error::new(syscall::ECHILD))
-            } else if w.flags & WNOHANG != 0 {
+            } else if w.flags.contains(WaitFlags::WNOHANG) {
                 Ok(0)
             } else {
                 i += 1;
@@ -334,19 +322,5 @@ impl World {
             }
         }
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Verifies that an exit code and a killing signal become procmgr's status words
-    /// (`WEXITSTATUS` = bits 8..16, `WTERMSIG` = the low bits).
-    #[test]
-    fn wait_status_words() {
-        assert_eq!(wait_status(7), 7 << 8);
-        assert_eq!(wait_status(0), 0);
-        assert_eq!(wait_status((Signal::SIGSEGV as u64) << 8), 11);
     }
 }
