@@ -7,8 +7,7 @@ use syscall::CallFlags;
 use crate::{
     abi::{CallError, Waitpid},
     files,
-    fork::ForkPart,
-    handles::Handle,
+    handles::{ForkPart, Handle},
     sys::Machine,
 };
 

@@ -16,7 +16,10 @@
 
 use std::collections::BTreeMap;
 
-use nix::libc::{self, user_regs_struct};
+use nix::{
+    libc::{self, user_regs_struct},
+    unistd::Pid,
+};
 use syscall::{Error, MapFlags, Result};
 
 use crate::{
@@ -179,6 +182,7 @@ impl Machine {
     /// `fmap` of a new space: a window on its pages at `map.offset`.
     pub fn exec_window(
         &mut self,
+        tid: Pid,
         id: usize,
         map: &syscall::Map,
         regs: &user_regs_struct,
@@ -204,7 +208,7 @@ impl Machine {
             flags: map.flags,
             address: map.address,
         };
-        let local = crate::memory::fmap(&self.child, regs, None, &anon)? as u64;
+        let local = crate::memory::fmap(&self.child, tid, regs, None, &anon)? as u64;
         let bytes = self.spaces[id].bytes(remote, size);
         self.child
             .write_all(local, &bytes)
@@ -233,6 +237,7 @@ impl Machine {
     /// Returns the registers it resumes with.
     pub fn exec_switch(
         &mut self,
+        tid: Pid,
         id: usize,
         ip: u64,
         sp: u64,
@@ -270,7 +275,7 @@ impl Machine {
         let mut at_gadget = *regs;
         at_gadget.rip = gadget + 2;
         let inject = |nr: i64, args: [u64; 6]| -> std::result::Result<(), String> {
-            match self.child.linux_syscall(&at_gadget, nr, args) {
+            match self.child.linux_syscall(tid, &at_gadget, nr, args) {
                 Ok(r) if r >= 0 => Ok(()),
                 Ok(r) => Err(format!("Linux call {nr} {args:x?}: errno {}", -r)),
                 Err(e) => Err(e.to_string()),
@@ -298,7 +303,6 @@ impl Machine {
             )?;
         }
         // One thread goes on; the process's other state (pending forks, spaces) is gone.
-        let tid = self.child.current.get();
         self.threads = vec![ThreadSlot {
             tid: Some(tid),
             entry: None,

@@ -16,30 +16,11 @@ use syscall::{Error, Result};
 
 use crate::{
     abi::CallError,
-    handles::{Handle, Table},
+    handles::{ForkPart, Handle, Table},
     linux::Child,
     sys::Machine,
     threads::ThreadSlot,
 };
-
-/// Which part of a child being forked a `Handle::Fork` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForkPart {
-    /// The child's process handle: `read` gives its `ProcMeta`.
-    Proc,
-    /// Its only thread (`thread-0`).
-    Thread,
-    /// The copy of the caller's address space (`exclusive`).
-    AddrSpace,
-    /// The thread's `current-addrspace`: where it starts.
-    AddrSpaceSel,
-    /// The thread's `regs/env`: its fs and gs base.
-    RegsEnv,
-    /// The child's handle table (`copy`).
-    FileTable,
-    /// The thread's `start`.
-    Start,
-}
 
 /// A child between `dup(proc, "fork")` and `start`.
 #[derive(Debug, Default)]
@@ -120,6 +101,7 @@ impl Machine {
     /// `dup(addrspace, "exclusive")`: the Linux `fork`, injected into the calling thread.
     pub(crate) fn fork_linux(
         &mut self,
+        tid: Pid,
         regs: &libc::user_regs_struct,
     ) -> std::result::Result<Handle, CallError> {
         let id = self.current_fork()?;
@@ -129,6 +111,7 @@ impl Machine {
             // no Linux SIGCHLD (Redox's comes from procmgr, and rine sends none), and rine
             // reaps it.
             .linux_syscall(
+                tid,
                 regs,
                 libc::SYS_clone,
                 [(libc::CLONE_PARENT | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0],

@@ -114,39 +114,23 @@ impl Machine {
     }
 
     pub(crate) fn read_mem(&self, addr: usize, len: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0; len];
-        self.child
-            .read_exact(addr as u64, &mut buf)
-            .map_err(|_| err(syscall::EFAULT))?;
-        Ok(buf)
+        memory::read(&self.child, addr, len)
     }
 
     pub(crate) fn write_mem(&self, addr: usize, bytes: &[u8]) -> Result<()> {
-        self.child
-            .write_all(addr as u64, bytes)
-            .map_err(|_| err(syscall::EFAULT))
-    }
-
-    pub fn read_u32(&self, addr: usize) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.read_mem(addr, 4)?.try_into().expect("4 bytes"),
-        ))
-    }
-
-    pub fn read_u64(&self, addr: usize) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.read_mem(addr, 8)?.try_into().expect("8 bytes"),
-        ))
+        memory::write(&self.child, addr, bytes)
     }
 
     fn read_str(&self, addr: usize, len: usize) -> Result<String> {
         String::from_utf8(self.read_mem(addr, len)?).map_err(|_| err(syscall::EINVAL))
     }
 
-    /// Carries out syscall `number` with `args`; `regs` are the registers at the stop, and
-    /// `out` the ones the program resumes with (a `regs/env` write changes fs/gs base there).
+    /// Carries out thread `tid`'s syscall `number` with `args`; `regs` are the registers at
+    /// the stop, and `out` the ones the program resumes with (a `regs/env` write changes
+    /// fs/gs base there).
     pub fn syscall(
         &mut self,
+        tid: Pid,
         number: usize,
         args: [usize; 6],
         regs: &user_regs_struct,
@@ -154,16 +138,16 @@ impl Machine {
     ) -> Outcome {
         let [a, b, c, d, e, _f] = args;
         let result = match number {
-            SYS_WRITE => self.write(a, b, c, regs, out),
-            SYS_READ => self.read(a, b, c),
+            SYS_WRITE => self.write(tid, a, b, c, regs, out),
+            SYS_READ => self.read(tid, a, b, c),
             SYS_READ2 => self.pread(a, b, c, d as u64),
             SYS_WRITE2 => self.pwrite(a, b, c, d as u64),
             SYS_OPENAT_INTO => self.openat_into(a, b, c, d, args[5]),
             SYS_DUP_INTO | SYS_DUP2 => {
                 let res = if number == SYS_DUP2 {
-                    self.dup_into(a, c, d, b, true, regs)
+                    self.dup_into(tid, a, c, d, b, true, regs)
                 } else {
-                    self.dup_into(a, b, c, d, false, regs)
+                    self.dup_into(tid, a, b, c, d, false, regs)
                 };
                 match res {
                     Ok(v) => Ok(v),
@@ -175,7 +159,7 @@ impl Machine {
                 // Closing exec's `current-addrspace` switches to the new image.
                 Ok(Handle::AddrSpaceSel(_)) if self.exec_pending.is_some() => {
                     let (id, ip, sp) = self.exec_pending.take().expect("checked");
-                    return match self.exec_switch(id, ip, sp, regs) {
+                    return match self.exec_switch(tid, id, ip, sp, regs) {
                         Ok(r) => Outcome::Replaced(Box::new(r)),
                         Err(e) => {
                             // The old image may be partly gone: the process cannot go on.
@@ -199,13 +183,13 @@ impl Machine {
             },
             SYS_FCNTL => self.fcntl(a, b, c),
             SYS_UNLINKAT => self.unlinkat(a, b, c, d),
-            SYS_FMAP => self.fmap(a, b, c, regs),
+            SYS_FMAP => self.fmap(tid, a, b, c, regs),
             SYS_FUNMAP => {
                 // A window on a new address space hands its bytes back first.
                 self.exec_flush_window(a as u64);
-                memory::funmap(&self.child, regs, a, b)
+                memory::funmap(&self.child, tid, regs, a, b)
             }
-            SYS_MPROTECT => memory::mprotect(&self.child, regs, a, b, c),
+            SYS_MPROTECT => memory::mprotect(&self.child, tid, regs, a, b, c),
             SYS_CLOCK_GETTIME => files::clock_bytes(a)
                 .and_then(|ts| self.write_mem(b, &ts))
                 .map(|_| 0),
@@ -238,6 +222,7 @@ impl Machine {
 
     fn write(
         &mut self,
+        tid: Pid,
         fd: usize,
         addr: usize,
         len: usize,
@@ -258,7 +243,7 @@ impl Machine {
                 return Ok(bytes.len());
             }
         }
-        if let Some(result) = self.thread_write(&control, &bytes, regs) {
+        if let Some(result) = self.thread_write(tid, &control, &bytes, regs) {
             return result;
         }
         match control {
@@ -266,7 +251,7 @@ impl Machine {
             Handle::NewSpace(id) => return self.exec_space_write(id, &bytes, regs),
             _ => {}
         }
-        let current = self.thread_of(self.child.current.get());
+        let current = self.thread_of(tid);
         let handle = self.table.get_mut(fd)?;
         if let Handle::RegsEnv(t) = handle {
             // Only a thread's own fs/gs base: the others are running.
@@ -289,11 +274,11 @@ impl Machine {
         files::write(handle, &bytes)
     }
 
-    fn read(&mut self, fd: usize, addr: usize, len: usize) -> Result<usize> {
+    fn read(&mut self, tid: Pid, fd: usize, addr: usize, len: usize) -> Result<usize> {
         let mut buf = vec![0; len.min(IO_CHUNK)];
         let meta = abi::proc_meta(self.pid, self.parent);
         let n = match self.table.get_mut(fd)? {
-            Handle::Fork(id, crate::fork::ForkPart::Proc) => {
+            Handle::Fork(id, crate::handles::ForkPart::Proc) => {
                 let id = *id;
                 let meta = self.fork_meta(id)?;
                 files::copy_prefix(&mut buf, &meta)
@@ -305,7 +290,7 @@ impl Machine {
                 return Ok(0);
             }
             Handle::RegsEnv(_) => {
-                let regs = self.child.regs().map_err(|_| err(syscall::ESRCH))?;
+                let regs = self.child.regs(tid).map_err(|_| err(syscall::ESRCH))?;
                 let mut env = regs.fs_base.to_le_bytes().to_vec();
                 env.extend(regs.gs_base.to_le_bytes());
                 files::copy_prefix(&mut buf, &env)
@@ -363,8 +348,10 @@ impl Machine {
     }
 
     /// `dup_into(fd, name, slot)`, or with `replace` `dup2(fd, slot, name)`.
+    #[allow(clippy::too_many_arguments)]
     fn dup_into(
         &mut self,
+        tid: Pid,
         fd: usize,
         name: usize,
         len: usize,
@@ -385,7 +372,7 @@ impl Machine {
             (Handle::Proc, b"new-thread") => self.new_thread(),
             (Handle::Proc, b"fork") => self.fork_begin(),
             (Handle::FileTable { .. }, b"copy") => self.fork_copy_table()?,
-            (Handle::AddrSpace, b"exclusive") => self.fork_linux(regs)?,
+            (Handle::AddrSpace, b"exclusive") => self.fork_linux(tid, regs)?,
             (Handle::AddrSpace, b"empty") => self.exec_new_space(),
             (Handle::Fork(id, part), name) => {
                 let (id, part) = (*id, *part);
@@ -471,6 +458,7 @@ impl Machine {
 
     fn fmap(
         &mut self,
+        tid: Pid,
         fd: usize,
         map: usize,
         len: usize,
@@ -490,14 +478,30 @@ impl Machine {
         };
         if let Ok(Handle::NewSpace(id)) = self.table.get(fd) {
             let id = *id;
-            return self.exec_window(id, &map, regs);
+            return self.exec_window(tid, id, &map, regs);
         }
         let handle = if fd == usize::MAX {
             None
         } else {
             Some(self.table.get(fd)?)
         };
-        memory::fmap(&self.child, regs, handle, &map)
+        if map.size == 0 {
+            return Err(err(syscall::EINVAL));
+        }
+        // Shared file mappings would need the tracee to hold the host file, which it does not.
+        let file = match handle {
+            None => None,
+            Some(Handle::Host {
+                file, dir: false, ..
+            }) => {
+                if map.flags.contains(syscall::MapFlags::MAP_SHARED) {
+                    return Err(err(syscall::EOPNOTSUPP));
+                }
+                Some(file)
+            }
+            Some(_) => return Err(err(syscall::ENODEV)),
+        };
+        memory::fmap(&self.child, tid, regs, file, &map)
     }
 
     pub fn nanosleep(&mut self, req: usize, rem: usize) -> Result<usize> {

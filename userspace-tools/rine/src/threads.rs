@@ -88,6 +88,7 @@ impl Machine {
     /// Writes to the thread-control handles; `None` when `handle` is not one of them.
     pub fn thread_write(
         &mut self,
+        tid: Pid,
         handle: &Handle,
         bytes: &[u8],
         regs: &libc::user_regs_struct,
@@ -110,13 +111,12 @@ impl Machine {
             },
             // One file table for all threads: nothing to select.
             Handle::FileTableSel => Ok(bytes.len()),
-            Handle::Start(t) => self.start_thread(*t, regs).map(|_| bytes.len()),
+            Handle::Start(t) => self.start_thread(tid, *t, regs).map(|_| bytes.len()),
             Handle::Status(t) => match (word(0), word(1), word(2)) {
-                (Some(_), Some(stack), Some(size))
-                    if Some(*t) == self.thread_of(self.child.current.get()) =>
-                {
+                (Some(_), Some(stack), Some(size)) if Some(*t) == self.thread_of(tid) => {
                     if size != 0 {
-                        let _ = memory::funmap(&self.child, regs, stack as usize, size as usize);
+                        let _ =
+                            memory::funmap(&self.child, tid, regs, stack as usize, size as usize);
                     }
                     self.ending = true;
                     Ok(bytes.len())
@@ -128,7 +128,7 @@ impl Machine {
         })
     }
 
-    fn start_thread(&mut self, t: usize, regs: &libc::user_regs_struct) -> Result<()> {
+    fn start_thread(&mut self, tid: Pid, t: usize, regs: &libc::user_regs_struct) -> Result<()> {
         let (ip, sp) = match self.threads.get(t) {
             Some(ThreadSlot {
                 tid: None,
@@ -138,9 +138,9 @@ impl Machine {
             Some(_) => return Err(err(syscall::EINVAL)),
             None => return Err(err(syscall::EBADF)),
         };
-        let ret = self
+        let (ret, new) = self
             .child
-            .linux_syscall(regs, libc::SYS_clone, [THREAD_FLAGS, sp, 0, 0, 0, 0])
+            .linux_clone(tid, regs, [THREAD_FLAGS, sp, 0, 0, 0, 0])
             .map_err(|e| {
                 eprintln!("rine: starting a thread: {e}");
                 err(syscall::EIO)
@@ -148,18 +148,18 @@ impl Machine {
         if ret < 0 {
             return Err(err(-ret as i32));
         }
-        let Some(tid) = self.child.cloned.borrow_mut().pop() else {
+        let Some(new) = new else {
             eprintln!("rine: starting a thread: clone made no thread");
             return Err(err(syscall::EIO));
         };
-        self.child.adopt_thread(tid, regs, ip, sp).map_err(|e| {
+        self.child.adopt_thread(new, regs, ip, sp).map_err(|e| {
             eprintln!("rine: starting a thread: {e}");
             err(syscall::EIO)
         })?;
         if let Some(slot) = self.threads.get_mut(t) {
-            slot.tid = Some(tid);
+            slot.tid = Some(new);
         }
-        self.started.push(tid);
+        self.started.push(new);
         Ok(())
     }
 
@@ -179,9 +179,9 @@ impl Machine {
             }
             syscall::FUTEX_WAIT | syscall::FUTEX_WAIT64 => {
                 let current = if op == syscall::FUTEX_WAIT {
-                    self.read_u32(addr).map(|v| v as usize)
+                    memory::read_u32(&self.child, addr).map(|v| v as usize)
                 } else {
-                    self.read_u64(addr).map(|v| v as usize)
+                    memory::read_u64(&self.child, addr).map(|v| v as usize)
                 };
                 match current {
                     Err(e) => Wait::Now(Err(e)),

@@ -99,8 +99,7 @@ impl World {
                     // A fault in the program (or a signal sent to it): Redox would end the
                     // process with that signal too, since rine installs no handlers.
                     let Some(p) = self.proc_of(tid) else { continue };
-                    self.procs[p].child.current.set(tid);
-                    let rip = self.procs[p].child.regs().map(|r| r.rip).unwrap_or(0);
+                    let rip = self.procs[p].child.regs(tid).map(|r| r.rip).unwrap_or(0);
                     eprintln!("rine: the program got {sig} at rip {rip:#x}");
                     let status = (sig as u64) << 8;
                     if trace {
@@ -143,18 +142,17 @@ impl World {
         let decode = DecodeOptions::default();
         let prefix = self.prefix(tid);
         let m = &mut self.procs[p];
-        m.child.current.set(tid);
-        let regs = m.child.regs()?;
+        let regs = m.child.regs(tid)?;
         let number = regs.orig_rax as usize;
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9].map(|r| r as usize);
         let pending =
             trace.then(|| PendingCall::enter(number, args, &ChildMemory(&m.child), &decode));
         let mut out = regs;
         let mut ended = None;
-        match m.syscall(number, args, &regs, &mut out) {
+        match m.syscall(tid, number, args, &regs, &mut out) {
             Outcome::Return(ret) => {
                 out.rax = ret as u64;
-                m.child.set_regs(&out)?;
+                m.child.set_regs(tid, &out)?;
                 if let Some(call) = pending {
                     eprintln!(
                         "{prefix}{}",
@@ -178,7 +176,7 @@ impl World {
                 self.waiting.push((tid, w));
             }
             Outcome::Replaced(r) => {
-                m.child.set_regs(&r)?;
+                m.child.set_regs(tid, &r)?;
                 if let Some(call) = pending {
                     eprintln!("{prefix}{}", call.unfinished());
                     eprintln!("{prefix}--- exec: address space replaced ---");
@@ -189,7 +187,7 @@ impl World {
                 if let Some(call) = pending {
                     eprintln!("{prefix}{}", call.unfinished());
                 }
-                m.child.exit_current_thread(&regs)?;
+                m.child.exit_thread(tid, &regs)?;
                 if let Some(t) = m.thread_of(tid) {
                     m.threads[t].gone = true;
                 }
@@ -218,10 +216,9 @@ impl World {
         for woken in std::mem::take(&mut self.procs[p].woken) {
             let prefix = self.prefix(woken);
             let m = &self.procs[p];
-            m.child.current.set(woken);
-            let mut r = m.child.regs()?;
+            let mut r = m.child.regs(woken)?;
             r.rax = 0;
-            m.child.set_regs(&r)?;
+            m.child.set_regs(woken, &r)?;
             if let Some(i) = self.parked_calls.iter().position(|(t, _)| *t == woken) {
                 let (_, call) = self.parked_calls.remove(i);
                 if trace {
@@ -295,10 +292,9 @@ impl World {
             let ret = syscall::Error::mux(result);
             let prefix = self.prefix(tid);
             let m = &self.procs[p];
-            m.child.current.set(tid);
-            let mut r = m.child.regs()?;
+            let mut r = m.child.regs(tid)?;
             r.rax = ret as u64;
-            m.child.set_regs(&r)?;
+            m.child.set_regs(tid, &r)?;
             if let Some(k) = self.parked_calls.iter().position(|(t, _)| *t == tid) {
                 let (_, call) = self.parked_calls.remove(k);
                 if trace {
