@@ -4,6 +4,7 @@
 
 use std::{collections::HashSet, io};
 
+use libredox::protocol::WaitFlags;
 use nix::{
     sys::{
         ptrace,
@@ -14,18 +15,21 @@ use nix::{
 };
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
 
-use libredox::protocol::WaitFlags;
-
 use crate::{
     abi::{wait_status, Status, Waitpid},
+    io::Caller,
+    memory,
+    process::Process,
     strace::{self, ChildMemory},
-    sys::{Machine, Outcome},
+    sys::{self, Outcome},
 };
 
 /// All processes of the program; `procs[0]` is the first, whose exit ends rine.
 #[derive(Default)]
 pub struct World {
-    pub procs: Vec<Machine>,
+    pub procs: Vec<Process>,
+    /// The pid the next fork gets.
+    next_pid: u32,
     /// Exited children nobody has waited for: `(parent pid, pid, Redox status)`.
     zombies: Vec<(u32, u32, u64)>,
     /// Threads in `Waitpid` until a child exits.
@@ -39,16 +43,19 @@ pub struct World {
 }
 
 impl World {
-    /// The program's first process.
-    pub fn new(first: Machine) -> Self {
+    /// The program's first process; forks get pids from `next_pid` on.
+    pub fn new(first: Process, next_pid: u32) -> Self {
         Self {
             procs: vec![first],
+            next_pid,
             ..Self::default()
         }
     }
 
     fn proc_of(&self, tid: Pid) -> Option<usize> {
-        self.procs.iter().position(|m| m.thread_of(tid).is_some())
+        self.procs
+            .iter()
+            .position(|m| m.threads.number_of(tid).is_some())
     }
 
     fn prefix(&self, tid: Pid) -> String {
@@ -111,10 +118,7 @@ impl World {
                 WaitStatus::Signaled(tid, sig, _) if tid == root => Some((sig as u64) << 8),
                 WaitStatus::Exited(tid, _) | WaitStatus::Signaled(tid, ..) => {
                     if let Some(p) = self.proc_of(tid) {
-                        let m = &mut self.procs[p];
-                        if let Some(t) = m.thread_of(tid) {
-                            m.threads[t].gone = true;
-                        }
+                        self.procs[p].threads.gone(tid);
                     }
                     None
                 }
@@ -149,7 +153,14 @@ impl World {
             trace.then(|| PendingCall::enter(number, args, &ChildMemory(&m.child), &decode));
         let mut out = regs;
         let mut ended = None;
-        match m.syscall(tid, number, args, &regs, &mut out) {
+        let mut caller = Caller {
+            process: m,
+            tid,
+            regs: &regs,
+            next_pid: &mut self.next_pid,
+        };
+        let outcome = sys::syscall(&mut caller, number, args, &mut out);
+        match outcome {
             Outcome::Return(ret) => {
                 out.rax = ret as u64;
                 m.child.set_regs(tid, &out)?;
@@ -162,7 +173,7 @@ impl World {
                 self.resume.push(tid);
             }
             Outcome::Park(addr) => {
-                m.parked.push((tid, addr));
+                m.threads.park(tid, addr);
                 if let Some(call) = pending {
                     self.parked_calls.push((tid, call));
                 }
@@ -188,9 +199,7 @@ impl World {
                     eprintln!("{prefix}{}", call.unfinished());
                 }
                 m.child.exit_thread(tid, &regs)?;
-                if let Some(t) = m.thread_of(tid) {
-                    m.threads[t].gone = true;
-                }
+                m.threads.gone(tid);
             }
             Outcome::Exit(status) => {
                 if let Some(call) = pending {
@@ -213,7 +222,7 @@ impl World {
     /// threads, forked children.
     fn after_stop(&mut self, p: usize, trace: bool) -> io::Result<()> {
         let decode = DecodeOptions::default();
-        for woken in std::mem::take(&mut self.procs[p].woken) {
+        for woken in self.procs[p].threads.take_woken() {
             let prefix = self.prefix(woken);
             let m = &self.procs[p];
             let mut r = m.child.regs(woken)?;
@@ -231,8 +240,8 @@ impl World {
             self.resume.push(woken);
         }
         let m = &mut self.procs[p];
-        self.resume.append(&mut m.started);
-        for child in std::mem::take(&mut m.spawned) {
+        self.resume.append(&mut m.threads.take_started());
+        for child in m.take_spawned() {
             self.resume.push(child.child.pid);
             self.procs.push(child);
         }
@@ -248,7 +257,7 @@ impl World {
         }
         let m = self.procs.remove(p);
         let _ = kill(m.child.pid, Signal::SIGKILL);
-        let gone = |tid: &Pid| m.thread_of(*tid).is_some();
+        let gone = |tid: &Pid| m.threads.number_of(*tid).is_some();
         self.reading.retain(|t| !gone(t));
         self.waiting.retain(|(t, _)| !gone(t));
         self.parked_calls.retain(|(t, _)| !gone(t));
@@ -273,9 +282,12 @@ impl World {
                 .position(|z| z.0 == me && (w.pid == 0 || z.1 == w.pid))
             {
                 let (_, pid, status) = self.zombies.remove(z);
-                self.procs[p]
-                    .write_mem(w.status, &wait_status(status).to_le_bytes())
-                    .map(|_| pid as usize)
+                memory::write(
+                    &self.procs[p].child,
+                    w.status,
+                    &wait_status(status).to_le_bytes(),
+                )
+                .map(|_| pid as usize)
             } else if !self
                 .procs
                 .iter()
