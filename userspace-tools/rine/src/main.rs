@@ -3,10 +3,7 @@
 
 use std::{os::unix::ffi::OsStrExt, path::PathBuf, process::ExitCode};
 
-use rine::{
-    abi::exit_code,
-    run::{self, Options},
-};
+use rine::{exit_code, run, Options};
 
 const USAGE: &str = "usage: rine [--strace] [--root DIR] PROGRAM [ARGS...]";
 
@@ -73,7 +70,7 @@ fn main() -> ExitCode {
         strace,
         env,
     };
-    match run::run(&file, &argv, &opts) {
+    match run(&file, &argv, &opts) {
         Ok(status) => ExitCode::from(exit_code(status)),
         Err(e) => {
             eprintln!("rine: {}: {e}", program.display());

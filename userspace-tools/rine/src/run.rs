@@ -1,4 +1,4 @@
-//! Loading a program and driving it: the `PTRACE_SYSEMU` loop.
+//! The entry point: loading a program and running it to its end (the loop is `world.rs`).
 
 use std::{io, path::PathBuf};
 
