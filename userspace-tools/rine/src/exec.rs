@@ -12,19 +12,20 @@
 //! process inherited from rine, `Child::host`) is unmapped and the space's pages mapped at
 //! their addresses, through Linux calls injected at a `syscall` instruction of rine's own
 //! code (the program's code is what goes away). The Linux process, its pid and its handle
-//! table stay, as a Redox process's do across exec.
+//! table stay, as a Redox process's do across exec (`Process::exec_switch`).
 
 use std::collections::BTreeMap;
 
-use nix::libc::{self, user_regs_struct};
+use nix::{
+    libc::{self, user_regs_struct},
+    unistd::Pid,
+};
 use syscall::{Error, MapFlags, Result};
 
 use crate::{
     handles::Handle,
-    linux::{clean_regs, PAGE, STACK_TOP},
-    memory::linux_prot,
-    sys::Machine,
-    threads::ThreadSlot,
+    linux::{clean_regs, syscall_gadget, Child, PAGE, STACK_TOP},
+    memory::{self, linux_prot},
 };
 
 /// The highest address a Linux x86_64 process can map below (4-level paging).
@@ -125,20 +126,35 @@ impl NewSpace {
     }
 }
 
-impl Machine {
+/// A process's exec in progress: the address spaces `fexec` builds, and the one it chose.
+#[derive(Debug, Default)]
+pub struct Exec {
+    /// By rine's number for them (`Handle::NewSpace`).
+    spaces: Vec<NewSpace>,
+    /// exec's `[space, sp, ip]` written to `current-addrspace`: `(space number, ip, sp)`,
+    /// carried out when that handle is closed.
+    pending: Option<(usize, u64, u64)>,
+}
+
+impl Exec {
     /// `dup(addrspace, "empty")`.
-    pub fn exec_new_space(&mut self) -> Handle {
+    pub fn new_space(&mut self) -> Handle {
         self.spaces.push(NewSpace::default());
         Handle::NewSpace(self.spaces.len() - 1)
     }
 
+    /// `[space, sp, ip]` written to `current-addrspace`: the switch to make at its close.
+    pub fn choose(&mut self, id: usize, ip: u64, sp: u64) {
+        self.pending = Some((id, ip, sp));
+    }
+
+    /// The switch chosen, if any, once: `(space number, ip, sp)`.
+    pub fn take_chosen(&mut self) -> Option<(usize, u64, u64)> {
+        self.pending.take()
+    }
+
     /// `ADDRSPACE_OP_*` written to a new space.
-    pub fn exec_space_write(
-        &mut self,
-        id: usize,
-        bytes: &[u8],
-        _regs: &user_regs_struct,
-    ) -> Result<usize> {
+    pub fn space_write(&mut self, id: usize, bytes: &[u8]) -> Result<usize> {
         let w: Vec<u64> = bytes
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
@@ -176,9 +192,12 @@ impl Machine {
         }
     }
 
-    /// `fmap` of a new space: a window on its pages at `map.offset`.
-    pub fn exec_window(
+    /// `fmap` of a new space by thread `tid` of `child`: a window on its pages at
+    /// `map.offset`.
+    pub fn window(
         &mut self,
+        child: &Child,
+        tid: Pid,
         id: usize,
         map: &syscall::Map,
         regs: &user_regs_struct,
@@ -196,7 +215,7 @@ impl Machine {
         }
         // A remap of a window (MmapGuard::remap) first hands the old pages back.
         if map.flags.contains(MapFlags::MAP_FIXED) {
-            self.exec_flush_window(map.address as u64);
+            self.flush_window(child, map.address as u64);
         }
         let anon = syscall::Map {
             offset: 0,
@@ -204,46 +223,44 @@ impl Machine {
             flags: map.flags,
             address: map.address,
         };
-        let local = crate::memory::fmap(&self.child, regs, None, &anon)? as u64;
+        let local = memory::fmap(child, tid, regs, None, &anon)?;
         let bytes = self.spaces[id].bytes(remote, size);
-        self.child
-            .write_all(local, &bytes)
-            .map_err(|_| err(syscall::EFAULT))?;
+        memory::write(child, local, &bytes)?;
+        let local = local as u64;
         self.spaces[id].windows.push((local, remote, size));
         Ok(local as usize)
     }
 
-    /// Copies a window's bytes back into its space and forgets it; false if `local` is no
-    /// window.
-    pub fn exec_flush_window(&mut self, local: u64) -> bool {
+    /// Copies the bytes of the window at `local` in `child` (if it is one) back into its
+    /// space and forgets it.
+    pub fn flush_window(&mut self, child: &Child, local: u64) {
         for s in 0..self.spaces.len() {
             if let Some(i) = self.spaces[s].windows.iter().position(|w| w.0 == local) {
                 let (local, remote, size) = self.spaces[s].windows.remove(i);
                 let mut bytes = vec![0; size as usize];
-                if self.child.read_exact(local, &mut bytes).is_ok() {
+                if child.read_exact(local, &mut bytes).is_ok() {
                     self.spaces[s].store(remote, &bytes);
                 }
-                return true;
+                return;
             }
         }
-        false
     }
 
-    /// The switch: the program's memory becomes new space `id`; it goes on at `ip` on `sp`.
-    /// Returns the registers it resumes with.
-    pub fn exec_switch(
+    /// The switch, in thread `tid` of `child`: its memory becomes new space `id`; it goes
+    /// on at `ip` on `sp`. Returns the registers it resumes with.
+    pub fn switch(
         &mut self,
-        id: usize,
-        ip: u64,
-        sp: u64,
+        child: &Child,
+        tid: Pid,
+        (id, ip, sp): (usize, u64, u64),
         regs: &user_regs_struct,
     ) -> std::result::Result<user_regs_struct, String> {
         let windows: Vec<u64> = self.spaces[id].windows.iter().map(|w| w.0).collect();
         for w in windows {
-            self.exec_flush_window(w);
+            self.flush_window(child, w);
         }
         let space = std::mem::take(&mut self.spaces[id]);
-        let host = self.child.host.clone();
+        let host = &child.host;
         let overlaps_host = |a: u64, b: u64| host.iter().any(|&(s, e)| a < e && s < b);
         // Where each run goes. Linux cannot map Redox's stack top (1 << 47), so a run that
         // Linux or rine's own mappings cannot hold is moved, which is only sound for the
@@ -265,12 +282,12 @@ impl Machine {
             };
             placed.push((at, prot, bytes));
         }
-        let maps = self.child.mappings().map_err(|e| e.to_string())?;
-        let gadget = crate::linux::syscall_gadget().ok_or("no syscall instruction in rine")?;
+        let maps = child.mappings().map_err(|e| e.to_string())?;
+        let gadget = syscall_gadget().ok_or("no syscall instruction in rine")?;
         let mut at_gadget = *regs;
         at_gadget.rip = gadget + 2;
         let inject = |nr: i64, args: [u64; 6]| -> std::result::Result<(), String> {
-            match self.child.linux_syscall(&at_gadget, nr, args) {
+            match child.linux_syscall(tid, &at_gadget, nr, args) {
                 Ok(r) if r >= 0 => Ok(()),
                 Ok(r) => Err(format!("Linux call {nr} {args:x?}: errno {}", -r)),
                 Err(e) => Err(e.to_string()),
@@ -289,7 +306,7 @@ impl Machine {
                 libc::SYS_mmap,
                 [*at, bytes.len() as u64, rw, flags, u64::MAX, 0],
             )?;
-            self.child
+            child
                 .write_all(*at, bytes)
                 .map_err(|e| format!("writing the new image: {e}"))?;
             inject(
@@ -297,14 +314,6 @@ impl Machine {
                 [*at, bytes.len() as u64, linux_prot(*prot), 0, 0, 0],
             )?;
         }
-        // One thread goes on; the process's other state (pending forks, spaces) is gone.
-        let tid = self.child.current.get();
-        self.threads = vec![ThreadSlot {
-            tid: Some(tid),
-            entry: None,
-            gone: false,
-        }];
-        self.forks.clear();
         self.spaces.clear();
         let mut out = clean_regs(regs);
         out.rip = ip;

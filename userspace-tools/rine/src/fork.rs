@@ -8,52 +8,39 @@
 //! rine makes the child a Linux process at `exclusive`: it injects a Linux fork into the
 //! calling thread, so the child's memory is the parent's at that moment, as the Redox copy
 //! is. The new process is traced from birth (`PTRACE_O_TRACEFORK`) and stays stopped until
-//! `start`, which gives it the registers relibc asked for and hands it to the main loop as a
-//! `Machine` of its own with the copied table.
+//! `start`, which gives it the registers relibc asked for; the parent's `Process` then
+//! makes it a process of its own with the copied table.
 
 use nix::{libc, unistd::Pid};
 use syscall::{Error, Result};
 
 use crate::{
-    call::CallError,
-    handles::{Handle, Table},
+    abi::{self, CallError},
+    files,
+    handles::{ForkPart, Handle, Table},
     linux::Child,
-    sys::Machine,
-    threads::ThreadSlot,
 };
-
-/// Which part of a child being forked a `Handle::Fork` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForkPart {
-    /// The child's process handle: `read` gives its `ProcMeta`.
-    Proc,
-    /// Its only thread (`thread-0`).
-    Thread,
-    /// The copy of the caller's address space (`exclusive`).
-    AddrSpace,
-    /// The thread's `current-addrspace`: where it starts.
-    AddrSpaceSel,
-    /// The thread's `regs/env`: its fs and gs base.
-    RegsEnv,
-    /// The child's handle table (`copy`).
-    FileTable,
-    /// The thread's `start`.
-    Start,
-}
 
 /// A child between `dup(proc, "fork")` and `start`.
 #[derive(Debug, Default)]
-pub struct PendingFork {
+struct PendingFork {
     /// The pid rine gives it (`ProcMeta`, `waitpid`).
-    pub pid: u32,
-    pub table: Option<Table>,
+    pid: u32,
+    table: Option<Table>,
     /// The Linux process, once `exclusive` made it.
-    pub linux: Option<Pid>,
+    linux: Option<Pid>,
     /// `[sp, ip, arg1]` from its `current-addrspace` write.
-    pub entry: Option<[u64; 3]>,
+    entry: Option<[u64; 3]>,
     /// fs and gs base from its `regs/env` write.
-    pub env: (u64, u64),
-    pub started: bool,
+    env: (u64, u64),
+    started: bool,
+}
+
+/// A child `start` released: its Linux process, running at the registers relibc asked for.
+pub struct Started {
+    pub child: Child,
+    pub table: Table,
+    pub pid: u32,
 }
 
 fn err(errno: i32) -> Error {
@@ -67,35 +54,39 @@ fn words(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
-impl Machine {
-    /// `dup(proc, "fork")`: a new child, no Linux process yet.
-    pub fn fork_begin(&mut self) -> Handle {
-        let pid = self.pids.get();
-        self.pids.set(pid + 1);
-        self.forks.push(PendingFork {
+/// The children a process is forking, by rine's fork number.
+#[derive(Debug, Default)]
+pub struct Forks {
+    list: Vec<PendingFork>,
+}
+
+impl Forks {
+    /// `dup(proc, "fork")`: a new child with pid `pid`, no Linux process yet.
+    pub fn begin(&mut self, pid: u32) -> Handle {
+        self.list.push(PendingFork {
             pid,
             ..PendingFork::default()
         });
-        Handle::Fork(self.forks.len() - 1, ForkPart::Proc)
+        Handle::Fork(self.list.len() - 1, ForkPart::Proc)
     }
 
     /// The fork a `copy` or `exclusive` belongs to: the newest one not started (relibc
     /// forks one child at a time per thread).
-    fn current_fork(&self) -> std::result::Result<usize, CallError> {
-        self.forks
+    fn current(&self) -> std::result::Result<usize, CallError> {
+        self.list
             .iter()
             .rposition(|f| !f.started)
             .ok_or(CallError::Unsupported)
     }
 
-    /// `dup(filetable, "copy")`: the child's table, a copy of the caller's now. Handles to
-    /// the child itself become its own process and thread handle; the caller's process and
-    /// thread handles become stale ones, which the child closes.
-    pub(crate) fn fork_copy_table(&mut self) -> std::result::Result<Handle, CallError> {
-        let id = self.current_fork()?;
-        let mut table = Table::default();
-        for (&fd, handle) in self.table.iter() {
-            let copy = match handle {
+    /// `dup(filetable, "copy")`: the child's table, a copy of the caller's `table` now.
+    /// Handles to the child itself become its own process and thread handle; the caller's
+    /// process and thread handles become stale ones, which the child closes.
+    pub fn copy_table(&mut self, table: &Table) -> std::result::Result<Handle, CallError> {
+        let id = self.current()?;
+        let mut copy = Table::default();
+        for (&fd, handle) in table.iter() {
+            let h = match handle {
                 Handle::Fork(f, ForkPart::Proc) if *f == id => Handle::Proc,
                 Handle::Fork(f, ForkPart::Thread) if *f == id => Handle::Thread(0),
                 Handle::Fork(..)
@@ -109,26 +100,29 @@ impl Machine {
                 | Handle::Status(_)
                 | Handle::NewSpace(_)
                 | Handle::Stale => Handle::Stale,
-                h => h.duplicate().map_err(crate::files::from_io)?,
+                h => h.duplicate().map_err(files::from_io)?,
             };
-            table.replace(fd, copy);
+            copy.replace(fd, h);
         }
-        self.forks[id].table = Some(table);
+        self.list[id].table = Some(copy);
         Ok(Handle::Fork(id, ForkPart::FileTable))
     }
 
-    /// `dup(addrspace, "exclusive")`: the Linux `fork`, injected into the calling thread.
-    pub(crate) fn fork_linux(
+    /// `dup(addrspace, "exclusive")`: the Linux `fork`, injected into thread `tid` of
+    /// `child`, at a stop with registers `regs`.
+    pub fn linux_fork(
         &mut self,
+        child: &Child,
+        tid: Pid,
         regs: &libc::user_regs_struct,
     ) -> std::result::Result<Handle, CallError> {
-        let id = self.current_fork()?;
-        let ret = self
-            .child
+        let id = self.current()?;
+        let ret = child
             // CLONE_PARENT makes the process rine's child, not the caller's: the caller gets
             // no Linux SIGCHLD (Redox's comes from procmgr, and rine sends none), and rine
             // reaps it.
             .linux_syscall(
+                tid,
                 regs,
                 libc::SYS_clone,
                 [(libc::CLONE_PARENT | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0],
@@ -146,47 +140,26 @@ impl Machine {
             eprintln!("rine: forking: {e}");
             err(syscall::EIO)
         })?;
-        self.forks[id].linux = Some(pid);
+        self.list[id].linux = Some(pid);
         Ok(Handle::Fork(id, ForkPart::AddrSpace))
     }
 
-    /// `dup` on a part of a child being forked.
-    pub fn fork_dup(&mut self, id: usize, part: ForkPart, name: &[u8]) -> Option<Handle> {
-        Some(match (part, name) {
-            (ForkPart::Proc, b"thread-0") => Handle::Fork(id, ForkPart::Thread),
-            (ForkPart::Thread, b"current-addrspace") => Handle::Fork(id, ForkPart::AddrSpaceSel),
-            (ForkPart::Thread, b"regs/env") => Handle::Fork(id, ForkPart::RegsEnv),
-            (ForkPart::Thread, b"start") => Handle::Fork(id, ForkPart::Start),
-            (ForkPart::Thread, b"sighandler") => Handle::SigHandler,
-            (ForkPart::Thread, b"current-filetable") => Handle::FileTableSel,
-            (p, b"") => Handle::Fork(id, p),
-            _ => return None,
-        })
+    /// `read` of child `id`'s process handle: its `ProcMeta`, with `parent` its parent's pid.
+    pub fn meta(&self, id: usize, parent: u32) -> Result<Vec<u8>> {
+        let f = self.list.get(id).ok_or(err(syscall::EBADF))?;
+        Ok(abi::proc_meta(f.pid, parent))
     }
 
-    /// `read` of the child's process handle: its `ProcMeta`.
-    pub fn fork_meta(&self, id: usize) -> Result<[u8; crate::sys::PROC_META_LEN]> {
-        let f = self.forks.get(id).ok_or(err(syscall::EBADF))?;
-        Ok(self.proc_meta_of(f.pid, self.pid))
-    }
-
-    /// `write` to a part of a child being forked.
-    pub fn fork_write(
-        &mut self,
-        id: usize,
-        part: ForkPart,
-        bytes: &[u8],
-        regs: &libc::user_regs_struct,
-    ) -> Result<usize> {
+    /// `write` to a part of child `id` but its `start`.
+    pub fn write(&mut self, id: usize, part: ForkPart, bytes: &[u8]) -> Result<usize> {
         let w = words(bytes);
-        let fork = self.forks.get_mut(id).ok_or(err(syscall::EBADF))?;
+        let fork = self.list.get_mut(id).ok_or(err(syscall::EBADF))?;
         match (part, w.as_slice()) {
             // [space, sp, ip, arg1]: relibc's create_set_addr_space_buf_for_fork.
             (ForkPart::AddrSpaceSel, [_space, sp, ip, arg1]) => {
                 fork.entry = Some([*sp, *ip, *arg1])
             }
             (ForkPart::RegsEnv, [fs, gs]) => fork.env = (*fs, *gs),
-            (ForkPart::Start, _) => self.fork_start(id, regs)?,
             _ => return Err(err(syscall::EINVAL)),
         }
         Ok(bytes.len())
@@ -194,8 +167,8 @@ impl Machine {
 
     /// The file table sent into itself (`call(new_ft, [fd], FD|FD_CLONE, [slot])`): the
     /// child's table gets a handle to itself at `slot`.
-    pub fn fork_send_table(&mut self, id: usize, slot: usize) -> Result<usize> {
-        let fork = self.forks.get_mut(id).ok_or(err(syscall::EBADF))?;
+    pub fn send_table(&mut self, id: usize, slot: usize) -> Result<usize> {
+        let fork = self.list.get_mut(id).ok_or(err(syscall::EBADF))?;
         let table = fork.table.as_mut().ok_or(err(syscall::EBADF))?;
         table.replace(
             slot,
@@ -207,9 +180,15 @@ impl Machine {
         Ok(0)
     }
 
-    /// `start`: give the stopped Linux child its registers and hand it to the main loop.
-    fn fork_start(&mut self, id: usize, like: &libc::user_regs_struct) -> Result<()> {
-        let fork = self.forks.get_mut(id).ok_or(err(syscall::EBADF))?;
+    /// `start`: gives the stopped Linux child its registers (`like` gives the segment
+    /// registers and flags); `host` is the mappings it inherited from rine.
+    pub fn start(
+        &mut self,
+        id: usize,
+        host: &[(u64, u64)],
+        like: &libc::user_regs_struct,
+    ) -> Result<Started> {
+        let fork = self.list.get_mut(id).ok_or(err(syscall::EBADF))?;
         let (Some(pid), Some([sp, ip, arg1]), Some(table)) =
             (fork.linux, fork.entry, fork.table.take())
         else {
@@ -217,8 +196,7 @@ impl Machine {
         };
         fork.started = true;
         let (fs, gs) = fork.env;
-        let child_pid = fork.pid;
-        let child = Child::adopt_process(pid, self.child.host.clone()).map_err(|e| {
+        let child = Child::adopt_process(pid, host.to_vec()).map_err(|e| {
             eprintln!("rine: starting the forked child: {e}");
             err(syscall::EIO)
         })?;
@@ -234,15 +212,29 @@ impl Machine {
                 eprintln!("rine: starting the forked child: {e}");
                 err(syscall::EIO)
             })?;
-        let mut machine = Machine::new(child, table, self.root.clone(), self.pids.clone());
-        machine.pid = child_pid;
-        machine.parent = self.pid;
-        machine.threads.push(ThreadSlot {
-            tid: Some(pid),
-            entry: None,
-            gone: false,
-        });
-        self.spawned.push(machine);
-        Ok(())
+        Ok(Started {
+            child,
+            table,
+            pid: fork.pid,
+        })
     }
+
+    /// exec: the pending forks are gone with the old image.
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+}
+
+/// `dup` on a part of child `id` being forked.
+pub fn dup(id: usize, part: ForkPart, name: &[u8]) -> Option<Handle> {
+    Some(match (part, name) {
+        (ForkPart::Proc, b"thread-0") => Handle::Fork(id, ForkPart::Thread),
+        (ForkPart::Thread, b"current-addrspace") => Handle::Fork(id, ForkPart::AddrSpaceSel),
+        (ForkPart::Thread, b"regs/env") => Handle::Fork(id, ForkPart::RegsEnv),
+        (ForkPart::Thread, b"start") => Handle::Fork(id, ForkPart::Start),
+        (ForkPart::Thread, b"sighandler") => Handle::SigHandler,
+        (ForkPart::Thread, b"current-filetable") => Handle::FileTableSel,
+        (p, b"") => Handle::Fork(id, p),
+        _ => return None,
+    })
 }

@@ -66,13 +66,32 @@ pub enum Handle {
     SigHandler,
     /// A handle relibc holds while it forks, to the child being made (see `fork.rs`): by
     /// rine's fork number and which part of the child it is.
-    Fork(usize, crate::fork::ForkPart),
+    Fork(usize, ForkPart),
     /// `dup(addrspace, "empty")`: the address space `fexec` builds the new image in (see
     /// `exec.rs`), by rine's number for it.
     NewSpace(usize),
     /// In a forked child, a handle the parent had to its own process or threads: the child
     /// closes these (redox-rt `child_hook`), so every other use is `EBADF`.
     Stale,
+}
+
+/// Which part of a child being forked a `Handle::Fork` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForkPart {
+    /// The child's process handle: `read` gives its `ProcMeta`.
+    Proc,
+    /// Its only thread (`thread-0`).
+    Thread,
+    /// The copy of the caller's address space (`exclusive`).
+    AddrSpace,
+    /// The thread's `current-addrspace`: where it starts.
+    AddrSpaceSel,
+    /// The thread's `regs/env`: its fs and gs base.
+    RegsEnv,
+    /// The child's handle table (`copy`).
+    FileTable,
+    /// The thread's `start`.
+    Start,
 }
 
 impl Handle {

@@ -1,12 +1,7 @@
 //! The Linux side: a child process holding the Redox program, stopped under ptrace, and the
 //! few things the tracer does to it (registers, memory, Linux syscalls run on its behalf).
 
-use std::{
-    cell::{Cell, RefCell},
-    fs::File,
-    io,
-    os::unix::fs::FileExt,
-};
+use std::{fs::File, io, os::unix::fs::FileExt};
 
 use nix::{
     libc::{self, user_regs_struct},
@@ -50,14 +45,11 @@ pub enum SyscallStop {
     Other,
 }
 
-/// A stopped Linux child that runs a Redox program.
+/// A stopped Linux child that runs a Redox program. What is done to one of its threads
+/// (registers, injected calls) names that thread, `tid`: the one whose stop is handled.
 pub struct Child {
     /// The thread-group leader: the program's first thread, and its process id.
     pub pid: Pid,
-    /// The thread whose stop is being handled: register access and injected calls go to it.
-    pub current: Cell<Pid>,
-    /// Threads an injected `clone` made, for the caller to take.
-    pub cloned: RefCell<Vec<Pid>>,
     /// The mappings the process inherited from rine (its code, libraries, heap, stack,
     /// vdso): exec keeps these and replaces everything else.
     pub host: Vec<(u64, u64)>,
@@ -226,8 +218,6 @@ impl Child {
             .open(format!("/proc/{pid}/mem"))?;
         let mut child = Self {
             pid,
-            current: Cell::new(pid),
-            cloned: RefCell::new(Vec::new()),
             host: Vec::new(),
             mem,
         };
@@ -244,20 +234,20 @@ impl Child {
             })
             .collect();
         // A Redox program starts with clean registers and no TLS (relibc sets fs itself).
-        let mut regs = clean_regs(&child.regs()?);
+        let mut regs = clean_regs(&child.regs(pid)?);
         regs.rip = plan.image.entry;
         regs.rsp = plan.rsp;
-        child.set_regs(&regs)?;
+        child.set_regs(pid, &regs)?;
         Ok(child)
     }
 
-    /// The current thread's registers.
-    pub fn regs(&self) -> io::Result<user_regs_struct> {
-        ptrace::getregs(self.current.get()).map_err(io::Error::from)
+    /// The registers of thread `tid`, stopped.
+    pub fn regs(&self, tid: Pid) -> io::Result<user_regs_struct> {
+        ptrace::getregs(tid).map_err(io::Error::from)
     }
 
-    pub fn set_regs(&self, regs: &user_regs_struct) -> io::Result<()> {
-        ptrace::setregs(self.current.get(), *regs).map_err(io::Error::from)
+    pub fn set_regs(&self, tid: Pid, regs: &user_regs_struct) -> io::Result<()> {
+        ptrace::setregs(tid, *regs).map_err(io::Error::from)
     }
 
     /// Reads tracee memory (through `/proc/PID/mem`, which ignores page protections as the
@@ -274,27 +264,49 @@ impl Child {
         self.mem.write_all_at(buf, addr)
     }
 
-    /// Runs one Linux syscall in the tracee, which must be at a syscall stop whose registers
-    /// are `at_stop`: back up over its `syscall` instruction, let it run once with our
-    /// number and arguments, and take the result at the exit stop. The caller then writes
-    /// the registers it wants (the Redox result) back. Returns Linux's `-errno` form.
+    /// Runs one Linux syscall in thread `tid`, which must be at a syscall stop whose
+    /// registers are `at_stop`: back up over its `syscall` instruction, let it run once with
+    /// our number and arguments, and take the result at the exit stop. The caller then
+    /// writes the registers it wants (the Redox result) back. Returns Linux's `-errno` form.
     pub fn linux_syscall(
         &self,
+        tid: Pid,
         at_stop: &user_regs_struct,
         nr: i64,
         args: [u64; 6],
     ) -> io::Result<i64> {
+        self.inject(tid, at_stop, nr, args).map(|(ret, _)| ret)
+    }
+
+    /// `linux_syscall` of a `clone` that makes a thread: also the new thread, traced
+    /// already and stopped, when the call made one.
+    pub fn linux_clone(
+        &self,
+        tid: Pid,
+        at_stop: &user_regs_struct,
+        args: [u64; 6],
+    ) -> io::Result<(i64, Option<Pid>)> {
+        self.inject(tid, at_stop, libc::SYS_clone, args)
+    }
+
+    fn inject(
+        &self,
+        tid: Pid,
+        at_stop: &user_regs_struct,
+        nr: i64,
+        args: [u64; 6],
+    ) -> io::Result<(i64, Option<Pid>)> {
         let mut r = *at_stop;
         r.rax = nr as u64;
         r.orig_rax = nr as u64;
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
         r.rip = at_stop.rip - 2;
-        self.set_regs(&r)?;
+        self.set_regs(tid, &r)?;
+        let mut cloned = None;
         // Resuming a SYSEMU stop with PTRACE_SYSCALL first reports the exit of the call that
         // was skipped; then come our call's entry and exit. Only an exit after an entry ends.
         let mut entered = false;
         loop {
-            let tid = self.current.get();
             ptrace::syscall(tid, None).map_err(io::Error::from)?;
             match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
                 WaitStatus::PtraceSyscall(_) => {}
@@ -302,7 +314,7 @@ impl Child {
                 // resume the caller towards its exit stop.
                 WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_CLONE) => {
                     let new = ptrace::getevent(tid).map_err(io::Error::from)?;
-                    self.cloned.borrow_mut().push(Pid::from_raw(new as i32));
+                    cloned = Some(Pid::from_raw(new as i32));
                     continue;
                 }
                 // An injected fork: the caller learns the child's pid from the result, and
@@ -314,13 +326,13 @@ impl Child {
                     )));
                 }
             }
-            match self.syscall_stop_kind()? {
+            match syscall_stop_kind(tid)? {
                 SyscallStop::Entry => entered = true,
                 SyscallStop::Exit if entered => break,
                 SyscallStop::Exit | SyscallStop::Other => {}
             }
         }
-        Ok(self.regs()?.rax as i64)
+        Ok((self.regs(tid)?.rax as i64, cloned))
     }
 
     /// Waits for the first stop of a process an injected `fork` made (traced from birth).
@@ -337,13 +349,7 @@ impl Child {
             .read(true)
             .write(true)
             .open(format!("/proc/{pid}/mem"))?;
-        Ok(Self {
-            pid,
-            current: Cell::new(pid),
-            cloned: RefCell::new(Vec::new()),
-            host,
-            mem,
-        })
+        Ok(Self { pid, host, mem })
     }
 
     /// The process's mappings (`/proc/PID/maps`) as `(start, end)`.
@@ -362,8 +368,8 @@ impl Child {
             .collect())
     }
 
-    /// Sets the current thread to run `ip` on `sp` with otherwise clean registers (`like`
-    /// gives the segment registers and flags), and what `more` adds.
+    /// Sets the process's only thread (a forked child's) to run `ip` on `sp` with otherwise
+    /// clean registers (`like` gives the segment registers and flags), and what `more` adds.
     pub fn start_at(
         &self,
         like: &user_regs_struct,
@@ -375,7 +381,7 @@ impl Child {
         regs.rip = ip;
         regs.rsp = sp;
         more(&mut regs);
-        self.set_regs(&regs)
+        self.set_regs(self.pid, &regs)
     }
 
     /// Takes over a thread an injected `clone` made: waits for the stop it starts in and
@@ -398,16 +404,15 @@ impl Child {
         ptrace::setregs(tid, regs).map_err(io::Error::from)
     }
 
-    /// Ends the current thread (not the process): it runs Linux `exit` from its stop, as
-    /// the Redox kernel ends a context whose `status` handle is written.
-    pub fn exit_current_thread(&self, at_stop: &user_regs_struct) -> io::Result<()> {
-        let tid = self.current.get();
+    /// Ends thread `tid` (not the process): it runs Linux `exit` from its stop, as the
+    /// Redox kernel ends a context whose `status` handle is written.
+    pub fn exit_thread(&self, tid: Pid, at_stop: &user_regs_struct) -> io::Result<()> {
         let mut r = *at_stop;
         r.rax = libc::SYS_exit as u64;
         r.orig_rax = r.rax;
         r.rdi = 0;
         r.rip = at_stop.rip - 2;
-        self.set_regs(&r)?;
+        self.set_regs(tid, &r)?;
         loop {
             ptrace::cont(tid, None).map_err(io::Error::from)?;
             match waitpid(tid, Some(WaitPidFlag::__WALL)).map_err(io::Error::from)? {
@@ -416,27 +421,27 @@ impl Child {
             }
         }
     }
+}
 
-    /// Whether the child, at a syscall stop, is entering or leaving the call.
-    pub fn syscall_stop_kind(&self) -> io::Result<SyscallStop> {
-        // struct ptrace_syscall_info: `op` is its first byte; the rest is not needed here.
-        let mut info = [0u64; 12];
-        // SAFETY: the kernel writes at most the size we pass into `info`.
-        let ret = unsafe {
-            libc::ptrace(
-                libc::PTRACE_GET_SYSCALL_INFO,
-                self.current.get().as_raw(),
-                size_of_val(&info),
-                info.as_mut_ptr(),
-            )
-        };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(match info[0] as u8 {
-            libc::PTRACE_SYSCALL_INFO_ENTRY => SyscallStop::Entry,
-            libc::PTRACE_SYSCALL_INFO_EXIT => SyscallStop::Exit,
-            _ => SyscallStop::Other,
-        })
+/// Whether thread `tid`, at a syscall stop, is entering or leaving the call.
+fn syscall_stop_kind(tid: Pid) -> io::Result<SyscallStop> {
+    // struct ptrace_syscall_info: `op` is its first byte; the rest is not needed here.
+    let mut info = [0u64; 12];
+    // SAFETY: the kernel writes at most the size we pass into `info`.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            tid.as_raw(),
+            size_of_val(&info),
+            info.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(match info[0] as u8 {
+        libc::PTRACE_SYSCALL_INFO_ENTRY => SyscallStop::Entry,
+        libc::PTRACE_SYSCALL_INFO_EXIT => SyscallStop::Exit,
+        _ => SyscallStop::Other,
+    })
 }

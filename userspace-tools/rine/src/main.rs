@@ -3,7 +3,7 @@
 
 use std::{os::unix::ffi::OsStrExt, path::PathBuf, process::ExitCode};
 
-use rine::run::{self, Options};
+use rine::{exit_code, run, Options};
 
 const USAGE: &str = "usage: rine [--strace] [--root DIR] PROGRAM [ARGS...]";
 
@@ -70,8 +70,8 @@ fn main() -> ExitCode {
         strace,
         env,
     };
-    match run::run(&file, &argv, &opts) {
-        Ok(status) => ExitCode::from(run::exit_code(status)),
+    match run(&file, &argv, &opts) {
+        Ok(status) => ExitCode::from(exit_code(status)),
         Err(e) => {
             eprintln!("rine: {}: {e}", program.display());
             ExitCode::from(126)

@@ -1,13 +1,44 @@
-//! `fmap`, `funmap` and `mprotect`: carried out by the tracee itself, as Linux `mmap`,
+//! The program's memory as Redox calls see it: reads and writes that fail with `EFAULT`, and
+//! `fmap`, `funmap` and `mprotect`, carried out by the tracee itself, as Linux `mmap`,
 //! `munmap` and `mprotect` injected at its syscall stop, because a tracer cannot change
 //! another process's mappings from outside.
 
-use std::os::unix::fs::FileExt;
+use std::{fs::File, os::unix::fs::FileExt};
 
-use nix::libc::{self, user_regs_struct};
+use nix::{
+    libc::{self, user_regs_struct},
+    unistd::Pid,
+};
 use syscall::{Error, MapFlags, Result};
 
-use crate::{handles::Handle, linux::Child};
+use crate::linux::Child;
+
+/// `len` bytes of the program's memory at `addr`.
+pub fn read(child: &Child, addr: usize, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    child
+        .read_exact(addr as u64, &mut buf)
+        .map_err(|_| Error::new(syscall::EFAULT))?;
+    Ok(buf)
+}
+
+pub fn write(child: &Child, addr: usize, bytes: &[u8]) -> Result<()> {
+    child
+        .write_all(addr as u64, bytes)
+        .map_err(|_| Error::new(syscall::EFAULT))
+}
+
+pub fn read_u32(child: &Child, addr: usize) -> Result<u32> {
+    Ok(u32::from_le_bytes(
+        read(child, addr, 4)?.try_into().expect("4 bytes"),
+    ))
+}
+
+pub fn read_u64(child: &Child, addr: usize) -> Result<u64> {
+    Ok(u64::from_le_bytes(
+        read(child, addr, 8)?.try_into().expect("8 bytes"),
+    ))
+}
 
 /// Redox protection bits to Linux's.
 pub fn linux_prot(flags: MapFlags) -> u64 {
@@ -50,8 +81,14 @@ fn linux_ret(ret: i64) -> Result<usize> {
     }
 }
 
-fn inject(child: &Child, regs: &user_regs_struct, nr: i64, args: [u64; 6]) -> Result<usize> {
-    match child.linux_syscall(regs, nr, args) {
+fn inject(
+    child: &Child,
+    tid: Pid,
+    regs: &user_regs_struct,
+    nr: i64,
+    args: [u64; 6],
+) -> Result<usize> {
+    match child.linux_syscall(tid, regs, nr, args) {
         Ok(ret) => linux_ret(ret),
         Err(e) => {
             eprintln!("rine: running Linux syscall {nr} in the program: {e}");
@@ -60,29 +97,15 @@ fn inject(child: &Child, regs: &user_regs_struct, nr: i64, args: [u64; 6]) -> Re
     }
 }
 
-/// `fmap(fd, &map)`: anonymous memory, or a private copy of a file's bytes. Shared file
-/// mappings would need the tracee to hold the host file, which it does not.
+/// `fmap` of `map.size` bytes (not 0) in thread `tid`: anonymous memory, or a private copy
+/// of `file`'s bytes.
 pub fn fmap(
     child: &Child,
+    tid: Pid,
     regs: &user_regs_struct,
-    handle: Option<&Handle>,
+    file: Option<&File>,
     map: &syscall::Map,
 ) -> Result<usize> {
-    if map.size == 0 {
-        return Err(Error::new(syscall::EINVAL));
-    }
-    let file = match handle {
-        None => None,
-        Some(Handle::Host {
-            file, dir: false, ..
-        }) => {
-            if map.flags.contains(MapFlags::MAP_SHARED) {
-                return Err(Error::new(syscall::EOPNOTSUPP));
-            }
-            Some(file)
-        }
-        Some(_) => return Err(Error::new(syscall::ENODEV)),
-    };
     let args = [
         map.address as u64,
         map.size as u64,
@@ -91,7 +114,7 @@ pub fn fmap(
         u64::MAX,
         0,
     ];
-    let addr = inject(child, regs, libc::SYS_mmap, args)?;
+    let addr = inject(child, tid, regs, libc::SYS_mmap, args)?;
     if let Some(file) = file {
         let mut bytes = vec![0; map.size];
         let mut done = 0;
@@ -102,16 +125,21 @@ pub fn fmap(
                 Err(e) => return Err(Error::new(e.raw_os_error().unwrap_or(syscall::EIO))),
             }
         }
-        if child.write_all(addr as u64, &bytes[..done]).is_err() {
-            return Err(Error::new(syscall::EFAULT));
-        }
+        write(child, addr, &bytes[..done])?;
     }
     Ok(addr)
 }
 
-pub fn funmap(child: &Child, regs: &user_regs_struct, addr: usize, len: usize) -> Result<usize> {
+pub fn funmap(
+    child: &Child,
+    tid: Pid,
+    regs: &user_regs_struct,
+    addr: usize,
+    len: usize,
+) -> Result<usize> {
     inject(
         child,
+        tid,
         regs,
         libc::SYS_munmap,
         [addr as u64, len as u64, 0, 0, 0, 0],
@@ -120,6 +148,7 @@ pub fn funmap(child: &Child, regs: &user_regs_struct, addr: usize, len: usize) -
 
 pub fn mprotect(
     child: &Child,
+    tid: Pid,
     regs: &user_regs_struct,
     addr: usize,
     len: usize,
@@ -128,6 +157,7 @@ pub fn mprotect(
     let prot = linux_prot(MapFlags::from_bits_truncate(flags));
     inject(
         child,
+        tid,
         regs,
         libc::SYS_mprotect,
         [addr as u64, len as u64, prot, 0, 0, 0],

@@ -1,6 +1,6 @@
-//! Loading a program and driving it: the `PTRACE_SYSEMU` loop.
+//! The entry point: loading a program and running it to its end (the loop is `world.rs`).
 
-use std::{cell::Cell, io, path::PathBuf, rc::Rc};
+use std::{io, path::PathBuf};
 
 use nix::sys::{
     signal::Signal,
@@ -8,12 +8,12 @@ use nix::sys::{
 };
 
 use crate::{
-    elf,
+    abi::Status,
+    elf, files,
     handles::{initial, Handle, Table},
     linux::{Child, LoadPlan, STACK_TOP},
+    process::Process,
     stack::{self, auxv, AuxValue},
-    sys::Machine,
-    threads::ThreadSlot,
     world::World,
 };
 
@@ -26,19 +26,6 @@ pub struct Options {
     /// Print every syscall to stderr as the Redox `strace` does.
     pub strace: bool,
     pub env: Vec<Vec<u8>>,
-}
-
-/// How the program ended: a Redox exit status (`code`, or `signal << 8`).
-pub type Status = u64;
-
-/// The process exit code rine itself ends with for `status` (128 + signal, as shells do).
-pub fn exit_code(status: Status) -> u8 {
-    let signal = (status >> 8) & 0x7F;
-    if signal != 0 {
-        128 + signal as u8
-    } else {
-        (status & 0xFF) as u8
-    }
 }
 
 /// Loads `file` (the ELF's bytes) with `argv` and runs it to its end.
@@ -102,7 +89,7 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
     table.replace(initial::PROC, Handle::Proc);
     table.replace(initial::THREAD, Handle::Thread(0));
     table.replace(initial::NAMESPACE, Handle::Namespace);
-    let cwd_handle = crate::files::open_host(
+    let cwd_handle = files::open_host(
         &opts.root,
         "",
         &opts.cwd,
@@ -118,17 +105,13 @@ pub fn run(file: &[u8], argv: &[Vec<u8>], opts: &Options) -> io::Result<Status> 
         rsp,
     };
     let child = Child::spawn(&plan)?;
-    let pids = Rc::new(Cell::new(child.pid.as_raw() as u32 + 1));
-    let mut machine = Machine::new(child, table, opts.root.clone(), pids);
-    machine.threads.push(ThreadSlot {
-        tid: Some(machine.child.pid),
-        entry: None,
-        gone: false,
-    });
+    // The first process has its Linux pid; forks get the numbers after it.
+    let pid = child.pid.as_raw() as u32;
+    let first = Process::new(child, table, opts.root.clone(), pid, std::process::id());
     if opts.strace {
         eprintln!("--- exec: address space replaced ---");
     }
-    let mut world = World::new(machine);
+    let mut world = World::new(first, pid + 1);
     let status = world.drive(opts.strace);
     for m in &world.procs {
         let _ = nix::sys::signal::kill(m.child.pid, Signal::SIGKILL);

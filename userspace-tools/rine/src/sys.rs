@@ -1,35 +1,21 @@
 //! One Redox syscall, carried out: the dispatch from `SYS_*` number to what rine does.
 
-use std::{cell::Cell, path::PathBuf, rc::Rc, time::Duration};
+use std::time::Duration;
 
 use nix::libc::{self, user_regs_struct};
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
 use syscall::{number::*, Error, Result};
 
 use crate::{
-    call::{CallError, CallResult},
+    abi::{CallError, Status, Waitpid},
+    call::{self, CallResult},
     files,
-    fork::PendingFork,
-    handles::{Handle, Table},
+    handles::Handle,
+    io::{self, Caller, Io},
     linux::Child,
-    memory, scheme,
+    memory,
     strace::ChildMemory,
-    threads::{ThreadSlot, Wait},
 };
-use nix::unistd::Pid;
-
-/// Largest byte count moved per `read`/`write`: a bigger call returns short, as POSIX allows.
-const IO_CHUNK: usize = 1 << 20;
-/// procmgr's `ProcCall` and `ThreadCall` verbs (libredox `protocol`) that rine answers.
-pub(crate) const PROC_EXIT: u64 = 2;
-pub(crate) const PROC_SYNC_SIG_PCTL: u64 = 10;
-pub(crate) const PROC_GETPPID: u64 = 12;
-pub(crate) const THREAD_SYNC_SIG_TCTL: u64 = 0;
-pub(crate) const PROC_WAITPID: u64 = 0;
-pub(crate) const PROC_RENAME: u64 = 13;
-pub(crate) const PROC_DISABLE_SETPGID: u64 = 14;
-/// Size of libredox's `ProcMeta` (eleven `u32`s).
-pub(crate) const PROC_META_LEN: usize = 44;
 
 /// What the program's syscall comes to.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,8 +26,8 @@ pub enum Outcome {
     Park(usize),
     /// The thread ended (its `status` handle was written).
     ThreadExit,
-    /// The program exited with this Redox status (`code`, or `signal << 8`).
-    Exit(u64),
+    /// The process exited with this Redox status.
+    Exit(Status),
     /// procmgr's `Waitpid`: the main loop answers it from the children's exits, or parks
     /// the thread until one exits.
     Wait(Waitpid),
@@ -52,47 +38,12 @@ pub enum Outcome {
     BlockedRead,
 }
 
-/// A `Waitpid` call: `pid` 0 for any child; `status` is where the status word goes.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub struct Waitpid {
-    pub pid: u32,
-    pub flags: u64,
-    pub status: usize,
-}
-
-/// The Redox side of the child: its handles, and where its `file` scheme lives.
-pub struct Machine {
-    pub child: Child,
-    pub table: Table,
-    pub root: PathBuf,
-    /// The process's pid as the program sees it (`ProcMeta`): the Linux pid for the first
-    /// process, then numbers rine hands out at each fork (from `pids`).
-    pub pid: u32,
-    /// The parent's pid: the tracer's own for the first process.
-    pub parent: u32,
-    /// The next pid a fork gets, shared by all processes.
-    pub pids: Rc<Cell<u32>>,
-    /// Children between `dup(proc, "fork")` and `start`.
-    pub forks: Vec<PendingFork>,
-    /// Children `start` released, for the main loop to take.
-    pub spawned: Vec<Machine>,
-    /// Address spaces `fexec` builds (`dup(addrspace, "empty")`).
-    pub spaces: Vec<crate::exec::NewSpace>,
-    /// The current thread's read would block (see `Outcome::BlockedRead`).
-    pub would_block: bool,
-    /// exec's `[space, sp, ip]` written to `current-addrspace`: `(space number, ip, sp)`,
-    /// carried out when that handle is closed.
-    pub exec_pending: Option<(usize, u64, u64)>,
-    /// The program's threads by rine's thread number; 0 is the first.
-    pub threads: Vec<ThreadSlot>,
-    /// Threads waiting on a futex: `(tid, address)`.
-    pub parked: Vec<(Pid, usize)>,
-    /// Threads a wake just released, for the main loop to resume with `rax = 0`.
-    pub woken: Vec<Pid>,
-    /// Threads just started, for the main loop to resume.
-    pub started: Vec<Pid>,
-    /// The current thread wrote its `status`: it ends instead of returning.
-    pub ending: bool,
+/// What a futex call did to the calling thread.
+enum Wait {
+    /// Answered at once with this result.
+    Now(Result<usize>),
+    /// The thread sleeps until a wake on this address (the main loop does not resume it).
+    Park(usize),
 }
 
 fn err(errno: i32) -> Error {
@@ -100,117 +51,57 @@ fn err(errno: i32) -> Error {
 }
 
 /// The one line an unsupported call gets, with the call decoded as strace prints it.
-pub fn unsupported(child: &Child, number: usize, args: [usize; 6]) -> Error {
+fn unsupported(child: &Child, number: usize, args: [usize; 6]) -> Error {
     let call = PendingCall::enter(number, args, &ChildMemory(child), &DecodeOptions::default());
     eprintln!("rine: unsupported syscall {})", call.entry_text());
     err(syscall::ENOSYS)
 }
 
-impl Machine {
-    /// A process with one handle table and no threads recorded yet.
-    pub fn new(child: Child, table: Table, root: PathBuf, pids: Rc<Cell<u32>>) -> Self {
-        let pid = child.pid.as_raw() as u32;
-        Self {
-            child,
-            table,
-            root,
-            pid,
-            parent: std::process::id(),
-            pids,
-            forks: Vec::new(),
-            spawned: Vec::new(),
-            spaces: Vec::new(),
-            would_block: false,
-            exec_pending: None,
-            threads: Vec::new(),
-            parked: Vec::new(),
-            woken: Vec::new(),
-            started: Vec::new(),
-            ending: false,
-        }
+/// A `read` or `write` as the syscall's outcome.
+fn io_outcome(result: Result<Io>) -> Outcome {
+    match result {
+        Ok(Io::Count(n)) => Outcome::Return(n),
+        Ok(Io::WouldBlock) => Outcome::BlockedRead,
+        Ok(Io::ThreadEnds) => Outcome::ThreadExit,
+        Err(e) => Outcome::Return(Error::mux(Err(e))),
     }
+}
 
-    pub(crate) fn read_mem(&self, addr: usize, len: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0; len];
-        self.child
-            .read_exact(addr as u64, &mut buf)
-            .map_err(|_| err(syscall::EFAULT))?;
-        Ok(buf)
-    }
-
-    pub(crate) fn write_mem(&self, addr: usize, bytes: &[u8]) -> Result<()> {
-        self.child
-            .write_all(addr as u64, bytes)
-            .map_err(|_| err(syscall::EFAULT))
-    }
-
-    pub fn read_u32(&self, addr: usize) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.read_mem(addr, 4)?.try_into().expect("4 bytes"),
-        ))
-    }
-
-    pub fn read_u64(&self, addr: usize) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.read_mem(addr, 8)?.try_into().expect("8 bytes"),
-        ))
-    }
-
-    fn read_str(&self, addr: usize, len: usize) -> Result<String> {
-        String::from_utf8(self.read_mem(addr, len)?).map_err(|_| err(syscall::EINVAL))
-    }
-
-    fn proc_meta(&self) -> [u8; PROC_META_LEN] {
-        self.proc_meta_of(self.pid, self.parent)
-    }
-
-    pub(crate) fn proc_meta_of(&self, pid: u32, parent: u32) -> [u8; PROC_META_LEN] {
-        let (uid, gid) = (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        );
-        // pid, pgid, ppid, ruid, euid, suid, rgid, egid, sgid, ens, rns
-        let fields = [pid, pid, parent, uid, uid, uid, gid, gid, gid, 1, 1];
-        let mut out = [0u8; PROC_META_LEN];
-        for (chunk, f) in out.chunks_exact_mut(4).zip(fields) {
-            chunk.copy_from_slice(&f.to_le_bytes());
-        }
-        out
-    }
-
-    /// Carries out syscall `number` with `args`; `regs` are the registers at the stop, and
-    /// `out` the ones the program resumes with (a `regs/env` write changes fs/gs base there).
-    pub fn syscall(
-        &mut self,
-        number: usize,
-        args: [usize; 6],
-        regs: &user_regs_struct,
-        out: &mut user_regs_struct,
-    ) -> Outcome {
-        let [a, b, c, d, e, _f] = args;
-        let result = match number {
-            SYS_WRITE => self.write(a, b, c, regs, out),
-            SYS_READ => self.read(a, b, c),
-            SYS_READ2 => self.pread(a, b, c, d as u64),
-            SYS_WRITE2 => self.pwrite(a, b, c, d as u64),
-            SYS_OPENAT_INTO => self.openat_into(a, b, c, d, args[5]),
-            SYS_DUP_INTO | SYS_DUP2 => {
-                let res = if number == SYS_DUP2 {
-                    self.dup_into(a, c, d, b, true, regs)
-                } else {
-                    self.dup_into(a, b, c, d, false, regs)
-                };
-                match res {
-                    Ok(v) => Ok(v),
-                    Err(CallError::Errno(e)) => Err(e),
-                    Err(CallError::Unsupported) => Err(unsupported(&self.child, number, args)),
+/// Carries out the caller's syscall `number` with `args`; `out` are the registers the
+/// program resumes with (a `regs/env` write changes fs/gs base there).
+pub fn syscall(
+    caller: &mut Caller<'_>,
+    number: usize,
+    args: [usize; 6],
+    out: &mut user_regs_struct,
+) -> Outcome {
+    let [a, b, c, d, e, f] = args;
+    let (tid, regs) = (caller.tid, caller.regs);
+    let result = match number {
+        SYS_WRITE => return io_outcome(io::write(caller, a, b, c, out)),
+        SYS_READ => return io_outcome(io::read(caller.process, tid, a, b, c)),
+        SYS_READ2 => io::pread(caller.process, a, b, c, d as u64),
+        SYS_WRITE2 => io::pwrite(caller.process, a, b, c, d as u64),
+        SYS_OPENAT_INTO => io::openat_into(caller.process, a, b, c, d, f),
+        SYS_DUP_INTO | SYS_DUP2 => {
+            let res = if number == SYS_DUP2 {
+                io::dup_into(caller, a, c, d, b, true)
+            } else {
+                io::dup_into(caller, a, b, c, d, false)
+            };
+            match res {
+                Ok(v) => Ok(v),
+                Err(CallError::Errno(e)) => Err(e),
+                Err(CallError::Unsupported) => {
+                    Err(unsupported(&caller.process.child, number, args))
                 }
             }
-            SYS_CLOSE => match self.table.remove(a) {
-                // Closing exec's `current-addrspace` switches to the new image.
-                Ok(Handle::AddrSpaceSel(_)) if self.exec_pending.is_some() => {
-                    let (id, ip, sp) = self.exec_pending.take().expect("checked");
-                    return match self.exec_switch(id, ip, sp, regs) {
+        }
+        SYS_CLOSE => match caller.process.table.remove(a) {
+            // Closing exec's `current-addrspace` switches to the new image it chose.
+            Ok(Handle::AddrSpaceSel(_)) => match caller.process.exec.take_chosen() {
+                Some(chosen) => {
+                    return match caller.process.exec_switch(tid, chosen, regs) {
                         Ok(r) => Outcome::Replaced(Box::new(r)),
                         Err(e) => {
                             // The old image may be partly gone: the process cannot go on.
@@ -219,333 +110,107 @@ impl Machine {
                         }
                     };
                 }
-                r => r.map(|_| 0),
+                None => Ok(0),
             },
-            SYS_LSEEK => self
-                .table
-                .get_mut(a)
-                .and_then(|h| files::lseek(h, b as isize, c)),
-            SYS_FSTAT => self.fstat(a, b, c),
-            SYS_FPATH => self.fpath(a, b, c),
-            SYS_FSYNC => match self.table.get(a) {
-                Ok(Handle::Host { file, .. }) => file.sync_all().map(|_| 0).map_err(files::from_io),
-                Ok(_) => Ok(0),
-                Err(e) => Err(e),
-            },
-            SYS_FCNTL => self.fcntl(a, b, c),
-            SYS_UNLINKAT => self.unlinkat(a, b, c, d),
-            SYS_FMAP => self.fmap(a, b, c, regs),
-            SYS_FUNMAP => {
-                // A window on a new address space hands its bytes back first.
-                self.exec_flush_window(a as u64);
-                memory::funmap(&self.child, regs, a, b)
-            }
-            SYS_MPROTECT => memory::mprotect(&self.child, regs, a, b, c),
-            SYS_CLOCK_GETTIME => files::clock_bytes(a)
-                .and_then(|ts| self.write_mem(b, &ts))
-                .map(|_| 0),
-            SYS_YIELD => {
-                std::thread::yield_now();
-                Ok(0)
-            }
-            SYS_NANOSLEEP => self.nanosleep(a, b),
-            SYS_FUTEX => match self.futex(number, args) {
-                Wait::Now(r) => r,
-                Wait::Park(addr) => return Outcome::Park(addr),
-            },
-            SYS_CALL => match self.call(a, b, c, d, e) {
-                Ok(CallResult::Exit(status)) => return Outcome::Exit(status),
-                Ok(CallResult::Wait(w)) => return Outcome::Wait(w),
-                Ok(CallResult::Value(v)) => Ok(v),
-                Err(CallError::Errno(e)) => Err(e),
-                Err(CallError::Unsupported) => Err(unsupported(&self.child, number, args)),
-            },
-            _ => Err(unsupported(&self.child, number, args)),
-        };
-        if std::mem::take(&mut self.ending) {
-            return Outcome::ThreadExit;
+            r => r.map(|_| 0),
+        },
+        SYS_LSEEK => caller
+            .process
+            .table
+            .get_mut(a)
+            .and_then(|h| files::lseek(h, b as isize, c)),
+        SYS_FSTAT => io::fstat(caller.process, a, b, c),
+        SYS_FPATH => io::fpath(caller.process, a, b, c),
+        SYS_FSYNC => match caller.process.table.get(a) {
+            Ok(Handle::Host { file, .. }) => file.sync_all().map(|_| 0).map_err(files::from_io),
+            Ok(_) => Ok(0),
+            Err(e) => Err(e),
+        },
+        SYS_FCNTL => io::fcntl(caller.process, a, b, c),
+        SYS_UNLINKAT => io::unlinkat(caller.process, a, b, c, d),
+        SYS_FMAP => io::fmap(caller, a, b, c),
+        SYS_FUNMAP => {
+            let p = &mut *caller.process;
+            // A window on a new address space hands its bytes back first.
+            p.exec.flush_window(&p.child, a as u64);
+            memory::funmap(&p.child, tid, regs, a, b)
         }
-        if std::mem::take(&mut self.would_block) {
-            return Outcome::BlockedRead;
+        SYS_MPROTECT => memory::mprotect(&caller.process.child, tid, regs, a, b, c),
+        SYS_CLOCK_GETTIME => files::clock_bytes(a)
+            .and_then(|ts| memory::write(&caller.process.child, b, &ts))
+            .map(|_| 0),
+        SYS_YIELD => {
+            std::thread::yield_now();
+            Ok(0)
         }
-        Outcome::Return(Error::mux(result))
-    }
+        SYS_NANOSLEEP => nanosleep(&caller.process.child, a, b),
+        SYS_FUTEX => match futex(caller, number, args) {
+            Wait::Now(r) => r,
+            Wait::Park(addr) => return Outcome::Park(addr),
+        },
+        SYS_CALL => match call::call(caller.process, a, b, c, d, e) {
+            Ok(CallResult::Exit(status)) => return Outcome::Exit(status),
+            Ok(CallResult::Wait(w)) => return Outcome::Wait(w),
+            Ok(CallResult::Value(v)) => Ok(v),
+            Err(CallError::Errno(e)) => Err(e),
+            Err(CallError::Unsupported) => Err(unsupported(&caller.process.child, number, args)),
+        },
+        _ => Err(unsupported(&caller.process.child, number, args)),
+    };
+    Outcome::Return(Error::mux(result))
+}
 
-    fn write(
-        &mut self,
-        fd: usize,
-        addr: usize,
-        len: usize,
-        regs: &user_regs_struct,
-        out: &mut user_regs_struct,
-    ) -> Result<usize> {
-        let bytes = self.read_mem(addr, len.min(IO_CHUNK))?;
-        let control = self.table.get(fd)?.duplicate().map_err(files::from_io)?;
-        // exec's `[space, sp, ip]` on its own thread: switched to when the handle closes.
-        if let (Handle::AddrSpaceSel(_), Some(space)) = (&control, bytes.get(..8)) {
-            let space = u64::from_le_bytes(space.try_into().expect("8 bytes")) as usize;
-            if let (Ok(Handle::NewSpace(id)), Some(sp), Some(ip)) =
-                (self.table.get(space), bytes.get(8..16), bytes.get(16..24))
-            {
-                let sp = u64::from_le_bytes(sp.try_into().expect("8 bytes"));
-                let ip = u64::from_le_bytes(ip.try_into().expect("8 bytes"));
-                self.exec_pending = Some((*id, ip, sp));
-                return Ok(bytes.len());
-            }
+/// `nanosleep(req, rem)`: rine sleeps (nothing can interrupt it).
+fn nanosleep(child: &Child, req: usize, rem: usize) -> Result<usize> {
+    let ts = memory::read(child, req, 16)?;
+    let secs = i64::from_le_bytes(ts[..8].try_into().expect("8 bytes"));
+    let nanos = i32::from_le_bytes(ts[8..12].try_into().expect("4 bytes"));
+    if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
+        return Err(err(syscall::EINVAL));
+    }
+    std::thread::sleep(Duration::new(secs as u64, nanos as u32));
+    if rem != 0 {
+        memory::write(child, rem, &[0; 16])?;
+    }
+    Ok(0)
+}
+
+/// `futex(addr, op, val, timeout, addr2)` among the process's threads. A wait with a
+/// timeout while other threads run returns at once (a spurious wake-up, which every futex
+/// user must expect); the only thread sleeps its timeout out.
+fn futex(c: &mut Caller<'_>, number: usize, args: [usize; 6]) -> Wait {
+    let p = &mut *c.process;
+    let [addr, op, val, timeout, addr2, _] = args;
+    match op {
+        syscall::FUTEX_WAKE => Wait::Now(Ok(p.threads.wake(addr, val))),
+        syscall::FUTEX_REQUEUE => {
+            let woken = p.threads.wake(addr, val);
+            p.threads.requeue(addr, addr2);
+            Wait::Now(Ok(woken))
         }
-        if let Some(result) = self.thread_write(&control, &bytes, regs) {
-            return result;
-        }
-        match control {
-            Handle::Fork(id, part) => return self.fork_write(id, part, &bytes, regs),
-            Handle::NewSpace(id) => return self.exec_space_write(id, &bytes, regs),
-            _ => {}
-        }
-        let current = self.thread_of(self.child.current.get());
-        let handle = self.table.get_mut(fd)?;
-        if let Handle::RegsEnv(t) = handle {
-            // Only a thread's own fs/gs base: the others are running.
-            if Some(*t) != current {
-                return Err(err(syscall::EBUSY));
-            }
-            // EnvRegisters { fsbase: u64, gsbase: u64 }: relibc's TLS setup.
-            let word = |i: usize| {
-                bytes
-                    .get(i * 8..i * 8 + 8)
-                    .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+        syscall::FUTEX_WAIT | syscall::FUTEX_WAIT64 => {
+            let current = if op == syscall::FUTEX_WAIT {
+                memory::read_u32(&p.child, addr).map(|v| v as usize)
+            } else {
+                memory::read_u64(&p.child, addr).map(|v| v as usize)
             };
-            let (Some(fs), Some(gs)) = (word(0), word(1)) else {
-                return Err(err(syscall::EINVAL));
-            };
-            out.fs_base = fs;
-            out.gs_base = gs;
-            return Ok(16);
-        }
-        files::write(handle, &bytes)
-    }
-
-    fn read(&mut self, fd: usize, addr: usize, len: usize) -> Result<usize> {
-        let mut buf = vec![0; len.min(IO_CHUNK)];
-        let meta = self.proc_meta();
-        let n = match self.table.get_mut(fd)? {
-            Handle::Fork(id, crate::fork::ForkPart::Proc) => {
-                let id = *id;
-                let meta = self.fork_meta(id)?;
-                files::copy_prefix(&mut buf, &meta)
-            }
-            // The grant list: rine's programs have no scheme-shared grants to carry over.
-            Handle::AddrSpace => 0,
-            h if files::would_block(h) => {
-                self.would_block = true;
-                return Ok(0);
-            }
-            Handle::RegsEnv(_) => {
-                let regs = self.child.regs().map_err(|_| err(syscall::ESRCH))?;
-                let mut env = regs.fs_base.to_le_bytes().to_vec();
-                env.extend(regs.gs_base.to_le_bytes());
-                files::copy_prefix(&mut buf, &env)
-            }
-            h => files::read(h, &mut buf, &meta)?,
-        };
-        self.write_mem(addr, &buf[..n])?;
-        Ok(n)
-    }
-
-    fn pread(&mut self, fd: usize, addr: usize, len: usize, offset: u64) -> Result<usize> {
-        let mut buf = vec![0; len.min(IO_CHUNK)];
-        let n = files::pread(self.table.get(fd)?, &mut buf, offset)?;
-        self.write_mem(addr, &buf[..n])?;
-        Ok(n)
-    }
-
-    fn pwrite(&mut self, fd: usize, addr: usize, len: usize, offset: u64) -> Result<usize> {
-        let bytes = self.read_mem(addr, len.min(IO_CHUNK))?;
-        files::pwrite(self.table.get(fd)?, &bytes, offset)
-    }
-
-    fn openat_into(
-        &mut self,
-        fd: usize,
-        path: usize,
-        len: usize,
-        flags: usize,
-        slot: usize,
-    ) -> Result<usize> {
-        let path = self.read_str(path, len)?;
-        let handle = match self.table.get(fd)? {
-            // The namespace resolves the scheme; relibc opens the rest on the root it returns.
-            Handle::Namespace => {
-                let name = scheme::scheme_of(&path).ok_or(err(syscall::EINVAL))?;
-                if name == "file" {
-                    files::open_host(&self.root, "", "", syscall::O_RDONLY | syscall::O_DIRECTORY)?
-                } else {
-                    Handle::SchemeRoot(name.to_string())
+            match current {
+                Err(e) => Wait::Now(Err(e)),
+                Ok(c) if c != val => Wait::Now(Err(err(syscall::EAGAIN))),
+                Ok(_) if p.threads.live() > 1 => {
+                    if timeout != 0 {
+                        Wait::Now(Ok(0))
+                    } else {
+                        Wait::Park(addr)
+                    }
                 }
-            }
-            Handle::SchemeRoot(name) => files::open_in_scheme(&self.root, name, &path, flags)?,
-            Handle::Host {
-                dir: true,
-                reference,
-                ..
-            } => {
-                let dir = reference.clone().unwrap_or_default();
-                files::open_host(&self.root, &dir, &path, flags)?
-            }
-            Handle::Host { .. } => return Err(err(syscall::ENOTDIR)),
-            _ => return Err(err(syscall::EBADF)),
-        };
-        self.table.insert_new(slot, handle)
-    }
-
-    /// `dup_into(fd, name, slot)`, or with `replace` `dup2(fd, slot, name)`.
-    fn dup_into(
-        &mut self,
-        fd: usize,
-        name: usize,
-        len: usize,
-        slot: usize,
-        replace: bool,
-        regs: &user_regs_struct,
-    ) -> std::result::Result<usize, CallError> {
-        let name = self.read_mem(name, len)?;
-        let listing = self.table.listing();
-        let handle = self.table.get_mut(fd)?;
-        let new = match (&mut *handle, name.as_slice()) {
-            // relibc's FdTbl::from_binary_fd: dup2(ft, ft, "refresh") then reads the listing.
-            (Handle::FileTable { snapshot, pos }, b"refresh") if replace && fd == slot => {
-                *snapshot = listing;
-                *pos = 0;
-                return Ok(slot);
-            }
-            (Handle::Proc, b"new-thread") => self.new_thread(),
-            (Handle::Proc, b"fork") => self.fork_begin(),
-            (Handle::FileTable { .. }, b"copy") => self.fork_copy_table()?,
-            (Handle::AddrSpace, b"exclusive") => self.fork_linux(regs)?,
-            (Handle::AddrSpace, b"empty") => self.exec_new_space(),
-            (Handle::Fork(id, part), name) => {
-                let (id, part) = (*id, *part);
-                self.fork_dup(id, part, name)
-                    .ok_or(CallError::Unsupported)?
-            }
-            // relibc's pipe(): open /scheme/pipe for the read end, dup "write" for the other.
-            (Handle::PipeRead { write_end, .. }, b"write") => match write_end.take() {
-                Some(file) => Handle::Host {
-                    file,
-                    reference: None,
-                    dir: false,
-                    flags: syscall::O_WRONLY,
-                },
-                None => return Err(CallError::Errno(err(syscall::EBADF))),
-            },
-            (Handle::Thread(t), name) => {
-                let t = *t;
-                self.dup_thread(t, name).ok_or(CallError::Unsupported)?
-            }
-            (h, b"") => h.duplicate().map_err(files::from_io)?,
-            _ => return Err(CallError::Unsupported),
-        };
-        if replace {
-            Ok(self.table.replace(slot, new))
-        } else {
-            Ok(self.table.insert_new(slot, new)?)
-        }
-    }
-
-    fn fstat(&mut self, fd: usize, addr: usize, len: usize) -> Result<usize> {
-        let st = files::stat(self.table.get(fd)?)?;
-        let bytes: &[u8] = &st;
-        self.write_mem(addr, &bytes[..len.min(bytes.len())])?;
-        Ok(0)
-    }
-
-    fn fpath(&mut self, fd: usize, addr: usize, len: usize) -> Result<usize> {
-        let path = self.table.get(fd)?.path().ok_or(err(syscall::EBADF))?;
-        let n = len.min(path.len());
-        self.write_mem(addr, &path.as_bytes()[..n])?;
-        Ok(n)
-    }
-
-    fn fcntl(&mut self, fd: usize, cmd: usize, arg: usize) -> Result<usize> {
-        match cmd {
-            syscall::F_DUPFD => {
-                let new = self.table.get(fd)?.duplicate().map_err(files::from_io)?;
-                let slot = self.table.lowest_free(arg);
-                self.table.insert_new(slot, new)
-            }
-            // Close-on-exec and status flags matter to exec and non-blocking I/O, which rine
-            // does not do: remember nothing, refuse nothing.
-            syscall::F_GETFD | syscall::F_SETFD | syscall::F_SETFL => self.table.get(fd).map(|_| 0),
-            syscall::F_GETFL => match self.table.get(fd)? {
-                Handle::Host { flags, .. } => {
-                    Ok(flags & (syscall::O_ACCMODE | syscall::O_FCNTL_MASK))
+                Ok(_) if timeout != 0 => {
+                    Wait::Now(nanosleep(&p.child, timeout, 0).and(Err(err(syscall::ETIMEDOUT))))
                 }
-                _ => Ok(syscall::O_RDWR),
-            },
-            _ => Err(err(syscall::EINVAL)),
+                // The only thread, waiting for ever: nothing could wake it.
+                Ok(_) => Wait::Now(Err(unsupported(&p.child, number, args))),
+            }
         }
-    }
-
-    fn unlinkat(&mut self, fd: usize, path: usize, len: usize, flags: usize) -> Result<usize> {
-        let path = self.read_str(path, len)?;
-        let dir = match self.table.get(fd)? {
-            Handle::Host {
-                dir: true,
-                reference,
-                ..
-            } => reference.clone().unwrap_or_default(),
-            _ => return Err(err(syscall::EBADF)),
-        };
-        let host = scheme::host_path(&self.root, &dir, &path);
-        let res = if flags & syscall::AT_REMOVEDIR != 0 {
-            std::fs::remove_dir(host)
-        } else {
-            std::fs::remove_file(host)
-        };
-        res.map(|_| 0).map_err(files::from_io)
-    }
-
-    fn fmap(
-        &mut self,
-        fd: usize,
-        map: usize,
-        len: usize,
-        regs: &user_regs_struct,
-    ) -> Result<usize> {
-        let bytes = self.read_mem(map, len.min(size_of::<syscall::Map>()))?;
-        if bytes.len() != size_of::<syscall::Map>() {
-            return Err(err(syscall::EINVAL));
-        }
-        let word =
-            |i: usize| usize::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        let map = syscall::Map {
-            offset: word(0),
-            size: word(1),
-            flags: syscall::MapFlags::from_bits_truncate(word(2)),
-            address: word(3),
-        };
-        if let Ok(Handle::NewSpace(id)) = self.table.get(fd) {
-            let id = *id;
-            return self.exec_window(id, &map, regs);
-        }
-        let handle = if fd == usize::MAX {
-            None
-        } else {
-            Some(self.table.get(fd)?)
-        };
-        memory::fmap(&self.child, regs, handle, &map)
-    }
-
-    pub fn nanosleep(&mut self, req: usize, rem: usize) -> Result<usize> {
-        let ts = self.read_mem(req, 16)?;
-        let secs = i64::from_le_bytes(ts[..8].try_into().expect("8 bytes"));
-        let nanos = i32::from_le_bytes(ts[8..12].try_into().expect("4 bytes"));
-        if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
-            return Err(err(syscall::EINVAL));
-        }
-        std::thread::sleep(Duration::new(secs as u64, nanos as u32));
-        if rem != 0 {
-            self.write_mem(rem, &[0; 16])?;
-        }
-        Ok(0)
+        _ => Wait::Now(Err(unsupported(&p.child, number, args))),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::{collections::HashSet, io};
 
+use libredox::protocol::WaitFlags;
 use nix::{
     sys::{
         ptrace,
@@ -15,18 +16,20 @@ use nix::{
 use redox_ptrace::decode::{DecodeOptions, PendingCall};
 
 use crate::{
-    run::Status,
+    abi::{wait_status, Status, Waitpid},
+    io::Caller,
+    memory,
+    process::Process,
     strace::{self, ChildMemory},
-    sys::{Machine, Outcome, Waitpid},
+    sys::{self, Outcome},
 };
-
-/// libredox's `WaitFlags::WNOHANG`.
-const WNOHANG: u64 = 1;
 
 /// All processes of the program; `procs[0]` is the first, whose exit ends rine.
 #[derive(Default)]
 pub struct World {
-    pub procs: Vec<Machine>,
+    pub procs: Vec<Process>,
+    /// The pid the next fork gets.
+    next_pid: u32,
     /// Exited children nobody has waited for: `(parent pid, pid, Redox status)`.
     zombies: Vec<(u32, u32, u64)>,
     /// Threads in `Waitpid` until a child exits.
@@ -39,28 +42,20 @@ pub struct World {
     resume: Vec<Pid>,
 }
 
-/// A Redox exit status (`code`, or `signal << 8`) as the word `waitpid` stores (procmgr's
-/// `signal | code << 8`).
-pub fn wait_status(status: u64) -> u64 {
-    let signal = (status >> 8) & 0x7F;
-    if signal != 0 {
-        signal
-    } else {
-        (status & 0xFF) << 8
-    }
-}
-
 impl World {
-    /// The program's first process.
-    pub fn new(first: Machine) -> Self {
+    /// The program's first process; forks get pids from `next_pid` on.
+    pub fn new(first: Process, next_pid: u32) -> Self {
         Self {
             procs: vec![first],
+            next_pid,
             ..Self::default()
         }
     }
 
     fn proc_of(&self, tid: Pid) -> Option<usize> {
-        self.procs.iter().position(|m| m.thread_of(tid).is_some())
+        self.procs
+            .iter()
+            .position(|m| m.threads.number_of(tid).is_some())
     }
 
     fn prefix(&self, tid: Pid) -> String {
@@ -111,8 +106,7 @@ impl World {
                     // A fault in the program (or a signal sent to it): Redox would end the
                     // process with that signal too, since rine installs no handlers.
                     let Some(p) = self.proc_of(tid) else { continue };
-                    self.procs[p].child.current.set(tid);
-                    let rip = self.procs[p].child.regs().map(|r| r.rip).unwrap_or(0);
+                    let rip = self.procs[p].child.regs(tid).map(|r| r.rip).unwrap_or(0);
                     eprintln!("rine: the program got {sig} at rip {rip:#x}");
                     let status = (sig as u64) << 8;
                     if trace {
@@ -124,10 +118,7 @@ impl World {
                 WaitStatus::Signaled(tid, sig, _) if tid == root => Some((sig as u64) << 8),
                 WaitStatus::Exited(tid, _) | WaitStatus::Signaled(tid, ..) => {
                     if let Some(p) = self.proc_of(tid) {
-                        let m = &mut self.procs[p];
-                        if let Some(t) = m.thread_of(tid) {
-                            m.threads[t].gone = true;
-                        }
+                        self.procs[p].threads.gone(tid);
                     }
                     None
                 }
@@ -155,18 +146,24 @@ impl World {
         let decode = DecodeOptions::default();
         let prefix = self.prefix(tid);
         let m = &mut self.procs[p];
-        m.child.current.set(tid);
-        let regs = m.child.regs()?;
+        let regs = m.child.regs(tid)?;
         let number = regs.orig_rax as usize;
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9].map(|r| r as usize);
         let pending =
             trace.then(|| PendingCall::enter(number, args, &ChildMemory(&m.child), &decode));
         let mut out = regs;
         let mut ended = None;
-        match m.syscall(number, args, &regs, &mut out) {
+        let mut caller = Caller {
+            process: m,
+            tid,
+            regs: &regs,
+            next_pid: &mut self.next_pid,
+        };
+        let outcome = sys::syscall(&mut caller, number, args, &mut out);
+        match outcome {
             Outcome::Return(ret) => {
                 out.rax = ret as u64;
-                m.child.set_regs(&out)?;
+                m.child.set_regs(tid, &out)?;
                 if let Some(call) = pending {
                     eprintln!(
                         "{prefix}{}",
@@ -176,7 +173,7 @@ impl World {
                 self.resume.push(tid);
             }
             Outcome::Park(addr) => {
-                m.parked.push((tid, addr));
+                m.threads.park(tid, addr);
                 if let Some(call) = pending {
                     self.parked_calls.push((tid, call));
                 }
@@ -190,7 +187,7 @@ impl World {
                 self.waiting.push((tid, w));
             }
             Outcome::Replaced(r) => {
-                m.child.set_regs(&r)?;
+                m.child.set_regs(tid, &r)?;
                 if let Some(call) = pending {
                     eprintln!("{prefix}{}", call.unfinished());
                     eprintln!("{prefix}--- exec: address space replaced ---");
@@ -201,10 +198,8 @@ impl World {
                 if let Some(call) = pending {
                     eprintln!("{prefix}{}", call.unfinished());
                 }
-                m.child.exit_current_thread(&regs)?;
-                if let Some(t) = m.thread_of(tid) {
-                    m.threads[t].gone = true;
-                }
+                m.child.exit_thread(tid, &regs)?;
+                m.threads.gone(tid);
             }
             Outcome::Exit(status) => {
                 if let Some(call) = pending {
@@ -227,13 +222,12 @@ impl World {
     /// threads, forked children.
     fn after_stop(&mut self, p: usize, trace: bool) -> io::Result<()> {
         let decode = DecodeOptions::default();
-        for woken in std::mem::take(&mut self.procs[p].woken) {
+        for woken in self.procs[p].threads.take_woken() {
             let prefix = self.prefix(woken);
             let m = &self.procs[p];
-            m.child.current.set(woken);
-            let mut r = m.child.regs()?;
+            let mut r = m.child.regs(woken)?;
             r.rax = 0;
-            m.child.set_regs(&r)?;
+            m.child.set_regs(woken, &r)?;
             if let Some(i) = self.parked_calls.iter().position(|(t, _)| *t == woken) {
                 let (_, call) = self.parked_calls.remove(i);
                 if trace {
@@ -246,8 +240,8 @@ impl World {
             self.resume.push(woken);
         }
         let m = &mut self.procs[p];
-        self.resume.append(&mut m.started);
-        for child in std::mem::take(&mut m.spawned) {
+        self.resume.append(&mut m.threads.take_started());
+        for child in m.take_spawned() {
             self.resume.push(child.child.pid);
             self.procs.push(child);
         }
@@ -263,7 +257,7 @@ impl World {
         }
         let m = self.procs.remove(p);
         let _ = kill(m.child.pid, Signal::SIGKILL);
-        let gone = |tid: &Pid| m.thread_of(*tid).is_some();
+        let gone = |tid: &Pid| m.threads.number_of(*tid).is_some();
         self.reading.retain(|t| !gone(t));
         self.waiting.retain(|(t, _)| !gone(t));
         self.parked_calls.retain(|(t, _)| !gone(t));
@@ -288,16 +282,19 @@ impl World {
                 .position(|z| z.0 == me && (w.pid == 0 || z.1 == w.pid))
             {
                 let (_, pid, status) = self.zombies.remove(z);
-                self.procs[p]
-                    .write_mem(w.status, &wait_status(status).to_le_bytes())
-                    .map(|_| pid as usize)
+                memory::write(
+                    &self.procs[p].child,
+                    w.status,
+                    &wait_status(status).to_le_bytes(),
+                )
+                .map(|_| pid as usize)
             } else if !self
                 .procs
                 .iter()
                 .any(|c| c.parent == me && (w.pid == 0 || c.pid == w.pid))
             {
                 Err(syscall::Error::new(syscall::ECHILD))
-            } else if w.flags & WNOHANG != 0 {
+            } else if w.flags.contains(WaitFlags::WNOHANG) {
                 Ok(0)
             } else {
                 i += 1;
@@ -307,10 +304,9 @@ impl World {
             let ret = syscall::Error::mux(result);
             let prefix = self.prefix(tid);
             let m = &self.procs[p];
-            m.child.current.set(tid);
-            let mut r = m.child.regs()?;
+            let mut r = m.child.regs(tid)?;
             r.rax = ret as u64;
-            m.child.set_regs(&r)?;
+            m.child.set_regs(tid, &r)?;
             if let Some(k) = self.parked_calls.iter().position(|(t, _)| *t == tid) {
                 let (_, call) = self.parked_calls.remove(k);
                 if trace {
@@ -334,19 +330,5 @@ impl World {
             }
         }
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Verifies that an exit code and a killing signal become procmgr's status words
-    /// (`WEXITSTATUS` = bits 8..16, `WTERMSIG` = the low bits).
-    #[test]
-    fn wait_status_words() {
-        assert_eq!(wait_status(7), 7 << 8);
-        assert_eq!(wait_status(0), 0);
-        assert_eq!(wait_status((Signal::SIGSEGV as u64) << 8), 11);
     }
 }
