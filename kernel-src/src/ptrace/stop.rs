@@ -1,7 +1,7 @@
 //! Stopping: the tracee queues an event and sleeps until its tracer resumes it; and the other
 //! end, the event stream the tracer reads (and watches through `event:`).
 
-use trace_core::{Delivery, Stop, TraceEvent};
+use trace_core::{session::QUEUE_LEN, Delivery, Stop, TraceEvent};
 
 use super::{
     arch,
@@ -126,6 +126,11 @@ pub(super) fn deliver(
 
 /// The event stream's `read`: as many whole [`TraceEvent`]s as fit and are queued.
 ///
+/// The events are copied out of the session under its lock and into `buf` without it: a fault
+/// on `buf` may sleep (a page a scheme lends) or end the tracer, and no other use of the
+/// session may wait for that. They are consumed only once delivered; if another read consumed
+/// events meanwhile, this one starts over, so none is delivered twice.
+///
 /// RETURNS: `EINVAL` for a buffer smaller than one event, `EAGAIN` (non-blocking, none queued),
 /// `EINTR`, `EFAULT` when the first event cannot be copied (nothing is consumed; a fault after
 /// that gives the short count), or `ESRCH` once the tracee has exited and every event was read.
@@ -138,35 +143,44 @@ pub(super) fn read_events(
     if buf.len() < TraceEvent::SIZE {
         return Err(Error::new(EINVAL));
     }
+    let mut events = [TraceEvent {
+        cause: 0,
+        data: [0; 7],
+    }; QUEUE_LEN];
+    let fit = (buf.len() / TraceEvent::SIZE).min(QUEUE_LEN);
+    let events = events.get_mut(..fit).ok_or(Error::new(EINVAL))?;
     loop {
-        let state = session.state.lock(token.token());
-        let (mut state, mut token) = state.into_split();
-
-        let mut copied = 0_usize;
-        for chunk in buf.in_exact_chunks(TraceEvent::SIZE) {
-            let event = match state.next_event() {
-                Ok(Some(event)) => event,
-                Ok(None) => break,
-                Err(error) if copied == 0 => return Err(error),
-                Err(_) => break,
-            };
-            // An event is consumed only once it is in the tracer's buffer; a fault part-way
-            // returns what was delivered.
+        let (count, position) = {
+            let state = session.state.lock(token.token());
+            let (state, mut token) = state.into_split();
+            match state.peek_events(events)? {
+                (0, _) if fcntl_flags & O_NONBLOCK as u32 != 0 => return Err(Error::new(EAGAIN)),
+                (0, _) => {
+                    if !session.tracer_wait.wait(state, "ptrace::read", &mut token) {
+                        return Err(Error::new(EINTR));
+                    }
+                    continue;
+                }
+                found => found,
+            }
+        };
+        let mut delivered = 0_usize;
+        for (chunk, event) in buf
+            .in_exact_chunks(TraceEvent::SIZE)
+            .zip(events.iter().take(count))
+        {
             match chunk.copy_from_slice(event.as_bytes()) {
-                Ok(()) => state.consume_event(),
-                Err(error) if copied == 0 => return Err(error),
+                Ok(()) => delivered = delivered.saturating_add(1),
+                Err(error) if delivered == 0 => return Err(error),
                 Err(_) => break,
             }
-            copied = copied.saturating_add(TraceEvent::SIZE);
         }
-        if copied > 0 {
-            return Ok(copied);
-        }
-        if fcntl_flags & O_NONBLOCK as u32 != 0 {
-            return Err(Error::new(EAGAIN));
-        }
-        if !session.tracer_wait.wait(state, "ptrace::read", &mut token) {
-            return Err(Error::new(EINTR));
+        if session
+            .state
+            .lock(token.token())
+            .consume_events(position, delivered)
+        {
+            return Ok(delivered.saturating_mul(TraceEvent::SIZE));
         }
     }
 }

@@ -10,6 +10,8 @@ pub struct EventQueue<const N: usize> {
     slots: [TraceEvent; N],
     head: usize,
     len: usize,
+    /// How many events were ever popped: the position of the front event.
+    popped: u64,
 }
 
 /// The queue had no room; the event was not queued.
@@ -25,6 +27,7 @@ impl<const N: usize> EventQueue<N> {
             }; N],
             head: 0,
             len: 0,
+            popped: 0,
         }
     }
 
@@ -65,11 +68,28 @@ impl<const N: usize> EventQueue<N> {
         Ok(())
     }
 
-    pub fn front(&self) -> Option<TraceEvent> {
-        if self.len == 0 {
-            return None;
+    /// The position of the front event: it changes exactly when an event is popped.
+    pub fn position(&self) -> u64 {
+        self.popped
+    }
+
+    /// Copies the front events into `out`, oldest first, as many as are queued and fit;
+    /// returns how many.
+    pub fn peek(&self, out: &mut [TraceEvent]) -> usize {
+        let mut count = 0;
+        for (offset, slot) in out.iter_mut().enumerate().take(self.len) {
+            let Some(event) = self
+                .head
+                .checked_add(offset)
+                .and_then(|index| index.checked_rem(N))
+                .and_then(|index| self.slots.get(index))
+            else {
+                break;
+            };
+            *slot = *event;
+            count = offset.saturating_add(1);
         }
-        self.slots.get(self.head).copied()
+        count
     }
 
     pub fn pop(&mut self) -> Option<TraceEvent> {
@@ -79,6 +99,7 @@ impl<const N: usize> EventQueue<N> {
         let event = *self.slots.get(self.head)?;
         self.head = self.head.checked_add(1)?.checked_rem(N)?;
         self.len = self.len.checked_sub(1)?;
+        self.popped = self.popped.wrapping_add(1);
         Some(event)
     }
 }
@@ -126,7 +147,31 @@ mod tests {
     #[test]
     fn empty_queue_pops_nothing() {
         let mut queue = EventQueue::<1>::new();
-        assert_eq!(queue.front(), None);
+        let mut out = [step(0); 1];
+        assert_eq!(queue.peek(&mut out), 0);
         assert_eq!(queue.pop(), None);
+        assert_eq!(queue.position(), 0);
+    }
+
+    /// Verifies that peeking copies the front events in order across the wrap-around without
+    /// consuming them, and that only a pop moves the position.
+    #[test]
+    fn peek_copies_without_consuming() {
+        let mut queue = EventQueue::<3>::new();
+        assert_eq!(queue.push(step(1)), Ok(()));
+        assert_eq!(queue.pop(), Some(step(1)));
+        for ip in [2, 3, 4] {
+            assert_eq!(queue.push(step(ip)), Ok(()));
+        }
+        let mut two = [step(0); 2];
+        assert_eq!(queue.peek(&mut two), 2);
+        assert_eq!(two, [step(2), step(3)]);
+        let mut five = [step(0); 5];
+        assert_eq!(queue.peek(&mut five), 3);
+        assert_eq!(five[..3], [step(2), step(3), step(4)]);
+        assert_eq!(queue.position(), 1);
+        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.pop(), Some(step(2)));
+        assert_eq!(queue.position(), 2);
     }
 }

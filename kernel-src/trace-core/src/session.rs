@@ -2,7 +2,7 @@
 //!
 //! Lifecycle: attach ([`SessionState::new`], no stop armed, the tracee keeps running), arm and
 //! resume ([`SessionState::resume`]), stop ([`SessionState::stop`]), event delivery
-//! ([`SessionState::next_event`]), detach ([`SessionState::detach`]), tracee exit
+//! ([`SessionState::peek_events`]), detach ([`SessionState::detach`]), tracee exit
 //! ([`SessionState::tracee_exited`]). The kernel holds this behind the session lock and only adds
 //! sleeping and waking around it.
 
@@ -51,7 +51,7 @@ pub enum Delivery {
 }
 
 /// Room for one stop and a few notices.
-const QUEUE_LEN: usize = 4;
+pub const QUEUE_LEN: usize = 4;
 
 #[derive(Debug)]
 pub struct SessionState {
@@ -195,20 +195,30 @@ impl SessionState {
         Ok(resumed)
     }
 
-    /// Tracer side, on `read`: the oldest event, left queued until [`Self::consume_event`] so a
-    /// failed copy to the tracer loses nothing. `Ok(None)` means "none yet, wait"; `ESRCH` means
-    /// the tracee is gone and everything it reported was read.
-    pub fn next_event(&self) -> Result<Option<TraceEvent>> {
-        match self.events.front() {
-            Some(event) => Ok(Some(event)),
-            None if self.tracee == TraceeState::Exited => Err(Error::new(ESRCH)),
-            None => Ok(None),
+    /// Tracer side, on `read`: copies the oldest queued events, as many as fit in `out`, and
+    /// leaves them queued until [`Self::consume_events`], so that the tracer can copy them to
+    /// its buffer without the session lock and a fault in that copy loses none. Returns how
+    /// many, and the queue position to consume them at.
+    ///
+    /// RETURNS: `ESRCH` once the tracee has exited and every event was consumed.
+    pub fn peek_events(&self, out: &mut [TraceEvent]) -> Result<(usize, u64)> {
+        match self.events.peek(out) {
+            0 if self.tracee == TraceeState::Exited => Err(Error::new(ESRCH)),
+            count => Ok((count, self.events.position())),
         }
     }
 
-    /// Drops the event [`Self::next_event`] returned.
-    pub fn consume_event(&mut self) {
-        let _ = self.events.pop();
+    /// Consumes the first `count` of the events [`Self::peek_events`] copied at `position`,
+    /// once they reached the tracer. Returns `false`, consuming nothing, when another read
+    /// consumed events since: that copy is stale, and the read starts over.
+    pub fn consume_events(&mut self, position: u64, count: usize) -> bool {
+        if self.events.position() != position {
+            return false;
+        }
+        for _ in 0..count {
+            let _ = self.events.pop();
+        }
+        true
     }
 
     /// Whether a `read` would return at once (for `fevent`).
@@ -245,6 +255,46 @@ impl Default for SessionState {
 mod tests {
     use super::*;
 
+    /// The oldest event, as a one-event `read` sees it.
+    fn next_event(session: &SessionState) -> Result<Option<TraceEvent>> {
+        let mut out = [TraceEvent {
+            cause: 0,
+            data: [0; 7],
+        }];
+        let (count, _) = session.peek_events(&mut out)?;
+        Ok(out.first().copied().filter(|_| count == 1))
+    }
+
+    /// Consumes the oldest event, as a one-event `read` does once it is delivered.
+    fn consume_event(session: &mut SessionState) {
+        let position = session.events.position();
+        assert!(session.consume_events(position, 1));
+    }
+
+    /// Verifies that a read's copy taken before another read consumed events is stale: its
+    /// consume does nothing, so no event is delivered twice or lost.
+    #[test]
+    fn stale_read_consumes_nothing() {
+        let mut session = SessionState::new();
+        let armed = entry(1).flag() | Stop::AddrSpaceSwitch.flag();
+        assert_eq!(session.resume(armed), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
+        assert_eq!(session.stop(entry(1)), Delivery::Stopped);
+        let mut out = [TraceEvent {
+            cause: 0,
+            data: [0; 7],
+        }; 2];
+        let (count, stale) = session.peek_events(&mut out).expect("queued");
+        assert_eq!(count, 2);
+        consume_event(&mut session);
+        assert!(!session.consume_events(stale, 2));
+        assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
+        let (count, fresh) = session.peek_events(&mut out).expect("queued");
+        assert_eq!(count, 1);
+        assert!(session.consume_events(fresh, 1));
+        assert_eq!(next_event(&session), Ok(None));
+    }
+
     const PRE: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL;
     const POST: PtraceFlags = PtraceFlags::PTRACE_STOP_POST_SYSCALL;
     const IGNORE: PtraceFlags = PtraceFlags::PTRACE_FLAG_IGNORE;
@@ -272,7 +322,7 @@ mod tests {
     fn attach_does_not_stop() {
         let mut session = SessionState::new();
         assert_eq!(session.stop(entry(1)), Delivery::Dropped);
-        assert_eq!(session.next_event(), Ok(None));
+        assert_eq!(next_event(&session), Ok(None));
     }
 
     /// Verifies that only armed stops stop, and that the stop is queued for the tracer.
@@ -283,10 +333,10 @@ mod tests {
         assert_eq!(session.stop(entry(1)), Delivery::Dropped);
         assert_eq!(session.stop(exit(1)), Delivery::Stopped);
         assert!(session.is_stopped());
-        assert_eq!(session.next_event(), Ok(Some(exit(1).into())));
-        assert_eq!(session.next_event(), Ok(Some(exit(1).into())));
-        session.consume_event();
-        assert_eq!(session.next_event(), Ok(None));
+        assert_eq!(next_event(&session), Ok(Some(exit(1).into())));
+        assert_eq!(next_event(&session), Ok(Some(exit(1).into())));
+        consume_event(&mut session);
+        assert_eq!(next_event(&session), Ok(None));
     }
 
     /// Verifies that resuming a stopped tracee hands it the action exactly once.
@@ -329,7 +379,7 @@ mod tests {
         assert_eq!(session.resume(switch), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         assert!(!session.is_stopped());
-        assert_eq!(session.next_event(), Ok(Some(Stop::AddrSpaceSwitch.into())));
+        assert_eq!(next_event(&session), Ok(Some(Stop::AddrSpaceSwitch.into())));
     }
 
     /// Verifies that detaching wakes a stopped tracee without an action and disarms.
@@ -348,9 +398,9 @@ mod tests {
         let mut session = stopped_at(entry(1), PRE);
         session.tracee_exited();
         assert!(session.is_readable());
-        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
-        session.consume_event();
-        assert_eq!(session.next_event(), Err(Error::new(ESRCH)));
+        assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
+        consume_event(&mut session);
+        assert_eq!(next_event(&session), Err(Error::new(ESRCH)));
         assert_eq!(session.resume(PRE), Err(Error::new(ESRCH)));
         assert_eq!(session.stop(entry(2)), Delivery::Dropped);
     }
@@ -363,7 +413,7 @@ mod tests {
         session.abandon_stop();
         assert!(!session.is_stopped());
         assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
-        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
+        assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
     }
 
     /// Verifies that unread notices coalesce into one and never crowd out a stop.
@@ -376,11 +426,11 @@ mod tests {
             assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         }
         assert_eq!(session.stop(entry(1)), Delivery::Stopped);
-        assert_eq!(session.next_event(), Ok(Some(Stop::AddrSpaceSwitch.into())));
-        session.consume_event();
-        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
-        session.consume_event();
-        assert_eq!(session.next_event(), Ok(None));
+        assert_eq!(next_event(&session), Ok(Some(Stop::AddrSpaceSwitch.into())));
+        consume_event(&mut session);
+        assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
+        consume_event(&mut session);
+        assert_eq!(next_event(&session), Ok(None));
     }
 
     fn filter(numbers: &[u64]) -> SyscallFilter {
@@ -401,7 +451,7 @@ mod tests {
         assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(entry(4)), Delivery::Dropped);
         assert_eq!(session.stop(exit(4)), Delivery::Dropped);
-        assert_eq!(session.next_event(), Ok(None));
+        assert_eq!(next_event(&session), Ok(None));
         assert_eq!(session.stop(entry(5)), Delivery::Stopped);
         session.set_filter(filter(&[4]));
         assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasStopped));
@@ -451,6 +501,6 @@ mod tests {
             assert_eq!(session.resume(PRE), Ok(Resumed::WasStopped));
             assert!(!session.take_action());
         }
-        assert_eq!(session.next_event(), Ok(Some(entry(1).into())));
+        assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
     }
 }

@@ -77,6 +77,7 @@ pub static ALL: &[Test] = tests![
     clone::kill_at_clone_stop_leaks_nothing,
     scheme::stop_awaiting_mmap_is_ebusy,
     scheme::kill_awaiting_mmap_ends_it,
+    scheme::event_read_into_scheme_page_blocks_no_other_use,
     follow::started_context_is_traced_from_the_start,
     follow::started_context_without_clone_armed_runs_free,
     follow::exclusive_close_at_clone_stop_discards_the_context,

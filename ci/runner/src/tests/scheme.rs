@@ -5,17 +5,23 @@
 
 use core::{mem::size_of, ptr, slice};
 
+use trace_core::TraceEvent;
+
 use syscall::{
+    flag::PtraceFlags,
     schemev2::{Cqe, CqeOpcode, Opcode, Sqe},
     ContextStatus, ContextVerb, GlobalSchemes, Map, MapFlags, NewFdParams, RwFlags, EAGAIN, EBUSY,
     O_RDWR, SYS_READ2,
 };
 
+use super::trace::{dup_trace, next_stop, resume, spawn_traced};
 use crate::{
     child::{self, Child},
     harness::{Failure, Hex},
     sys::{self, Fd},
 };
+
+const EXIT: PtraceFlags = PtraceFlags::PTRACE_STOP_EXIT;
 
 const PAGE: usize = 4096;
 /// The number the runner's scheme gives its one file.
@@ -39,6 +45,25 @@ fn write_to_scheme_page(_: usize) -> ! {
     child::exit()
 }
 
+/// Maps one page of its first given fd (a file of the runner's scheme) like
+/// [`write_to_scheme_page`], then reads trace events from its second given fd into that page:
+/// the kernel's copy faults, and the child blocks inside its `read` until the scheme answers.
+fn read_events_into_scheme_page(_: usize) -> ! {
+    let map = Map {
+        offset: 0,
+        size: PAGE,
+        flags: MapFlags::PROT_READ | MapFlags::PROT_WRITE | MapFlags::MAP_PRIVATE,
+        address: 0,
+    };
+    // SAFETY: a new mapping at an address the kernel picks aliases nothing of ours.
+    if let Ok(address) = unsafe { syscall::fmap(child::given(0), &map) } {
+        // SAFETY: the page was just mapped writable for us.
+        let buf = unsafe { slice::from_raw_parts_mut(address as *mut u8, TraceEvent::SIZE) };
+        let _ = syscall::read(child::given(1), buf);
+    }
+    child::exit()
+}
+
 /// A scheme served by the runner, a page it lends, and a forked child blocked in a page fault
 /// on that page, waiting for the scheme's answer that never comes.
 struct AwaitingMmap {
@@ -52,6 +77,12 @@ impl AwaitingMmap {
     /// Serves the child's `fmap` (`MmapPrep`) with [`AwaitingMmap::page`], and returns once
     /// the child is hard-blocked (status `Other`) with its `RequestMmap` read from the socket.
     fn new() -> Result<Self, Failure> {
+        Self::with(write_to_scheme_page, &[])
+    }
+
+    /// [`AwaitingMmap::new`] with another child, `entry`, which gets the scheme's file first
+    /// and `give` after it, and must fault on the page it maps from that file.
+    fn with(entry: fn(usize) -> !, give: &[&Fd]) -> Result<Self, Failure> {
         let socket = sys::dup(sys::scheme_creation_cap()?, "create-scheme")?;
         let params = NewFdParams {
             offset: 0,
@@ -70,8 +101,11 @@ impl AwaitingMmap {
         let page = sys::map_anonymous(PAGE)?;
         // SAFETY: our own fresh mapping; touched so that it has a frame to lend.
         unsafe { (page as *mut u8).write_volatile(0x5a) };
-        let mut child = Child::forked(write_to_scheme_page, 0)?;
+        let mut child = Child::forked(entry, 0)?;
         child.give(&file)?;
+        for fd in give {
+            child.give(*fd)?;
+        }
         drop(file);
         let mut this = Self {
             child,
@@ -205,4 +239,29 @@ pub fn stop_awaiting_mmap_is_ebusy() -> Result<(), Failure> {
 /// (upstream woke it into a page-fault `todo!()`, a kernel panic).
 pub fn kill_awaiting_mmap_ends_it() -> Result<(), Failure> {
     AwaitingMmap::new()?.end()
+}
+
+/// Verifies that a `read` of trace events into a page a scheme lends holds no lock while the
+/// kernel waits for the scheme: with that reader blocked in its copy, the tracer reads the
+/// event the reader did not get, resumes the tracee, and the reader is killed in its wait.
+/// (The copy used to run under the session lock: the next use of the session spun forever
+/// with interrupts off.)
+pub fn event_read_into_scheme_page_blocks_no_other_use() -> Result<(), Failure> {
+    let (mut tracee, trace, _output) = spawn_traced(child::exit_at_once, dup_trace)?;
+    resume(&trace, EXIT)?;
+    tracee.start()?;
+    check_eq!(
+        tracee.wait_until(|s| s != ContextStatus::Runnable)?,
+        ContextStatus::Blocked,
+        "tracee at its exit stop"
+    );
+    let blocked = AwaitingMmap::with(read_events_into_scheme_page, &[&trace])?;
+    check_eq!(
+        next_stop(&trace)?.flag(),
+        EXIT,
+        "the event the blocked read did not take"
+    );
+    resume(&trace, EXIT)?;
+    check_eq!(tracee.wait_exit()?, ContextStatus::Dead);
+    blocked.end()
 }
