@@ -10,7 +10,7 @@ use super::{
     session::{Handle, Part, Session},
 };
 use crate::{
-    context::{self, context::HardBlockedReason, ContextLock, Status},
+    context::{self, ContextLock, Status},
     sync::CleanLockToken,
     syscall::flag::PtraceFlags,
 };
@@ -42,25 +42,7 @@ pub(super) fn end_session(session: Arc<Session>, token: &mut CleanLockToken) {
     };
     let mut switched_out = false;
     if let Some(tracee) = session.tracee.upgrade() {
-        let mut context = loop {
-            let context = tracee.write(token.token());
-            // try_stop_context (a regs write, or `write` re-arming it) parks a context that is
-            // running on another CPU as "not yet started" while it waits for it to leave the
-            // CPU, then restores the old status. Read through that, the kill would be skipped
-            // (or its wakeup lost to the restore): wait until the parking is over.
-            let parked = !never_ran(&context)
-                && matches!(
-                    context.status,
-                    Status::HardBlocked {
-                        reason: HardBlockedReason::NotYetStarted
-                    }
-                );
-            if !parked {
-                break context;
-            }
-            drop(context);
-            context::switch(token);
-        };
+        let mut context = tracee.write(token.token());
         if context
             .ptrace
             .as_ref()

@@ -143,17 +143,14 @@ fn follow_clone(
     Ok((number, session, killed))
 }
 
-/// Whether `context` never ran: not yet started, and never switched to. `try_stop_context`
-/// parks a context that is running on another CPU as "not yet started" while it waits for it
-/// to leave the CPU; that one did run.
+/// Whether `context` never ran: it is not yet started.
 pub(super) fn never_ran(context: &Context) -> bool {
-    context.switch_time == 0
-        && matches!(
-            context.status,
-            Status::HardBlocked {
-                reason: HardBlockedReason::NotYetStarted
-            }
-        )
+    matches!(
+        context.status,
+        Status::HardBlocked {
+            reason: HardBlockedReason::NotYetStarted
+        }
+    )
 }
 
 /// Removes `number` from the clones waiting to be taken, if it still is.
