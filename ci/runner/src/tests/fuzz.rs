@@ -273,6 +273,19 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
             if sys::read(&tracee.float, &mut regs).is_err() {
                 return Ok(());
             }
+            if rng.chance(2) {
+                // Any MXCSR_MASK is accepted and ignored: it must not widen the check below.
+                let hostile = FloatRegisters {
+                    mxcsr_mask: rng.next() as u32,
+                    ..regs
+                };
+                expect(
+                    "regs/float write of a hostile mask",
+                    sys::write(&tracee.float, &hostile).map(drop),
+                    &[ESRCH],
+                )?;
+                regs = hostile;
+            }
             // A refused write only, for the same reason.
             regs.mxcsr |= 1 << (16 + rng.below(16));
             let result = sys::write(&tracee.float, &regs);

@@ -27,10 +27,10 @@ const PAGE: usize = 4096;
 /// The number the runner's scheme gives its one file.
 const FILE_NUMBER: usize = 1;
 
-/// Maps one page of its first given fd (a file of the runner's scheme) private and writable,
-/// then writes to it. The scheme lends its page copy-on-write, so the write faults, and the
+/// Maps one page of the child's first given fd (a file of the runner's scheme) private and
+/// writable. The scheme lends its page copy-on-write, so the first write to it faults, and the
 /// kernel asks the scheme for the page (`RequestMmap`) and blocks the child until it answers.
-fn write_to_scheme_page(_: usize) -> ! {
+fn map_scheme_page() -> Option<usize> {
     let map = Map {
         offset: 0,
         size: PAGE,
@@ -38,25 +38,22 @@ fn write_to_scheme_page(_: usize) -> ! {
         address: 0,
     };
     // SAFETY: a new mapping at an address the kernel picks aliases nothing of ours.
-    if let Ok(address) = unsafe { syscall::fmap(child::given(0), &map) } {
+    unsafe { syscall::fmap(child::given(0), &map) }.ok()
+}
+
+/// Writes to the scheme's page ([`map_scheme_page`]).
+fn write_to_scheme_page(_: usize) -> ! {
+    if let Some(address) = map_scheme_page() {
         // SAFETY: the page was just mapped writable for us.
         unsafe { (address as *mut u8).write_volatile(1) };
     }
     child::exit()
 }
 
-/// Maps one page of its first given fd (a file of the runner's scheme) like
-/// [`write_to_scheme_page`], then reads trace events from its second given fd into that page:
+/// Reads trace events from its second given fd into the scheme's page ([`map_scheme_page`]):
 /// the kernel's copy faults, and the child blocks inside its `read` until the scheme answers.
 fn read_events_into_scheme_page(_: usize) -> ! {
-    let map = Map {
-        offset: 0,
-        size: PAGE,
-        flags: MapFlags::PROT_READ | MapFlags::PROT_WRITE | MapFlags::MAP_PRIVATE,
-        address: 0,
-    };
-    // SAFETY: a new mapping at an address the kernel picks aliases nothing of ours.
-    if let Ok(address) = unsafe { syscall::fmap(child::given(0), &map) } {
+    if let Some(address) = map_scheme_page() {
         // SAFETY: the page was just mapped writable for us.
         let buf = unsafe { slice::from_raw_parts_mut(address as *mut u8, TraceEvent::SIZE) };
         let _ = syscall::read(child::given(1), buf);
