@@ -47,7 +47,7 @@ pub use self::{
     },
     parts::{read, write},
     session::{attach, bind_handle, dup, Handle, Session},
-    stop::fevent,
+    stop::{fevent, ignores_signals},
 };
 
 /// What a debug exception was, as far as watchpoints go.

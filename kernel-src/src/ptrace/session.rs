@@ -28,6 +28,9 @@ pub struct Session {
     pub(super) armed: AtomicU64,
     /// The tracee sleeps here while stopped.
     pub(super) tracee_wait: WaitCondition,
+    /// The tracee sleeps in a stop: its `WaitCondition::wait` then ignores pending signals.
+    /// Written and read by the tracee only.
+    pub(super) in_stop: AtomicBool,
     /// The tracer sleeps here until an event arrives or the tracee exits.
     pub(super) tracer_wait: WaitCondition,
     pub(super) tracee: Weak<ContextLock>,
@@ -92,6 +95,7 @@ impl Session {
             armed: AtomicU64::new(state.armed().bits()),
             state: Mutex::new(state),
             tracee_wait: WaitCondition::new(),
+            in_stop: AtomicBool::new(false),
             tracer_wait: WaitCondition::new(),
             tracee: Arc::downgrade(tracee),
             handle_id: AtomicUsize::new(0),

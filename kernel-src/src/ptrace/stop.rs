@@ -7,8 +7,10 @@ use super::{
     arch,
     session::{Handle, Part, Session},
 };
+use core::sync::atomic::Ordering;
+
 use crate::{
-    context,
+    context::{self, Context},
     percpu::PercpuBlock,
     sync::CleanLockToken,
     syscall::{
@@ -106,22 +108,37 @@ pub(super) fn deliver(
             return false;
         }
     }
-    loop {
+    session.in_stop.store(true, Ordering::Relaxed);
+    let ignore = loop {
         let notified = {
             let state = session.state.lock(token.token());
             let (mut state, mut token) = state.into_split();
             if !state.is_stopped() {
-                return state.take_action();
+                break state.take_action();
             }
             session.tracee_wait.wait(state, "ptrace::stop", &mut token)
         };
-        // A signal may cut the wait short; a trace stop only ends when the tracer (or a kill)
-        // says so.
+        // Woken by something else than the tracer (an `Interrupt`, as procmgr sends with a
+        // signal): only a kill ends a trace stop early.
         if !notified && being_killed(token) {
             session.state.lock(token.token()).abandon_stop();
-            return false;
+            break false;
         }
-    }
+    };
+    session.in_stop.store(false, Ordering::Relaxed);
+    ignore
+}
+
+/// Whether `context` sleeps in a trace stop, which a pending signal does not end: the signal
+/// is acted on after the tracer resumes it (`WaitCondition::wait` asks this before it gives up
+/// on a pending signal; without it, the stop's loop would spin with the signal pending).
+///
+/// CONTEXT: the caller holds `context`'s lock.
+pub fn ignores_signals(context: &Context) -> bool {
+    context
+        .ptrace
+        .as_ref()
+        .is_some_and(|session| session.in_stop.load(Ordering::Relaxed))
 }
 
 /// The event stream's `read`: as many whole [`TraceEvent`]s as fit and are queued.
@@ -196,9 +213,7 @@ pub fn fevent(handle: &Handle, token: &mut CleanLockToken) -> EventFlags {
     }
     let session = &handle.session;
     let state = session.state.lock(token.token());
-    session
-        .watched
-        .store(true, core::sync::atomic::Ordering::Relaxed);
+    session.watched.store(true, Ordering::Relaxed);
     if state.is_readable() {
         EVENT_READ
     } else {

@@ -18,6 +18,7 @@ mod leak;
 mod mem;
 mod regs;
 mod scheme;
+mod signal;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -99,5 +100,6 @@ pub static ALL: &[Test] = tests![
     xsave::tracer_and_tracee_see_each_others_ymm0,
     xsave::bad_xsave_areas_are_einval,
     xsave::written_mxcsr_mask_is_ignored,
+    signal::pending_signal_leaves_the_stop_asleep,
     fuzz::random_operations_keep_invariants,
 ];
