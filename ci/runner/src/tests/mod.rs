@@ -18,6 +18,7 @@ mod leak;
 mod mem;
 mod regs;
 mod scheme;
+mod smp;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -98,5 +99,12 @@ pub static ALL: &[Test] = tests![
     xsave::tracer_and_tracee_see_each_others_ymm0,
     xsave::bad_xsave_areas_are_einval,
     xsave::written_mxcsr_mask_is_ignored,
+    smp::busy_contexts_run_on_every_cpu,
+    smp::pipe_wakeup_across_cpus_is_never_lost,
+    smp::pipe_wakeup_survives_register_reads,
+    smp::exclusive_close_kills_tracee_creating_contexts,
+    smp::kill_races_syscall_stops,
+    smp::kill_races_start,
+    smp::kill_races_register_reads,
     fuzz::random_operations_keep_invariants,
 ];
