@@ -16,6 +16,8 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 # them; QEMU's default qemu64 model has neither).
 : "${QEMU_CPU:=max}"
 : "${EXPECTED_FAULTS:=}"
+# QEMU_SMP: the number of CPUs (make test runs the runner suite at 1 and at 4).
+: "${QEMU_SMP:=2}"
 : "${SUMMARY:=required}"
 # GDB_PORT: also give the guest a second serial port (COM2, where gdbserver listens), as a
 # TCP server on 127.0.0.1:GDB_PORT (loopback only), so that the gdb session stays out of the log.
@@ -36,7 +38,7 @@ log="${QEMU_LOG:-$BUILD/qemu.log}"
 rm -f "$log"
 t1=$(date +%s%N)
 timeout "$QEMU_TIMEOUT" "$QEMU" \
-    -machine "$QEMU_MACHINE" -cpu "$QEMU_CPU" -smp 2 -m 1024 \
+    -machine "$QEMU_MACHINE" -cpu "$QEMU_CPU" -smp "$QEMU_SMP" -m 1024 \
     -vga none -display none -monitor none -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
     -serial "file:$log" "${serial2[@]}" "${extra_args[@]}" \
@@ -79,12 +81,12 @@ faults=$(grep 'UNHANDLED EXCEPTION' "$log" || true)
 [ -z "$EXPECTED_FAULTS" ] || faults=$(grep -vE "NAME ($EXPECTED_FAULTS), " <<< "$faults" || true)
 [ -z "$faults" ] || problems+=("an unhandled exception")
 
-grep -E '^(ok|FAIL) ' "$log" || true
+grep -E '^(ok|FAIL|skip) ' "$log" || true
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)
 if [ -z "$summary" ]; then
     [ "$SUMMARY" = optional ] || problems+=("no summary line from the runner")
 else
-    grep -E '^# not run: [0-9]+$' "$log" || true
+    grep -E '^# (not run|skipped): [0-9]+$|^# cpus: ' "$log" || true
     echo "$summary"
     failed=${summary#*passed, }
     failed=${failed% failed}
@@ -95,7 +97,7 @@ fi
 grep -q '^FAIL ' "$log" && [ -n "$summary" ] && [ "${failed:-0}" -eq 0 ] &&
     problems+=("FAIL lines despite the summary")
 
-echo "boot + run ${boot_ms} ms (log: $log)"
+echo "boot + run ${boot_ms} ms at -smp $QEMU_SMP (log: $log)"
 if [ ${#problems[@]} -gt 0 ]; then
     echo "---- last 30 lines of $log"
     tail -n 30 "$log"

@@ -1,9 +1,10 @@
 //! A small ATF-like test framework.
 //!
 //! Tests are `fn() -> Result<(), Failure>` registered once, in `tests::ALL`, under an
-//! `area::scenario` name. The runner prints one line per test, `ok <name>` or
-//! `FAIL <name> <file>:<line> <message>`, then exactly `<N> passed, <N> failed` on a line of its
-//! own, and ends QEMU: with a power-off (exit status 0) when all passed, else through the
+//! `area::scenario` name. The runner prints one line per test, `ok <name>`,
+//! `FAIL <name> <file>:<line> <message>` or `skip <name>: <reason>` (a test that cannot run on
+//! this machine, see [`skip!`]), then exactly `<N> passed, <N> failed` on a line of its own
+//! (skipped tests count in neither), and ends QEMU: with a power-off (exit status 0) when all passed, else through the
 //! debug-exit device (exit status 2 × failed + 1). `ci/qemu-test.sh` reads those lines from
 //! the serial log and checks the exit status against them.
 //!
@@ -28,12 +29,13 @@ pub struct Test {
     pub run: fn() -> Result<(), Failure>,
 }
 
-/// Why a test failed, and where.
+/// Why a test failed, and where; or, when `skipped`, why it could not run here.
 #[derive(Debug)]
 pub struct Failure {
     pub file: &'static str,
     pub line: u32,
     pub message: String,
+    pub skipped: bool,
 }
 
 impl Failure {
@@ -45,6 +47,16 @@ impl Failure {
             file: location.file(),
             line: location.line(),
             message,
+            skipped: false,
+        }
+    }
+
+    /// Not a failure: the test cannot run on this machine, for `reason`.
+    #[track_caller]
+    pub fn skip(reason: String) -> Self {
+        Self {
+            skipped: true,
+            ..Self::new(reason)
         }
     }
 }
@@ -102,6 +114,13 @@ macro_rules! fail {
     };
 }
 
+/// Ends the test as skipped (neither passed nor failed), with a formatted reason.
+macro_rules! skip {
+    ($($arg:tt)*) => {
+        return Err($crate::harness::Failure::skip(alloc::format!($($arg)*)))
+    };
+}
+
 /// Fails the test unless `actual == expected`, printing both. An optional format string and
 /// arguments say what was compared.
 macro_rules! check_eq {
@@ -149,6 +168,7 @@ static CURRENT: AtomicPtr<Test> = AtomicPtr::new(null_mut());
 static TOTAL: AtomicUsize = AtomicUsize::new(0);
 static PASSED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
 /// Runs every test in order, prints the summary and powers off.
@@ -161,6 +181,10 @@ pub fn run(tests: &'static [Test]) -> ! {
             Ok(()) => {
                 PASSED.fetch_add(1, Ordering::Relaxed);
                 println!("ok {}", test.name);
+            }
+            Err(skip) if skip.skipped => {
+                SKIPPED.fetch_add(1, Ordering::Relaxed);
+                println!("skip {}: {}", test.name, skip.message);
             }
             Err(failure) => {
                 FAILED.fetch_add(1, Ordering::Relaxed);
@@ -178,11 +202,15 @@ pub fn run(tests: &'static [Test]) -> ! {
 fn finish() -> ! {
     let passed = PASSED.load(Ordering::Relaxed);
     let failed = FAILED.load(Ordering::Relaxed);
+    let skipped = SKIPPED.load(Ordering::Relaxed);
     let not_run = TOTAL
         .load(Ordering::Relaxed)
-        .saturating_sub(passed + failed);
+        .saturating_sub(passed + failed + skipped);
     if not_run > 0 {
         println!("# not run: {not_run}");
+    }
+    if skipped > 0 {
+        println!("# skipped: {skipped}");
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

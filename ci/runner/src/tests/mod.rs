@@ -19,6 +19,7 @@ mod mem;
 mod regs;
 mod scheme;
 mod signal;
+mod smp;
 mod spawn;
 mod step;
 pub(crate) mod strace;
@@ -101,5 +102,12 @@ pub static ALL: &[Test] = tests![
     xsave::bad_xsave_areas_are_einval,
     xsave::written_mxcsr_mask_is_ignored,
     signal::pending_signal_leaves_the_stop_asleep,
+    smp::busy_contexts_run_on_every_cpu,
+    smp::pipe_wakeup_across_cpus_is_never_lost,
+    smp::pipe_wakeup_survives_register_reads,
+    smp::exclusive_close_kills_tracee_creating_contexts,
+    smp::kill_races_syscall_stops,
+    smp::kill_races_start,
+    smp::kill_races_register_reads,
     fuzz::random_operations_keep_invariants,
 ];
