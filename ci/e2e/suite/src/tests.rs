@@ -7,8 +7,12 @@ use std::{
     process::{Child, ChildStdout, Command, Stdio},
 };
 
-use crate::check::{
-    by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden,
+use crate::{
+    check::{by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden},
+    tracer::{
+        exclusive_close_at_fork_kills_forker_and_child,
+        exclusive_close_of_clone_at_fork_reports_child_killed,
+    },
 };
 
 pub struct Test {
@@ -51,6 +55,8 @@ tests![
     procmgr_refuses_trace_of_own_process,
     strace_refuses_process_that_dropped_uid,
     strace_attaches_as_user_after_exec,
+    exclusive_close_of_clone_at_fork_reports_child_killed,
+    exclusive_close_at_fork_kills_forker_and_child,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -62,7 +68,7 @@ fn scratch_dir() -> Result<String, String> {
 /// `name` in the image's scratch directory, which init runs the suite in and names in `TMPDIR`
 /// (the build's `IMAGE_TMPDIR`). Also returns the path relibc opens it by, relative to the
 /// `file` scheme's root.
-fn scratch(name: &str) -> Result<(String, String), String> {
+pub(crate) fn scratch(name: &str) -> Result<(String, String), String> {
     let path = format!("{}/{name}", scratch_dir()?.trim_end_matches('/'));
     let in_scheme = path.trim_start_matches('/').to_owned();
     Ok((path, in_scheme))
