@@ -53,6 +53,7 @@ tests![
     strace_refuses_init,
     strace_refuses_procmgr,
     procmgr_refuses_trace_of_own_process,
+    kernel_refuses_trace_of_sibling_thread,
     strace_refuses_process_that_dropped_uid,
     strace_attaches_as_user_after_exec,
     exclusive_close_of_clone_at_fork_reports_child_killed,
@@ -802,6 +803,22 @@ fn procmgr_refuses_trace_of_own_process() -> Result<(), String> {
         &[
             format!("open /scheme/proc/{pid}/thread-0: EPERM").as_str(),
             "trace through own thread handle: EPERM",
+        ],
+    )
+}
+
+/// A thread gets no session on a sibling thread of its process, not even through the
+/// kernel context handle the sibling has from `open_via_dup` (Linux refuses a tracer in the
+/// tracee's thread group).
+fn kernel_refuses_trace_of_sibling_thread() -> Result<(), String> {
+    let (_, out) = procprobe(&["sibling"])?;
+    lines(
+        "procprobe sibling",
+        &out,
+        &[
+            "open_via_dup on a second thread's own handle: ok",
+            "trace through a sibling's kernel context handle: EPERM",
+            "trace through a sibling's thread handle: EPERM",
         ],
     )
 }
