@@ -16,6 +16,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
+use syscall::data::GlobalSchemes;
 use trace_core::{
     follow::{after_clone, on_start, AfterClone, OnStart, Starting},
     SessionState, Stop,
@@ -28,10 +29,12 @@ use super::{
 };
 use crate::{
     context::{self, context::HardBlockedReason, Context, ContextLock, Status},
+    event,
+    scheme::SchemeExt,
     sync::CleanLockToken,
     syscall::{
         error::{Error, Result, EBUSY, EINTR, ESRCH},
-        flag::PtraceFlags,
+        flag::{PtraceFlags, EVENT_READ},
     },
 };
 
@@ -166,17 +169,29 @@ pub(super) fn take_clone_number(
     Some(clones.swap_remove(index).1)
 }
 
-/// Takes a context that never started, and that no tracer holds, out of the context list, as
-/// if it had never been created; it is freed with its last reference.
+/// Takes a context that never started, and that no tracer holds, out of the context list; it
+/// is freed with its last reference. It dies as a killed context does: its status reads
+/// `ForceKilled`, and its owner (procmgr, for a fork or thread) is told as at any exit, since
+/// procmgr ends the process it made for it, and answers its parent's `waitpid`, only then.
 ///
-/// CONTEXT: takes `child`'s lock, then the context list lock.
+/// CONTEXT: takes `child`'s lock, then the context list lock, then `event:`'s registry.
 fn discard_unstarted(child: &Arc<ContextLock>, token: &mut CleanLockToken) {
-    {
+    let owner = {
         let mut context = child.write(token.token());
         if !never_ran(&context) || context.ptrace.is_some() {
             return;
         }
+        context.being_sigkilled = true;
         context.status = Status::Dead { excp: None };
-    }
+        context.owner_proc_id
+    };
     context::contexts_mut(token.downgrade()).remove(&context::ContextRef(Arc::clone(child)));
+    if let Some(owner) = owner {
+        event::trigger(
+            GlobalSchemes::Proc.scheme_id(),
+            owner.get(),
+            EVENT_READ,
+            token,
+        );
+    }
 }

@@ -144,11 +144,12 @@ impl Session {
 /// Attaching arms nothing, so the tracee keeps running (a "seize"); it first stops at an event
 /// the tracer arms with a write. A context created with `new-context` and attached before
 /// `start` is traced from its first instruction. `O_EXCL` makes closing the handle kill the
-/// tracee. Holding the context handle is the permission to trace it.
+/// tracee. Holding the context handle is the permission to trace it, but for the caller's own
+/// process: as on Linux, no thread traces a thread of its own process.
 ///
-/// CONTEXT: takes `tracee`'s lock.
-/// RETURNS: `EPERM` for the caller's own context, `ESRCH` for a dead one, `EBUSY` when it
-/// already has a tracer.
+/// CONTEXT: takes the caller's lock, then `tracee`'s.
+/// RETURNS: `EPERM` for the caller's own context or another of its process, `ESRCH` for a
+/// dead one, `EBUSY` when it already has a tracer.
 pub fn attach(
     tracee: &Arc<ContextLock>,
     flags: usize,
@@ -156,6 +157,13 @@ pub fn attach(
 ) -> Result<Handle> {
     if context::is_current(tracee) {
         // The first stop would put the only reader of the events to sleep.
+        return Err(Error::new(EPERM));
+    }
+    // procmgr's pid: 0 for contexts it gave none (its own, the bootstrap daemons', a runner's
+    // children), which are no process of anyone's. A sibling's stop could hold a lock of the
+    // process (relibc's, the allocator's) that its tracer then waits for.
+    let pid = context::current().read(token.token()).pid;
+    if pid != 0 && tracee.read(token.token()).pid == pid {
         return Err(Error::new(EPERM));
     }
     let kill_on_close = flags & O_EXCL == O_EXCL;

@@ -1,11 +1,13 @@
 //! The end-to-end suite: runs `strace` and `regs` as programs on the test programs inside the
-//! Redox image and checks what they print, line by line. One line per test (`ok NAME` or
-//! `FAIL NAME: why`), then `N passed, N failed`; the exit status is the number failed.
+//! Redox image and checks what they print, line by line, and traces a few programs itself
+//! through the redox-ptrace library. One line per test (`ok NAME` or `FAIL NAME: why`), then
+//! `N passed, N failed`; the exit status is the number failed.
 //!
 //! `e2e [NAME...]` runs only the tests whose names contain one of the arguments.
 
 mod check;
 mod tests;
+mod tracer;
 
 use std::process::ExitCode;
 

@@ -7,8 +7,12 @@ use std::{
     process::{Child, ChildStdout, Command, Stdio},
 };
 
-use crate::check::{
-    by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden,
+use crate::{
+    check::{by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden},
+    tracer::{
+        exclusive_close_at_fork_kills_forker_and_child,
+        exclusive_close_of_clone_at_fork_reports_child_killed,
+    },
 };
 
 pub struct Test {
@@ -49,8 +53,11 @@ tests![
     strace_refuses_init,
     strace_refuses_procmgr,
     procmgr_refuses_trace_of_own_process,
+    kernel_refuses_trace_of_sibling_thread,
     strace_refuses_process_that_dropped_uid,
     strace_attaches_as_user_after_exec,
+    exclusive_close_of_clone_at_fork_reports_child_killed,
+    exclusive_close_at_fork_kills_forker_and_child,
 ];
 
 const FILE_CALLS: &str = "trace=openat_into,read,write,close";
@@ -62,7 +69,7 @@ fn scratch_dir() -> Result<String, String> {
 /// `name` in the image's scratch directory, which init runs the suite in and names in `TMPDIR`
 /// (the build's `IMAGE_TMPDIR`). Also returns the path relibc opens it by, relative to the
 /// `file` scheme's root.
-fn scratch(name: &str) -> Result<(String, String), String> {
+pub(crate) fn scratch(name: &str) -> Result<(String, String), String> {
     let path = format!("{}/{name}", scratch_dir()?.trim_end_matches('/'));
     let in_scheme = path.trim_start_matches('/').to_owned();
     Ok((path, in_scheme))
@@ -796,6 +803,22 @@ fn procmgr_refuses_trace_of_own_process() -> Result<(), String> {
         &[
             format!("open /scheme/proc/{pid}/thread-0: EPERM").as_str(),
             "trace through own thread handle: EPERM",
+        ],
+    )
+}
+
+/// A thread gets no session on a sibling thread of its process, not even through the
+/// kernel context handle the sibling has from `open_via_dup` (Linux refuses a tracer in the
+/// tracee's thread group).
+fn kernel_refuses_trace_of_sibling_thread() -> Result<(), String> {
+    let (_, out) = procprobe(&["sibling"])?;
+    lines(
+        "procprobe sibling",
+        &out,
+        &[
+            "open_via_dup on a second thread's own handle: ok",
+            "trace through a sibling's kernel context handle: EPERM",
+            "trace through a sibling's thread handle: EPERM",
         ],
     )
 }

@@ -3,7 +3,10 @@
 
 use alloc::format;
 
-use syscall::{flag::PtraceFlags, ContextStatus, GlobalSchemes, ProcSchemeAttrs, SYS_WRITE};
+use syscall::{
+    flag::{EventFlags, PtraceFlags},
+    ContextStatus, Event, GlobalSchemes, ProcSchemeAttrs, EAGAIN, SYS_WRITE,
+};
 use trace_core::Stop;
 
 use super::trace::{drain, next_stop, resume};
@@ -123,10 +126,22 @@ pub fn started_context_without_clone_armed_runs_free() -> Result<(), Failure> {
 }
 
 /// Verifies that when an `O_EXCL` tracer goes away while its tracee is stopped at the clone
-/// stop of a start, the context being started never runs: it is discarded unstarted, and the
-/// starter is killed.
+/// stop of a start, the context being started never runs: it is discarded unstarted, killed,
+/// with its owner told as at any exit, and the starter is killed.
 pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failure> {
     let (reader, _writer, mut made, _start, mut starter) = made_and_starter()?;
+    // The runner made it, so the runner's handle is the owner procmgr's would be.
+    let queue = sys::openat(
+        sys::scheme_root(GlobalSchemes::Event)?,
+        "",
+        syscall::O_RDWR | syscall::O_NONBLOCK,
+    )?;
+    let watch = Event {
+        id: made.context_fd(),
+        flags: EventFlags::EVENT_READ,
+        data: made.context_fd(),
+    };
+    sys::write(&queue, &watch)?;
     let trace = sys::openat(
         starter.context_fd(),
         "trace",
@@ -146,13 +161,31 @@ pub fn exclusive_close_at_clone_stop_discards_the_context() -> Result<(), Failur
     );
     check_eq!(
         made.wait_exit()?,
-        ContextStatus::Dead,
+        ContextStatus::ForceKilled,
         "the discarded context"
+    );
+    check_eq!(
+        next_owner_event(&queue)?,
+        made.context_fd(),
+        "the owner's event"
     );
     // Dead without ever running: nothing for Drop to start.
     made.started_by_another();
     check_eq!(drain(&reader)?, b"", "what it wrote");
     Ok(())
+}
+
+/// The data of the next event on the non-blocking `queue`, within [`child::WAIT_TIMEOUT`].
+fn next_owner_event(queue: &Fd) -> Result<usize, Failure> {
+    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
+    loop {
+        let mut event = Event::default();
+        match sys::read(queue, &mut event) {
+            Ok(_) => return Ok(event.data),
+            Err(error) if error.errno == EAGAIN && sys::monotonic()? < deadline => sys::yield_now(),
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// Verifies that a starter killed at the clone stop of a start still starts the context (the

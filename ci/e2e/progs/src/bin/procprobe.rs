@@ -8,6 +8,9 @@
 //! - `open PID`: opens `/scheme/proc/PID/thread-0`.
 //! - `self`: opens its own `thread-0` and dups `trace` through it, then dups `trace` on its own
 //!   thread handle (the one relibc keeps).
+//! - `sibling`: a second thread dups `open_via_dup` (the kernel's context handle) and `""`
+//!   (another fd for the same handle) on its own thread handle; the first thread dups `trace`
+//!   on each.
 //! - `drop-then-trace PID UID`: opens `PID`'s `thread-0`, drops to uid and gid `UID`, then dups
 //!   `trace` through the handle it opened before.
 //! - `run-as UID PROGRAM ARGS...`: drops to uid and gid `UID` (all three of each; std's
@@ -17,6 +20,8 @@ use std::{
     fs::File,
     os::{fd::AsRawFd, unix::process::CommandExt},
     process::{Command, ExitCode},
+    sync::mpsc,
+    thread,
 };
 
 use libredox::{call, error::Error};
@@ -152,6 +157,35 @@ fn own_thread() {
     trace_through("own thread handle", unsafe { redox_cur_thrfd_v0() });
 }
 
+fn sibling_thread() {
+    let (handles_tx, handles_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let sibling = thread::spawn(move || {
+        // SAFETY: relibc sets each thread's handle up before the thread runs.
+        let own = unsafe { redox_cur_thrfd_v0() };
+        let _ = handles_tx.send((call::dup(own, b"open_via_dup"), call::dup(own, b"")));
+        // Alive until the first thread has tried.
+        let _ = done_rx.recv();
+    });
+    if let Ok((kernel, procmgr)) = handles_rx.recv() {
+        println!(
+            "open_via_dup on a second thread's own handle: {}",
+            answer(&kernel)
+        );
+        for (what, handle) in [
+            ("a sibling's kernel context handle", kernel),
+            ("a sibling's thread handle", procmgr),
+        ] {
+            if let Ok(fd) = handle {
+                trace_through(what, fd);
+                let _ = call::close(fd);
+            }
+        }
+    }
+    let _ = done_tx.send(());
+    let _ = sibling.join();
+}
+
 fn drop_then_trace(pid: u32, uid: u32) {
     let Some(file) = open_thread(pid) else {
         return;
@@ -182,13 +216,14 @@ fn main() -> ExitCode {
             open_thread(pid);
         }
         (Some("self"), _, _) => own_thread(),
+        (Some("sibling"), _, _) => sibling_thread(),
         (Some("drop-then-trace"), Some(pid), Some(uid)) => drop_then_trace(pid, uid),
         (Some("run-as"), Some(uid), _) if args.len() > 2 => {
             return run_as(uid, &args[2], args.get(3..).unwrap_or_default());
         }
         _ => {
             eprintln!(
-                "usage: procprobe selfroot | open PID | self | drop-then-trace PID UID \
+                "usage: procprobe selfroot | open PID | self | sibling | drop-then-trace PID UID \
                  | run-as UID PROGRAM ARGS..."
             );
             return ExitCode::from(2);
