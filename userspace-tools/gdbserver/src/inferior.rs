@@ -329,27 +329,11 @@ impl Inferior for Traced {
     }
 
     fn kill(&mut self) -> Result<(), Error> {
+        // A kill ends any stop it is in (docs/abi.md, "Kill always wins").
         self.tracer.kill(self.id).map_err(Self::err)?;
-        // A tracee held in a stop dies only when it leaves the stop: let it go, without
-        // raising the breakpoint or exception it is stopped at.
-        let restart = match self.tracee()?.state().held() {
-            Some(Stop::Breakpoint { .. }) => Some(Restart::SkipBreakpoint(StopSet::NONE)),
-            Some(Stop::Exception { .. }) => Some(Restart::Suppress(StopSet::NONE)),
-            Some(_) => Some(Restart::Continue(StopSet::NONE)),
-            None => None,
-        };
-        if let Some(restart) = restart {
-            // It may be gone already; the drain below sees that.
-            let _ = self.tracer.restart(self.id, restart);
-        }
-        // Drain to its exit so that waitpid reaps it.
-        while let Some((_, stop)) = self.tracer.wait().map_err(Self::err)? {
-            if stop.is_stop() {
-                let _ = self
-                    .tracer
-                    .restart(self.id, Restart::Continue(StopSet::NONE));
-            }
-        }
+        // Drain to its exit (a stop queued before the kill, the exit stop, the exit), so
+        // that waitpid reaps it.
+        while self.tracer.wait().map_err(Self::err)?.is_some() {}
         self.exit_status().map(drop)
     }
 

@@ -94,6 +94,10 @@ impl TraceeState {
             (Run::Running, true) => Run::Stopped { stop },
             (Run::Running, false) => Run::Running,
             (Run::Stopped { stop: held }, false) => Run::Stopped { stop: held },
+            // A kill ends a stop without the tracer's restart (kill always wins).
+            (Run::Stopped { .. }, true) if matches!(stop, Stop::Exiting { .. }) => {
+                Run::Stopped { stop }
+            }
             (Run::Stopped { .. }, true) => {
                 return Err("a stop while the tracee is already stopped")
             }
@@ -391,6 +395,22 @@ mod tests {
     #[test]
     fn stop_while_stopped_is_refused() {
         assert!(entered().on_event(Raw::SingleStep { ip: 1 }).is_err());
+    }
+
+    /// Verifies that a tracee killed in a stop reports its exit stop without a restart.
+    #[test]
+    fn exit_stop_while_stopped_is_a_kill() {
+        let (state, stop) = entered()
+            .on_event(Raw::Exit {
+                status: 4,
+                exception: 0,
+            })
+            .expect("a kill ends the stop");
+        let exiting = Stop::Exiting {
+            status: 4,
+            exception: 0,
+        };
+        assert_eq!((state.run, stop), (Run::Stopped { stop: exiting }, exiting));
     }
 
     /// Verifies that breakpoints and single steps stop and keep the syscall state.

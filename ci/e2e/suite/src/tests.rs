@@ -577,6 +577,11 @@ fn strace_traces_strace() -> Result<(), String> {
     ends_with("outer trace", &r.stderr, &["+++ exited with 3 +++"])
 }
 
+/// Ticks of a ticker a tracer attaches to: two seconds, so that it still runs when the tracer,
+/// started after it, looks it up by pid (on 4 CPUs under TCG too, where a short ticker ends
+/// first and the lookup gives ESRCH).
+const ATTACH_TICKS: u32 = 100;
+
 /// `ticker COUNT`, started and seen running (its first line read): the process to attach to.
 fn start_ticker(count: u32) -> Result<(Child, BufReader<ChildStdout>), String> {
     let mut ticker = Command::new("ticker");
@@ -622,7 +627,7 @@ fn ticker_finished(
 
 /// `strace -p PID` attaches to a running process: its calls from then on, then its exit.
 fn strace_attaches_by_pid() -> Result<(), String> {
-    let count = 15;
+    let count = ATTACH_TICKS;
     let (ticker, out) = start_ticker(count)?;
     let pid = ticker.id().to_string();
     let r = run(&["strace", "-e", "trace=write", "-p", &pid])?;
@@ -655,7 +660,7 @@ fn strace_attaches_by_pid() -> Result<(), String> {
 /// `regs -p PID` stops a running process at its next write, prints its registers and
 /// detaches: the process runs on to its normal end.
 fn regs_attaches_and_detaches() -> Result<(), String> {
-    let count = 10;
+    let count = ATTACH_TICKS;
     let (ticker, out) = start_ticker(count)?;
     let pid = ticker.id().to_string();
     let r = run(&["regs", "--syscall", "write", "-p", &pid])?;
@@ -675,7 +680,7 @@ fn regs_attaches_and_detaches() -> Result<(), String> {
 
 /// A tracer of another uid is refused by procmgr, with the error named.
 fn strace_refuses_other_user() -> Result<(), String> {
-    let count = 5;
+    let count = ATTACH_TICKS;
     let (ticker, out) = start_ticker(count)?;
     let pid = ticker.id().to_string();
     let mut strace = Command::new("strace");
@@ -741,7 +746,7 @@ fn procmgr_refuses_auth_names_of_clients() -> Result<(), String> {
 /// procmgr checks a tracer's thread handle again at each dup through it: one opened while
 /// allowed gives no session once its holder dropped to another uid.
 fn procmgr_rechecks_handle_at_each_dup() -> Result<(), String> {
-    let count = 5;
+    let count = ATTACH_TICKS;
     let (ticker, ticks) = start_ticker(count)?;
     let pid = ticker.id().to_string();
     let (_, out) = procprobe(&["drop-then-trace", &pid, "1000"])?;
@@ -828,7 +833,7 @@ const EACCES: &str = "EACCES (Permission denied)";
 /// A process that dropped from root to a user's uid (and may still hold root's handles) is
 /// not that user's to trace until it execs.
 fn strace_refuses_process_that_dropped_uid() -> Result<(), String> {
-    let count = 5;
+    let count = ATTACH_TICKS;
     let mut ticker = Command::new("ticker");
     ticker.args([count.to_string().as_str(), "1000"]);
     let (ticker, out) = spawn_ticker(ticker)?;
@@ -839,7 +844,7 @@ fn strace_refuses_process_that_dropped_uid() -> Result<(), String> {
 
 /// A process that dropped to a user's uids and gids and then execed is that user's to trace.
 fn strace_attaches_as_user_after_exec() -> Result<(), String> {
-    let count = 15;
+    let count = ATTACH_TICKS;
     // All three uids: std's Command::uid leaves the saved uid 0, which no user may trace.
     let mut ticker = Command::new("procprobe");
     ticker.args(["run-as", "1000", "ticker", count.to_string().as_str()]);
