@@ -139,7 +139,7 @@ e2e: $(if $(KERNEL_BIN),,kernel) base userspace
 gdb: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/gdb.sh
 ## gdb-test: gdb in batch mode: break, bt, registers, print, set var, step, memory, watch, ymm,
-## exit; then detach, kill and Ctrl-C sessions
+## exit; then detach, kill and Ctrl-C sessions (a program making syscalls, a busy loop)
 gdb-test: $(if $(KERNEL_BIN),,kernel) base userspace
 	ci/gdb.sh --test
 ## demo: the main job: real programs under strace and regs in the Redox image
@@ -155,14 +155,18 @@ run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 rine-compare: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/rine-compare.sh
 
-## test: host tests, the Redox check, then the QEMU suite (on 1 CPU, then on 4: the SMP race
-## tests skip on one), the e2e suite and the rine comparison when their upstream inputs can be had
+## test: host tests, the Redox check, then the QEMU suite on 1, 2 and 4 CPUs (the SMP race
+## tests skip on one), the e2e suite and gdb test on 2 and 4, and the rine comparison, when
+## their upstream inputs can be had
 test: host-test check-redox
 	@if why=$$(ci/qemu-prereqs.sh); then QEMU_SMP=1 $(MAKE) --no-print-directory qemu-test && \
+	QEMU_SMP=2 $(MAKE) --no-print-directory qemu-run && \
 	QEMU_SMP=4 QEMU_TIMEOUT=$(QEMU_SMP4_TIMEOUT) $(MAKE) --no-print-directory qemu-run; \
 	else echo "QEMU suite skipped: $$why"; fi
 	@if why=$$(ci/qemu-prereqs.sh) && why=$$(ci/image-prereqs.sh); then \
-	$(MAKE) --no-print-directory e2e rine-compare; \
+	QEMU_SMP=2 $(MAKE) --no-print-directory e2e && \
+	QEMU_SMP=4 QEMU_TIMEOUT=$(QEMU_SMP4_TIMEOUT) $(MAKE) --no-print-directory e2e && \
+	$(MAKE) --no-print-directory rine-compare; \
 	else echo "e2e suite and rine comparison skipped: $$why"; fi
 
 clean:

@@ -16,7 +16,8 @@ disk=${1:?usage: ci/qemu-boot.sh DISK}
 # them; QEMU's default qemu64 model has neither).
 : "${QEMU_CPU:=max}"
 : "${EXPECTED_FAULTS:=}"
-# QEMU_SMP: the number of CPUs (make test runs the runner suite at 1 and at 4).
+# QEMU_SMP: the number of CPUs (make test runs the runner suite at 1, 2 and 4, the e2e suite
+# and the gdb test at 2 and 4).
 : "${QEMU_SMP:=2}"
 : "${SUMMARY:=required}"
 # GDB_PORT: also give the guest a second serial port (COM2, where gdbserver listens), as a

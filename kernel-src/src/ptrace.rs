@@ -7,9 +7,9 @@
 //!
 //! - [`session`]: the session and its handles; attaching, `dup`.
 //! - [`arming`]: what the tracer armed, as the CPUs see it; resuming a stop.
-//! - [`hooks`]: where upstream's code reports a syscall, exception, step or exit.
+//! - [`hooks`]: where upstream's code reports a syscall, exception, step, tick or exit.
 //! - [`stop`]: stopping, and the event stream the tracer reads.
-//! - [`parts`]: the `filter`, `watch` and `xsave` parts of a session.
+//! - [`parts`]: the `filter`, `interrupt`, `watch` and `xsave` parts of a session.
 //! - [`follow`]: giving the contexts a tracee creates sessions of their own.
 //! - [`detach`]: the tracer closing its handle, and the tracee exiting.
 //! - [`mem`]: `mem` handles; `arch`: debug registers and XSAVE.
@@ -43,7 +43,8 @@ pub use self::{
     detach::{close, tracee_exited},
     follow::context_created,
     hooks::{
-        addrspace_switched, breakpoint, debug_trap, exception, exiting, syscall_entry, syscall_exit,
+        addrspace_switched, breakpoint, debug_trap, exception, exiting, interrupted, syscall_entry,
+        syscall_exit,
     },
     parts::{read, write},
     session::{attach, bind_handle, dup, Handle, Session},

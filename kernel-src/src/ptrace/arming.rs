@@ -5,7 +5,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use trace_core::{filter::FilterCells, Resumed};
+use trace_core::{filter::FilterCells, Interrupt, Resumed};
 
 use super::{arch, session::Session};
 use crate::{
@@ -92,6 +92,33 @@ pub(super) fn write_flags(
         }
     }
     Ok(raw.len())
+}
+
+/// The `interrupt` part's `write` (its bytes are not read): the tracee stops at its next
+/// interrupt point (`hooks::interrupted`) with [`trace_core::Stop::Interrupt`]. A tracee running
+/// on another CPU is switched out once, so that its CPU sees the request; one in a stop is left
+/// alone.
+///
+/// RETURNS: the length written; `ESRCH` when the tracee has exited.
+/// CONTEXT: may sleep (see [`switch_out`]).
+pub(super) fn write_interrupt(
+    session: &Session,
+    buf: UserSliceRo,
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    let requested = {
+        let mut state = session.state.lock(token.token());
+        let requested = state.interrupt()?;
+        session.armed.store(state.armed().bits(), Ordering::Release);
+        requested
+    };
+    if requested == Interrupt::Requested
+        && let Some(tracee) = session.tracee.upgrade()
+        && tracee.read(token.token()).running
+    {
+        switch_out(tracee, false, token)?;
+    }
+    Ok(buf.len())
 }
 
 /// Makes a tracee outside any stop see a new armed set: one running on another CPU is switched

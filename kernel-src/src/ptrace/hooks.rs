@@ -1,9 +1,9 @@
 //! The hooks upstream's code calls: syscall entry and exit, debug exceptions, `int3`,
-//! exceptions, exit and exec. Each costs one per-CPU test when nothing is armed.
+//! exceptions, timer ticks, exit and exec. Each costs one per-CPU test when nothing is armed.
 
 use alloc::sync::Arc;
 
-use trace_core::Stop;
+use trace_core::{abi::PTRACE_STOP_INTERRUPT, Stop};
 
 use super::{
     arch,
@@ -26,6 +26,7 @@ use crate::{
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
 pub fn syscall_entry(number: usize, args: [usize; 6], token: &mut CleanLockToken) -> bool {
+    interrupted(token);
     !syscall_armed_here(PtraceFlags::PTRACE_STOP_PRE_SYSCALL, number)
         || !stop_current(Stop::SyscallEntry { number, args }, token)
 }
@@ -63,6 +64,27 @@ fn step_over_syscall(token: &mut CleanLockToken) {
         _ => return,
     };
     stop_current(Stop::SingleStep { ip }, token);
+}
+
+/// Interrupt point: where a tracer's interrupt request stops the tracee. Upstream's
+/// `signal_handler` calls it when a timer tick preempts the context in user mode (also when no
+/// other context was waiting) and at `sched_yield`; the syscall entry hook calls it first.
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn interrupted(token: &mut CleanLockToken) {
+    if armed_here(PTRACE_STOP_INTERRUPT) {
+        interrupt_stop(token);
+    }
+}
+
+#[cold]
+fn interrupt_stop(token: &mut CleanLockToken) {
+    let ip = context::current()
+        .read(token.token())
+        .regs()
+        .map_or(0, |regs| regs.instr_pointer());
+    stop_current(Stop::Interrupt { ip }, token);
 }
 
 /// Debug-exception hook: a watchpoint hit or a single step. Returns `true` when the exception

@@ -10,11 +10,17 @@ use alloc::{sync::Arc, vec};
 use trace_core::mem::chunks;
 
 use crate::{
-    context::{memory::tracer_access, ContextLock},
-    memory::{Page, VirtualAddress, PAGE_SIZE},
+    context::{
+        memory::{
+            correct_inner, cow, AccessMode, AddrSpaceWrapper, Flusher, GenericFlusher, PfError,
+            Provider, TlbShootdownActions,
+        },
+        ContextLock,
+    },
+    memory::{get_page_info, Frame, Page, RefKind, RmmA, RmmArch, VirtualAddress, PAGE_SIZE},
     sync::CleanLockToken,
     syscall::{
-        error::{Error, Result, EINVAL},
+        error::{Error, Result, EACCES, EFAULT, EINVAL, ENOMEM},
         usercopy::{UserSlice, UserSliceRo, UserSliceWo},
     },
 };
@@ -34,7 +40,7 @@ pub fn read(
 }
 
 /// `write` on a `mem` handle: copies `buf` into tracee memory at `address`. Read-only private
-/// memory (code) is written too, copy-on-write safely; see `tracer_access`.
+/// memory (code) is written too, copy-on-write safely; see [`tracer_access`].
 ///
 /// CONTEXT: takes the tracee's context lock, then its address-space lock, page by page.
 /// RETURNS: the bytes written, short at the end of a mapping; `EFAULT` when nothing is mapped at
@@ -107,4 +113,82 @@ fn copy(
         done = done.saturating_add(chunk.len);
     }
     Ok(done)
+}
+
+/// Runs `access` on the frame behind `page` of `addr_space_lock`, with the address space locked
+/// so the frame stays put. The page is faulted in as the tracee's own access would.
+///
+/// With `write`, a private page is first made this address space's own even where the grant is
+/// read-only, so a debugger can plant a breakpoint in code without changing the frame other
+/// address spaces share copy-on-write; the tracee's mapping keeps its protection. Shared and
+/// borrowed memory is written only where the grant allows it.
+///
+/// RETURNS: `EFAULT` where nothing is (or can be) mapped, `EACCES` for a write the grant and its
+/// sharing forbid, or for a frame outside RAM; `ENOMEM`.
+fn tracer_access<T>(
+    addr_space_lock: &Arc<AddrSpaceWrapper>,
+    page: Page,
+    write: bool,
+    token: &mut CleanLockToken,
+    access: impl FnOnce(&mut [u8; PAGE_SIZE]) -> T,
+) -> Result<T> {
+    let mut lock_token = token.token();
+    let mut addr_space = addr_space_lock.acquire_write(lock_token.downgrade());
+    let (_, info) = addr_space.grants.contains(page).ok_or(Error::new(EFAULT))?;
+    let private = matches!(info.provider, Provider::Allocated { .. });
+    let grant_writable = info.flags().has_write();
+    if write && !private && !grant_writable {
+        return Err(Error::new(EACCES));
+    }
+
+    let needed = if write && grant_writable {
+        AccessMode::Write
+    } else {
+        AccessMode::Read
+    };
+    let mapped = addr_space.table.utable.translate(page.start_address());
+    let mut frame = match mapped {
+        Some((phys, flags)) if needed == AccessMode::Read || flags.has_write() => {
+            Frame::containing(phys)
+        }
+        _ => {
+            let (frame, flush, guard) = correct_inner(addr_space_lock, addr_space, page, needed, 0)
+                .map_err(|error| match error {
+                    PfError::Oom => Error::new(ENOMEM),
+                    _ => Error::new(EFAULT),
+                })?;
+            flush.flush();
+            addr_space = guard;
+            frame
+        }
+    };
+
+    // Only RAM the frame allocator manages is in the kernel's map of RAM: device memory mapped
+    // through `memory:physical` (or borrowed from such a mapping) is not, and is never touched.
+    let info = get_page_info(frame).ok_or(Error::new(EACCES))?;
+    if write && !grant_writable && !info.allows_writable() {
+        let result = cow(frame, info, RefKind::Cow).map_err(|_| Error::new(ENOMEM))?;
+        let mut flusher = Flusher::with_cpu_set(&addr_space_lock.used_by, &addr_space_lock.tlb_ack);
+        // SAFETY: the page is mapped (translated or faulted in above) and the lock is held.
+        unsafe {
+            addr_space
+                .table
+                .utable
+                .remap_with_full(page.start_address(), |_, flags| {
+                    Some((result.new_frame.base(), flags))
+                })
+                .ok_or(Error::new(EFAULT))?
+                .2
+                .ignore();
+        }
+        if let Some(old_frame) = result.old_frame {
+            flusher.queue(old_frame, None, TlbShootdownActions::FREE);
+        }
+        flusher.flush();
+        frame = result.new_frame;
+    }
+
+    // SAFETY: the frame is mapped in this address space, whose lock is held until we return.
+    let bytes = unsafe { &mut *(RmmA::phys_to_virt(frame.base()).data() as *mut [u8; PAGE_SIZE]) };
+    Ok(access(bytes))
 }

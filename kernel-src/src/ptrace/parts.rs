@@ -1,5 +1,5 @@
 //! `read` and `write` on a trace handle: the event stream, and the parts `dup` opens from it
-//! (`filter` here; `watch` and `xsave` in the architecture's file).
+//! (`filter` here; `interrupt` with the arming; `watch` and `xsave` in the architecture's file).
 
 use core::sync::atomic::Ordering;
 
@@ -7,7 +7,7 @@ use trace_core::{filter::FILTER_MAX, SyscallFilter};
 
 use super::{
     arch,
-    arming::{publish, write_flags},
+    arming::{publish, write_flags, write_interrupt},
     session::{Handle, Part, Session},
     stop::read_events,
 };
@@ -27,6 +27,7 @@ pub fn write(handle: &Handle, buf: UserSliceRo, token: &mut CleanLockToken) -> R
     match handle.part {
         Part::Events => write_flags(&handle.session, buf, token),
         Part::Filter => write_filter(&handle.session, buf, token),
+        Part::Interrupt => write_interrupt(&handle.session, buf, token),
         Part::Arch(part) => arch::write(part, &handle.session, buf, token),
     }
 }
@@ -44,6 +45,8 @@ pub fn read(
     match handle.part {
         Part::Events => read_events(&handle.session, buf, fcntl_flags, token),
         Part::Filter => read_filter(&handle.session, buf, token),
+        // Nothing to read: the stop it asks for comes on the event stream.
+        Part::Interrupt => Err(Error::new(EINVAL)),
         Part::Arch(part) => arch::read(part, &handle.session, buf, token),
     }
 }

@@ -71,6 +71,7 @@ pub struct Handle {
 pub(super) enum Part {
     Events,
     Filter,
+    Interrupt,
     /// `watch` or `xsave`, where the architecture has them.
     Arch(arch::Part),
 }
@@ -218,6 +219,7 @@ pub fn dup(
             return Ok((clone.tracee()?, Some(Handle::events(clone))));
         }
         TraceDup::Filter => Part::Filter,
+        TraceDup::Interrupt => Part::Interrupt,
         TraceDup::Watch => Part::Arch(arch::Part::watch()?),
         TraceDup::Xsave => Part::Arch(arch::Part::xsave()?),
     };

@@ -21,4 +21,4 @@ pub mod xsave;
 pub use abi::{Stop, TraceDup, TraceEvent, TRACE_HANDLE};
 pub use filter::{FilterMask, SyscallFilter};
 pub use queue::EventQueue;
-pub use session::{Delivery, Resumed, SessionState, TraceeState};
+pub use session::{Delivery, Interrupt, Resumed, SessionState, TraceeState};

@@ -12,7 +12,7 @@ use syscall::{
 };
 
 use crate::{
-    abi::{Stop, TraceEvent},
+    abi::{Stop, TraceEvent, PTRACE_STOP_INTERRUPT},
     filter::SyscallFilter,
     queue::EventQueue,
 };
@@ -50,6 +50,16 @@ pub enum Delivery {
     Stopped,
 }
 
+/// What [`SessionState::interrupt`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The tracee stops at its next interrupt point; a tracee running on another CPU must be
+    /// switched out once so that its CPU sees the request.
+    Requested,
+    /// The tracee is in a stop already (its event says which), or a request is pending.
+    Nothing,
+}
+
 /// Room for one stop and a few notices.
 pub const QUEUE_LEN: usize = 4;
 
@@ -59,6 +69,8 @@ pub struct SessionState {
     tracee: TraceeState,
     events: EventQueue<QUEUE_LEN>,
     filter: SyscallFilter,
+    /// The tracer asked for an interrupt stop that has not happened yet.
+    interrupt: bool,
 }
 
 impl SessionState {
@@ -69,6 +81,7 @@ impl SessionState {
             tracee: TraceeState::Running,
             events: EventQueue::new(),
             filter: SyscallFilter::ALL,
+            interrupt: false,
         }
     }
 
@@ -90,9 +103,13 @@ impl SessionState {
         self.filter = filter;
     }
 
-    /// The stops and notices the tracer asked for (never `PTRACE_FLAG_IGNORE`).
+    /// The stops and notices the tracer asked for (never `PTRACE_FLAG_IGNORE`), with
+    /// [`PTRACE_STOP_INTERRUPT`] while an interrupt is pending: the set the tracee's CPU tests.
     pub fn armed(&self) -> PtraceFlags {
-        self.armed
+        match self.interrupt {
+            true => self.armed.union(PTRACE_STOP_INTERRUPT),
+            false => self.armed,
+        }
     }
 
     pub fn tracee(&self) -> TraceeState {
@@ -108,7 +125,7 @@ impl SessionState {
             }
             _ => false,
         };
-        if !self.armed.contains(stop.flag()) || filtered_out {
+        if !self.armed().contains(stop.flag()) || filtered_out {
             return Delivery::Dropped;
         }
         match self.tracee {
@@ -129,6 +146,9 @@ impl SessionState {
                 }
                 if self.events.push(event).is_err() {
                     return Delivery::Dropped;
+                }
+                if let Stop::Interrupt { .. } = stop {
+                    self.interrupt = false;
                 }
                 self.tracee = TraceeState::Stopped { stop };
                 Delivery::Stopped
@@ -195,6 +215,26 @@ impl SessionState {
         Ok(resumed)
     }
 
+    /// Tracer side, a write to the `interrupt` part: the tracee is to stop at its next
+    /// interrupt point ([`Stop::Interrupt`]), whatever is armed. Other stops leave the request
+    /// pending; a tracee already in a stop, or resumed but not yet awake, is left alone when
+    /// stopped and gets the request when resuming.
+    ///
+    /// RETURNS: `ESRCH` once the tracee has exited.
+    pub fn interrupt(&mut self) -> Result<Interrupt> {
+        match self.tracee {
+            TraceeState::Exited => Err(Error::new(ESRCH)),
+            TraceeState::Stopped { .. } => Ok(Interrupt::Nothing),
+            TraceeState::Running | TraceeState::Resuming { .. } if self.interrupt => {
+                Ok(Interrupt::Nothing)
+            }
+            TraceeState::Running | TraceeState::Resuming { .. } => {
+                self.interrupt = true;
+                Ok(Interrupt::Requested)
+            }
+        }
+    }
+
     /// Tracer side, on `read`: copies the oldest queued events, as many as fit in `out`, and
     /// leaves them queued until [`Self::consume_events`], so that the tracer can copy them to
     /// its buffer without the session lock and a fault in that copy loses none. Returns how
@@ -229,6 +269,7 @@ impl SessionState {
     /// Tracer side, on close: disarm everything; returns whether a stopped tracee must be woken.
     pub fn detach(&mut self) -> bool {
         self.armed = PtraceFlags::empty();
+        self.interrupt = false;
         match self.tracee {
             TraceeState::Stopped { .. } => {
                 self.tracee = TraceeState::Resuming { ignore: false };
@@ -241,6 +282,7 @@ impl SessionState {
     /// Tracee side, on exit: later reads drain the queue, then fail with `ESRCH`.
     pub fn tracee_exited(&mut self) {
         self.armed = PtraceFlags::empty();
+        self.interrupt = false;
         self.tracee = TraceeState::Exited;
     }
 }
@@ -502,5 +544,63 @@ mod tests {
             assert!(!session.take_action());
         }
         assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
+    }
+
+    /// Verifies that an interrupt request stops the tracee once, at its next interrupt point,
+    /// with nothing armed, and that the stop clears the request.
+    #[test]
+    fn interrupt_stops_once() {
+        let mut session = SessionState::new();
+        assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
+        assert_eq!(session.armed(), PTRACE_STOP_INTERRUPT);
+        assert_eq!(session.interrupt(), Ok(Interrupt::Nothing));
+        let stop = Stop::Interrupt { ip: 0x1000 };
+        assert_eq!(session.stop(stop), Delivery::Stopped);
+        assert_eq!(session.armed(), PtraceFlags::empty());
+        assert_eq!(next_event(&session), Ok(Some(stop.into())));
+        assert_eq!(session.resume(PtraceFlags::empty()), Ok(Resumed::WasStopped));
+        assert!(!session.take_action());
+        assert_eq!(session.stop(stop), Delivery::Dropped);
+    }
+
+    /// Verifies that an interrupt asked of a stopped tracee does nothing (the tracer reads the
+    /// stop it is in), that other stops leave a request pending, and that the resume keeps it.
+    #[test]
+    fn interrupt_waits_for_its_own_stop() {
+        let mut session = SessionState::new();
+        assert_eq!(session.resume(entry(1).flag()), Ok(Resumed::WasRunning));
+        assert_eq!(session.stop(entry(1)), Delivery::Stopped);
+        assert_eq!(session.interrupt(), Ok(Interrupt::Nothing));
+        assert_eq!(session.resume(entry(1).flag()), Ok(Resumed::WasStopped));
+        assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
+        assert!(!session.take_action());
+        assert_eq!(session.stop(entry(2)), Delivery::Stopped);
+        assert!(session.armed().contains(PTRACE_STOP_INTERRUPT));
+        assert_eq!(
+            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE),
+            Ok(Resumed::WasStopped)
+        );
+        assert!(session.take_action());
+        assert_eq!(
+            session.stop(Stop::Interrupt { ip: 1 }),
+            Delivery::Stopped
+        );
+        // An interrupt stop cannot be skipped: there is nothing to skip.
+        assert_eq!(
+            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE),
+            Err(Error::new(EINVAL))
+        );
+    }
+
+    /// Verifies that detaching drops a pending interrupt and that an exited tracee refuses one.
+    #[test]
+    fn interrupt_after_detach_or_exit() {
+        let mut session = SessionState::new();
+        assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
+        assert!(!session.detach());
+        assert_eq!(session.armed(), PtraceFlags::empty());
+        assert_eq!(session.stop(Stop::Interrupt { ip: 1 }), Delivery::Dropped);
+        session.tracee_exited();
+        assert_eq!(session.interrupt(), Err(Error::new(ESRCH)));
     }
 }

@@ -66,8 +66,8 @@ pub trait Inferior {
     fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error>;
     /// Never blocks: why the tracee stopped, or `None` while it runs on.
     fn poll(&mut self) -> Result<Option<Halt>, Error>;
-    /// gdb's Ctrl-C: make the running tracee stop soon; its next halt is then reported as
-    /// SIGINT if nothing else stopped it first.
+    /// gdb's Ctrl-C: make the running tracee stop soon (in a busy loop too), reported as
+    /// SIGINT; a stop it reaches first is reported as itself.
     fn interrupt(&mut self) -> Result<(), Error>;
     /// Loads the four hardware watchpoint slots (all of them, every time).
     fn set_watchpoints(&mut self, slots: &WatchSlots) -> Result<(), Error>;
@@ -108,8 +108,6 @@ pub struct Traced {
     tracer: Tracer,
     /// What the last resume armed.
     armed: StopSet,
-    /// gdb asked for an interrupt that no stop has answered yet.
-    interrupting: bool,
     id: TraceeId,
     /// Our child's pid when we spawned it: its exit code comes from `waitpid`.
     child: Option<usize>,
@@ -153,7 +151,6 @@ impl Traced {
         Ok(Self {
             tracer,
             armed: RUNNING,
-            interrupting: false,
             id,
             child,
             mem: None,
@@ -186,15 +183,8 @@ impl Traced {
     /// Turns a stop into what gdb sees; `None` for stops gdb does not care about (they are
     /// answered here).
     fn halt_of(&mut self, stop: Stop) -> Result<Option<Halt>, Error> {
-        if stop.is_stop() && self.interrupting {
-            // Whatever stops it first answers the interrupt; the syscall stop armed for it
-            // is reported as the SIGINT gdb expects.
-            self.interrupting = false;
-            if let Stop::SyscallEntry { .. } = stop {
-                return Ok(Some(Halt::Signal(SIGINT)));
-            }
-        }
         Ok(Some(match stop {
+            Stop::Interrupt { .. } => Halt::Signal(SIGINT),
             Stop::SingleStep { .. } => Halt::Step,
             Stop::Breakpoint { .. } => Halt::Breakpoint,
             Stop::Watchpoint { slot, address, .. } => Halt::Watchpoint { slot, address },
@@ -313,15 +303,7 @@ impl Inferior for Traced {
     }
 
     fn interrupt(&mut self) -> Result<(), Error> {
-        // The kernel has no way to stop a running tracee at once: arm syscall-entry stops
-        // (re-arming a running tracee takes effect at once), so it stops at its next call.
-        self.interrupting = true;
-        self.tracer
-            .restart(
-                self.id,
-                Restart::Continue(self.armed | StopSet::SYSCALL_ENTRY),
-            )
-            .map_err(Self::err)
+        self.tracer.interrupt(self.id).map_err(Self::err)
     }
 
     fn set_watchpoints(&mut self, slots: &WatchSlots) -> Result<(), Error> {

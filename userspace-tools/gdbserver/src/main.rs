@@ -135,7 +135,7 @@ impl run_blocking::BlockingEventLoop for EventLoop {
     fn on_interrupt(
         target: &mut Self::Target,
     ) -> Result<Option<Self::StopReason>, <Self::Target as gdbstub::target::Target>::Error> {
-        // The tracee stops at its next syscall, which is then reported as SIGINT.
+        // An interrupt stop, reported as SIGINT, within one scheduler tick (docs/abi.md).
         target.inferior.interrupt()?;
         Ok(None)
     }

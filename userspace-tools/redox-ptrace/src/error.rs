@@ -50,6 +50,7 @@ pub enum Request {
     GetWatchpoints,
     GetXsave,
     SetXsave,
+    Interrupt,
 }
 
 impl Request {
@@ -79,6 +80,7 @@ impl Request {
             Self::GetWatchpoints => "watchpoints (read watch)",
             Self::GetXsave => "get_xsave (read xsave)",
             Self::SetXsave => "set_xsave (write xsave)",
+            Self::Interrupt => "interrupt (write interrupt)",
         }
     }
 }

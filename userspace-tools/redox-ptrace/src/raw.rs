@@ -19,7 +19,9 @@ use syscall::{
     number::{SYS_READ2, SYS_WRITE2},
     EnvRegisters, FloatRegisters, IntRegisters,
 };
-use trace_core::{abi::FILTER_OF_TRACE, SyscallFilter, TraceEvent, TRACE_HANDLE};
+use trace_core::{
+    abi::{FILTER_OF_TRACE, INTERRUPT_OF_TRACE},
+    SyscallFilter, TraceEvent, TRACE_HANDLE};
 #[cfg(target_arch = "x86_64")]
 use trace_core::{abi::WATCH_OF_TRACE, abi::XSAVE_OF_TRACE, watch::Watchpoints};
 
@@ -208,7 +210,16 @@ pub fn context_of(trace: &TraceFd) -> Result<ContextFd> {
     .map_err(|e| Error::os(Request::Attach, None, e))
 }
 
-// ---- session parts: syscall filter, watchpoints, XSAVE area ------------------------------------
+// ---- session parts: interrupt, syscall filter, watchpoints, XSAVE area -------------------------
+
+/// Asks for an interrupt stop: write `dup(trace, "interrupt")`. A tracee running user code
+/// stops within one scheduler tick, one blocked in a syscall once the call returns, one in a
+/// stop not at all (its stop is the answer). `ESRCH` once the tracee exited.
+pub fn interrupt(trace: &TraceFd) -> Result<()> {
+    let err = |e| Error::os(Request::Interrupt, None, e);
+    let part = trace_part(trace, INTERRUPT_OF_TRACE, err)?;
+    syscall::write(part.raw(), &[]).map(drop).map_err(err)
+}
 
 /// Chooses which syscalls stop at entry and exit: write `dup(trace, "filter")` (the set, as
 /// native `u64`s; a new session selects every syscall). Applies from the tracee's next syscall;

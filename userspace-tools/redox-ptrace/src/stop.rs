@@ -86,6 +86,9 @@ pub enum Stop {
     Clone { number: usize, pid: Option<usize> },
     /// Notice: the address space was replaced (exec). The tracee did not stop.
     AddrSpaceSwitch,
+    /// Stopped at the tracer's request ([`crate::Tracer::interrupt`]); `ip` is where it was
+    /// running in user code.
+    Interrupt { ip: usize },
     /// The tracee is gone; the tracer has dropped its handles.
     Exited,
 }
@@ -101,7 +104,8 @@ impl Stop {
             | Self::Watchpoint { .. }
             | Self::Exception { .. }
             | Self::Exiting { .. }
-            | Self::Clone { .. } => true,
+            | Self::Clone { .. }
+            | Self::Interrupt { .. } => true,
             Self::AddrSpaceSwitch | Self::Exited => false,
         }
     }

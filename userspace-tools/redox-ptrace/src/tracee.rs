@@ -89,6 +89,7 @@ impl TraceeState {
                 pid: (pid != 0).then_some(pid),
             },
             Raw::AddrSpaceSwitch => Stop::AddrSpaceSwitch,
+            Raw::Interrupt { ip } => Stop::Interrupt { ip },
         };
         let run = match (self.run, stop.is_stop()) {
             (Run::Running, true) => Run::Stopped { stop },
@@ -113,6 +114,7 @@ impl TraceeState {
             | Stop::Exiting { .. }
             | Stop::Clone { .. }
             | Stop::AddrSpaceSwitch
+            | Stop::Interrupt { .. }
             | Stop::Exited => self.syscall,
         };
         Ok((Self { run, syscall }, stop))

@@ -336,6 +336,16 @@ impl Tracer {
         Ok(())
     }
 
+    /// Asks tracee `id` for an interrupt stop ([`raw::interrupt`]): [`Tracer::wait`] then
+    /// reports [`Stop::Interrupt`], unless the tracee was in (or entered) another stop first.
+    pub fn interrupt(&mut self, id: TraceeId) -> Result<()> {
+        let tracee = self
+            .tracees
+            .get(&id.index)
+            .ok_or(Error::UnknownTracee { tracee: id })?;
+        raw::interrupt(tracee.trace_handle()).map_err(|e| e.on(id))
+    }
+
     /// Kills tracee `id` ([`raw::kill`]). Its exit is reported by [`Tracer::wait`].
     pub fn kill(&mut self, id: TraceeId) -> Result<()> {
         let tracee = self

@@ -103,6 +103,14 @@ rp_ymm_store:
     vmovdqu ymmword ptr [rsi], ymm0
     vzeroupper
     ret
+
+    // A loop without syscalls, forever.
+    .global rp_spin
+rp_spin:
+    pause
+    jmp rp_spin
+    .global rp_spin_end
+rp_spin_end:
 "#,
     unmapped = const UNMAPPED,
 );
@@ -136,6 +144,9 @@ unsafe extern "C" {
     /// Copies 32 bytes from `from` to `to` through ymm0, with a breakpoint in between.
     pub unsafe fn rp_ymm(from: *const [u8; 32], to: *mut [u8; 32]);
     safe fn rp_ymm_store();
+    /// Spins without a syscall until killed.
+    pub safe fn rp_spin() -> !;
+    safe fn rp_spin_end();
 }
 
 /// Addresses of the labels above.
@@ -168,5 +179,7 @@ pub mod at {
         watched => rp_watched,
         movss_syscall => rp_movss_syscall,
         ymm_store => rp_ymm_store,
+        spin => rp_spin,
+        spin_end => rp_spin_end,
     }
 }

@@ -1,6 +1,7 @@
-//! Fuzz and stress: random operations over trace, mem and regs handles, and the filter, watch
-//! and xsave parts of sessions, of tracees in every state (unstarted, running, stopped at syscalls or steps, exiting, dead), checking that every
-//! answer is a documented one and that every tracee can always be reaped.
+//! Fuzz and stress: random operations over trace, mem and regs handles, the filter, interrupt,
+//! watch and xsave parts of sessions, and procmgr's signal wakeup (the `Interrupt` verb), on
+//! tracees in every state (unstarted, running, stopped at syscalls or steps, exiting, dead),
+//! checking that every answer is a documented one and that every tracee can always be reaped.
 //!
 //! Deterministic: the seed is printed, and the same seed gives the same operations (the
 //! tracees' timing may still differ). The suite runs [`SUITE_OPS`] operations; `make soak
@@ -212,7 +213,7 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
 /// One random operation on `tracee`.
 fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
     let trace = tracee.trace.as_ref();
-    match rng.below(15) {
+    match rng.below(17) {
         0 | 1 | 2 => {
             let Some(trace) = trace else { return Ok(()) };
             let result = sys::write(trace, &flags(rng).to_ne_bytes());
@@ -297,12 +298,13 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
             }
         }
         10 => {
-            let name = match rng.below(6) {
+            let name = match rng.below(7) {
                 0 => String::from("context"),
                 1 => format!("clone/{}", rng.below(4)),
                 2 => String::from("filter"),
                 3 => String::from("watch"),
                 4 => String::from("xsave"),
+                5 => String::from("interrupt"),
                 _ => String::from("clone/x"),
             };
             let Some(trace) = trace else { return Ok(()) };
@@ -344,6 +346,22 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
                 Ok(_) => Err(format!("xsave write with byte {} set accepted", at)),
                 result => expect("xsave write", result, &[EINVAL, ESRCH]),
             }
+        }
+        14 => {
+            let Some(trace) = trace else { return Ok(()) };
+            let Ok(interrupt) = sys::dup(trace, "interrupt") else {
+                return Err(String::from("dup interrupt failed"));
+            };
+            expect("interrupt write", sys::write(&interrupt, &[]), &[ESRCH])
+        }
+        15 => {
+            // What procmgr does to send a signal: wake the thread from whatever it waits in.
+            let verb = [syscall::ContextVerb::Interrupt as usize];
+            let result = tracee
+                .child
+                .open("status")
+                .and_then(|status| sys::write_usizes(&status, &verb));
+            expect("Interrupt verb", result, &[ESRCH])
         }
         _ => {
             if trace.is_some() {

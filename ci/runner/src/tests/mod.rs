@@ -14,6 +14,7 @@ mod fault;
 mod filter;
 mod follow;
 pub(crate) mod fuzz;
+mod interrupt;
 mod leak;
 mod mem;
 mod regs;
@@ -102,7 +103,12 @@ pub static ALL: &[Test] = tests![
     xsave::bad_xsave_areas_are_einval,
     xsave::written_mxcsr_mask_is_ignored,
     signal::pending_signal_leaves_the_stop_asleep,
+    interrupt::spinning_tracee_stops,
+    interrupt::stopped_tracee_ignores_interrupt,
+    interrupt::blocked_tracee_stops_after_its_call,
+    interrupt::interrupt_part_errors,
     smp::busy_contexts_run_on_every_cpu,
+    smp::unmap_while_a_thread_spins_elsewhere,
     smp::pipe_wakeup_across_cpus_is_never_lost,
     smp::pipe_wakeup_survives_register_reads,
     smp::exclusive_close_kills_tracee_creating_contexts,

@@ -195,6 +195,52 @@ pub fn busy_contexts_run_on_every_cpu() -> Result<(), Failure> {
     Ok(())
 }
 
+/// Set while [`spin_in_user_code`] is to go on; it sets [`SPUN`] once it runs.
+static SPIN_ON: AtomicBool = AtomicBool::new(false);
+static SPUN: AtomicBool = AtomicBool::new(false);
+
+/// Spins in user code, making no syscall, while [`SPIN_ON`] is set.
+fn spin_in_user_code(_: usize) -> ! {
+    SPUN.store(true, Ordering::SeqCst);
+    while SPIN_ON.load(Ordering::Relaxed) {
+        core::hint::spin_loop();
+    }
+    child::exit()
+}
+
+/// Verifies that an unmap on CPU 0 completes while a context of the same address space spins
+/// in user code on CPU 1: the unmap's TLB shootdown reaches CPU 1 as an IPI, which acknowledges
+/// it. With an xAPIC, upstream sent IPIs meant for an AP to CPU 0, and the unmap waited, with
+/// interrupts off and so without ticks for anyone, forever (the suite's timeout fails it). An
+/// early return leaves the spinner to `Child`'s drop, which kills it.
+pub fn unmap_while_a_thread_spins_elsewhere() -> Result<(), Failure> {
+    const PAGE: usize = 4096;
+    cpus_or_skip()?;
+    let _pin = RunnerPin::to(0)?;
+    SPIN_ON.store(true, Ordering::SeqCst);
+    SPUN.store(false, Ordering::SeqCst);
+    let mut spinner = pinned_child(spin_in_user_code, 0, 1)?;
+    spinner.start()?;
+    let deadline = sys::monotonic()? + STALL;
+    while !SPUN.load(Ordering::SeqCst) {
+        if sys::monotonic()? > deadline {
+            SPIN_ON.store(false, Ordering::SeqCst);
+            fail!("the spinner never ran");
+        }
+        sys::yield_now();
+    }
+    for round in 0..100_u8 {
+        let page = sys::map_anonymous(PAGE)?;
+        // SAFETY: the page was just mapped read-write, and nothing else uses it.
+        unsafe { (page as *mut u8).write_volatile(round) };
+        // SAFETY: only this loop used the page.
+        unsafe { sys::unmap(page, PAGE)? };
+    }
+    SPIN_ON.store(false, Ordering::SeqCst);
+    check_eq!(spinner.wait_exit()?, ContextStatus::Dead);
+    Ok(())
+}
+
 const WAKEUP_ROUNDS: usize = 100_000;
 /// How long [`ping_pong`] runs at most: under TCG a round trip across CPUs takes up to about
 /// 0.6 ms (at -smp 4 on 2 host cores), so 10^5 rounds may not fit.
