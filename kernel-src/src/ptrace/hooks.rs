@@ -131,9 +131,15 @@ pub fn breakpoint(ip: usize, token: &mut CleanLockToken) -> bool {
 /// `true` when the tracer suppressed it with `PTRACE_FLAG_IGNORE`: the tracee then resumes at
 /// whatever `rip` the tracer left (a fault retries the instruction).
 ///
-/// CONTEXT: may sleep; the caller holds no locks.
+/// Only user code's exceptions stop. One the kernel raises inside a syscall (a kernel bug: user
+/// memory faults are fixed up before they get here) is not the tracee's, and stopping there
+/// would sleep with whatever the kernel holds, and an ignore would re-run the kernel's
+/// instruction.
+///
+/// CONTEXT: may sleep; the caller holds no locks, when the exception is user code's.
 pub fn exception(excp: &syscall::Exception, token: &mut CleanLockToken) -> bool {
     armed_here(PtraceFlags::PTRACE_STOP_SIGNAL)
+        && !PercpuBlock::current().inside_syscall.get()
         && stop_current(
             Stop::Exception {
                 kind: excp.kind,

@@ -183,14 +183,9 @@ impl AwaitingMmap {
     /// can go.
     fn end(mut self) -> Result<(), Failure> {
         self.child.kill()?;
-        let status = self.child.wait_exit()?;
-        if !matches!(
-            status,
-            ContextStatus::ForceKilled | ContextStatus::UnhandledExcp
-        ) {
-            fail!("killed child: got {:?}", status);
-        }
-        // Its exit unmaps the lent page, which asks the scheme (Munmap) and waits for it.
+        // Its exit unmaps the lent page, which asks the scheme (Munmap) and waits for it. Serve
+        // that from the start: on another CPU the child gets there, blocked again, before a
+        // status read could show the kill.
         let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
         while !self.child.confirm_exited() {
             if let Some(request) = self.try_receive()?
@@ -199,9 +194,20 @@ impl AwaitingMmap {
                 self.respond(request.tag, 0)?;
             }
             if sys::monotonic()? > deadline {
-                fail!("killed child at {:?} never exited", Hex(self.page));
+                fail!(
+                    "killed child at {:?} never exited, status {:?}",
+                    Hex(self.page),
+                    self.child.status()
+                );
             }
             sys::yield_now();
+        }
+        let status = self.child.status()?;
+        if !matches!(
+            status,
+            ContextStatus::ForceKilled | ContextStatus::UnhandledExcp
+        ) {
+            fail!("killed child: got {:?}", status);
         }
         drop(self.child);
         drop(self.socket);
