@@ -14,7 +14,7 @@ mod regs;
 mod target;
 mod uart;
 
-use std::process::ExitCode;
+use std::{fmt, io::Write, process::ExitCode};
 
 use gdbstub::{
     common::Signal,
@@ -43,10 +43,16 @@ fn main() -> ExitCode {
     match serve(&argv) {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
-            eprintln!("gdbserver: {msg}");
+            say(format_args!("{msg}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `gdbserver: LINE` to stderr in one write: the program gdbserver let go may print on
+/// another CPU at the same moment, and `eprintln!` writes each piece of its format apart.
+fn say(line: fmt::Arguments) {
+    let _ = std::io::stderr().write_all(format!("gdbserver: {line}\n").as_bytes());
 }
 
 /// Serves one gdb session; returns the exit code of the tracee (0 if it was detached).
@@ -56,31 +62,31 @@ fn serve(argv: &[String]) -> Result<u8, String> {
     let pid = traced.pid().unwrap_or(0);
     let mut target = GdbTarget::new(traced);
     let rip = target.inferior.int_regs()?.rip;
-    eprintln!(
-        "gdbserver: {} (pid {pid}) stopped at {rip:#x}; gdb on COM2",
+    say(format_args!(
+        "{} (pid {pid}) stopped at {rip:#x}; gdb on COM2",
         argv.join(" ")
-    );
+    ));
     let stub = GdbStub::new(uart);
     let reason = stub
         .run_blocking::<EventLoop>(&mut target)
         .map_err(|e| format!("gdb session: {e}"))?;
     match reason {
         DisconnectReason::TargetExited(code) => {
-            eprintln!("gdbserver: pid {pid} exited with {code}");
+            say(format_args!("pid {pid} exited with {code}"));
             Ok(code)
         }
         DisconnectReason::TargetTerminated(sig) => {
-            eprintln!("gdbserver: pid {pid} killed by signal {}", sig.0);
+            say(format_args!("pid {pid} killed by signal {}", sig.0));
             Ok(128u8.saturating_add(sig.0))
         }
         DisconnectReason::Disconnect => {
             target.inferior.detach()?;
-            eprintln!("gdbserver: detached from pid {pid}");
+            say(format_args!("detached from pid {pid}"));
             Ok(0)
         }
         DisconnectReason::Kill => {
             target.inferior.kill()?;
-            eprintln!("gdbserver: killed pid {pid}");
+            say(format_args!("killed pid {pid}"));
             // gdb kills with `vKill` (it speaks the multiprocess dialect gdbstub offers) and
             // waits for its OK; gdbstub sends that only in extended mode, which we do not
             // offer. Answer it once the program is dead. After a plain `k` gdb expects no
