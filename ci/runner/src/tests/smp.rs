@@ -366,8 +366,10 @@ fn ping_pong(read_registers: bool) -> Result<(), Failure> {
     // The writer stops, and the echo reads end-of-file once the last writer is gone.
     PING_STOP.store(true, Ordering::Relaxed);
     drop(request_writer);
-    check_eq!(writer.wait_exit()?, ContextStatus::Dead);
-    check_eq!(tracee.wait_exit()?, ContextStatus::Dead);
+    wait_gone(&mut writer, format_args!("the writer after the last round"))?;
+    wait_gone(&mut tracee, format_args!("the echo after end-of-file"))?;
+    check_eq!(writer.status()?, ContextStatus::Dead);
+    check_eq!(tracee.status()?, ContextStatus::Dead);
     let done = ECHOED.load(Ordering::Relaxed);
     println!("# smp: {} wakeups in {} ms", done, elapsed.as_millis());
     let expected_end = if done == WAKEUP_ROUNDS { 0 } else { 1 };
