@@ -43,8 +43,8 @@ pub use self::{
     detach::{close, tracee_exited},
     follow::context_created,
     hooks::{
-        addrspace_switched, breakpoint, debug_trap, exception, exiting, interrupted, syscall_entry,
-        syscall_exit,
+        addrspace_switched, breakpoint, debug_trap, exception, exiting, signal_point,
+        syscall_entry, syscall_exit,
     },
     parts::{read, write},
     session::{attach, bind_handle, dup, Handle, Session},

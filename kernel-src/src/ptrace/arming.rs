@@ -54,26 +54,26 @@ pub fn switched_to(percpu: &PercpuBlock, next: &Context) {
     );
 }
 
-/// The event stream's `write`: one `u64` of `PtraceFlags`. Arms those stops and resumes a
-/// stopped tracee; `PTRACE_FLAG_IGNORE` skips what the stop was about.
+/// The event stream's `write`: one `u64` of `PtraceFlags`, optionally followed by a `u64`
+/// signal word. Arms those stops and resumes a stopped tracee; `PTRACE_FLAG_IGNORE` skips what
+/// the stop was about, and the signal word delivers, suppresses, replaces or injects a signal
+/// (`trace_core::SignalResume::choose`).
 ///
-/// RETURNS: `EINVAL` for a bad size or flags, `ESRCH` when the tracee has exited.
+/// RETURNS: `EINVAL` for a bad size, flags or signal word, `ESRCH` when the tracee has exited.
 pub(super) fn write_flags(
     session: &Session,
     buf: UserSliceRo,
     token: &mut CleanLockToken,
 ) -> Result<usize> {
-    let mut raw = [0_u8; 8];
-    if buf.len() != raw.len() {
-        return Err(Error::new(EINVAL));
-    }
-    buf.copy_to_slice(&mut raw)?;
-    let flags = trace_core::abi::parse_flags(&raw)?;
+    let mut raw = [0_u8; 16];
+    let raw = raw.get_mut(..buf.len()).ok_or(Error::new(EINVAL))?;
+    buf.copy_to_slice(raw)?;
+    let (flags, signal) = trace_core::abi::parse_flags(raw)?;
 
     let (resumed, unstep) = {
         let mut state = session.state.lock(token.token());
         let stepping = state.armed().contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
-        let resumed = state.resume(flags)?;
+        let resumed = state.resume(flags, signal)?;
         session.armed.store(state.armed().bits(), Ordering::Release);
         let unstep = stepping && !flags.contains(PtraceFlags::PTRACE_STOP_SINGLESTEP);
         (resumed, unstep)

@@ -3,7 +3,7 @@
 
 use alloc::sync::Arc;
 
-use trace_core::{abi::PTRACE_STOP_INTERRUPT, Stop};
+use trace_core::{abi::PTRACE_STOP_INTERRUPT, signal::next_signal, Pending, Stop};
 
 use super::{
     arch,
@@ -12,11 +12,13 @@ use super::{
 };
 use crate::{
     arch::interrupt::InterruptStack,
-    context::{self, ContextLock},
+    context::{self, Context, ContextLock},
     percpu::PercpuBlock,
     sync::CleanLockToken,
-    syscall::flag::{ContextStatus, PtraceFlags},
+    syscall::flag::{ContextStatus, PtraceFlags, SigcontrolFlags},
 };
+use ::syscall::SenderInfo;
+use core::sync::atomic::Ordering;
 
 /// Syscall entry hook, given the syscall number and its six argument registers. Returns
 /// `false` when the tracer skips the syscall (sysemu); the tracer then provides the result
@@ -66,9 +68,10 @@ fn step_over_syscall(token: &mut CleanLockToken) {
     stop_current(Stop::SingleStep { ip }, token);
 }
 
-/// Interrupt point: where a tracer's interrupt request stops the tracee. Upstream's
-/// `signal_handler` calls it when a timer tick preempts the context in user mode (also when no
-/// other context was waiting) and at `sched_yield`; the syscall entry hook calls it first.
+/// Interrupt point: where a tracer's interrupt request stops the tracee. [`signal_point`] calls
+/// it, from upstream's `signal_handler`, when a timer tick preempts the context in user mode
+/// (also when no other context was waiting) and at `sched_yield`; the syscall entry hook calls
+/// it first.
 ///
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
@@ -76,6 +79,85 @@ pub fn interrupted(token: &mut CleanLockToken) {
     if armed_here(PTRACE_STOP_INTERRUPT) {
         interrupt_stop(token);
     }
+}
+
+/// Signal point: upstream's `signal_handler`, which redirects the context to redox-rt's signal
+/// entry when an unblocked signal is pending. First the interrupt point; then, with
+/// `PTRACE_STOP_SIGNAL` armed, a signal-delivery stop for the signal redox-rt will take, for
+/// each such signal until the tracer lets one through (or none is left).
+///
+/// CONTEXT: may sleep; the caller holds no locks.
+#[inline(always)]
+pub fn signal_point(token: &mut CleanLockToken) {
+    interrupted(token);
+    if armed_here(PtraceFlags::PTRACE_STOP_SIGNAL) {
+        signal_stops(token);
+    }
+}
+
+#[cold]
+fn signal_stops(token: &mut CleanLockToken) {
+    loop {
+        let current = context::current();
+        let (session, next) = {
+            let context = current.read(token.token());
+            (context.ptrace.clone(), next_pending(&context))
+        };
+        let (Some(session), Some((pending, sender, still_pending))) = (session, next) else {
+            return;
+        };
+        if !session
+            .state
+            .lock(token.token())
+            .signal_due(pending, still_pending)
+        {
+            return;
+        }
+        drop(session);
+        stop_current(
+            Stop::Signal {
+                pending,
+                pid: sender.pid as usize,
+                uid: sender.ruid as usize,
+            },
+            token,
+        );
+    }
+}
+
+/// The signal redox-rt's entry would take now, its sender, and every pending signal; `None`
+/// when none is pending and unblocked, or delivery is inhibited (redox-rt is in a critical
+/// section or already in its handler: the redirect waits, and so does the stop).
+///
+/// CONTEXT: the caller holds `context`'s lock.
+fn next_pending(context: &Context) -> Option<(Pending, SenderInfo, u64)> {
+    let (thread, process, _) = context.sigcontrol()?;
+    let flags = SigcontrolFlags::from_bits_retain(thread.control_flags.load(Ordering::Acquire));
+    if flags.contains(SigcontrolFlags::INHIBIT_DELIVERY) {
+        return None;
+    }
+    let words = thread
+        .word
+        .each_ref()
+        .map(|word| word.load(Ordering::Acquire));
+    let process_pending = process.pending.load(Ordering::Acquire);
+    let pending = next_signal(words, process_pending)?;
+    // Only signals 1–32 have a sender slot; realtime signals' senders are queued in procmgr.
+    let infos = match pending.to_thread {
+        true => &thread.sender_infos,
+        false => &process.sender_infos,
+    };
+    let sender = pending
+        .signal
+        .number()
+        .checked_sub(1)
+        .and_then(|index| infos.get(index))
+        .map_or(SenderInfo { pid: 0, ruid: 0 }, |info| {
+            SenderInfo::from_raw(info.load(Ordering::Relaxed))
+        });
+    let [low, high] = words;
+    let still_pending = process_pending | (low & 0xffff_ffff) | ((high & 0xffff_ffff) << 32);
+    Some((pending, sender, still_pending))
 }
 
 #[cold]

@@ -1,12 +1,13 @@
 //! Stopping: the tracee queues an event and sleeps until its tracer resumes it; and the other
 //! end, the event stream the tracer reads (and watches through `event:`).
 
-use trace_core::{session::QUEUE_LEN, Delivery, Stop, TraceEvent};
+use trace_core::{session::QUEUE_LEN, Action, Delivery, SignalResume, Stop, TraceEvent};
 
 use super::{
     arch,
     session::{Handle, Part, Session},
 };
+use ::syscall::SenderInfo;
 use core::sync::atomic::Ordering;
 
 use crate::{
@@ -27,7 +28,8 @@ pub(super) fn armed_here(flags: PtraceFlags) -> bool {
 }
 
 /// Reports `stop` to the current context's tracer if armed, and sleeps until the tracer resumes
-/// this context. Returns `true` when the tracer resumed with `PTRACE_FLAG_IGNORE`.
+/// this context. Returns `true` when the tracer resumed with `PTRACE_FLAG_IGNORE`; a signal the
+/// tracer suppressed, replaced or injected is already applied.
 ///
 /// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
 #[cold]
@@ -47,7 +49,7 @@ fn being_killed(token: &mut CleanLockToken) -> bool {
 
 /// [`stop_current`] for a context that is already exiting: being killed while stopped changes
 /// nothing. Returns whether the tracer resumed with `PTRACE_FLAG_IGNORE`, and whether the
-/// context is being killed.
+/// context is being killed. The tracer's signal choice is applied before it returns.
 ///
 /// A stop takes the context lock twice, on the way in and on the way out (and once more only
 /// if a wait ends without the tracer): it is on the path of every traced syscall.
@@ -61,7 +63,7 @@ pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) 
     let Some(session) = session else {
         return (false, killed);
     };
-    let ignore = deliver(&session, stop, killed, token);
+    let action = deliver(&session, stop, killed, token);
     let armed = session.armed();
     let mut context = current.write(token.token());
     let percpu = PercpuBlock::current();
@@ -78,11 +80,50 @@ pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) 
         // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
         regs.set_singlestep(stepping);
     }
+    apply_signals(&context, action.signal);
     let killed = context.being_sigkilled;
-    (ignore, killed)
+    (action.ignore, killed)
 }
 
-/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes. `killed`: the current
+/// Applies the tracer's signal choice to the current context's signal pages, under its lock:
+/// a discarded signal's pending bit is cleared (in the thread's word, or the process's for a
+/// process signal), a raised one is made pending for the thread, with sender pid and uid 0.
+///
+/// CONTEXT: the caller holds the current context's lock.
+fn apply_signals(context: &Context, signal: SignalResume) {
+    let Some((thread, process, _)) = context.sigcontrol() else {
+        return;
+    };
+    if let Some(pending) = signal.discard {
+        let (word, bit) = pending.signal.word_bit();
+        match (pending.to_thread, thread.word.get(word)) {
+            (true, Some(word)) => {
+                word.fetch_and(!bit, Ordering::AcqRel);
+            }
+            _ => {
+                process
+                    .pending
+                    .fetch_and(!pending.signal.bit(), Ordering::AcqRel);
+            }
+        }
+    }
+    if let Some(raised) = signal.raise {
+        let (word, bit) = raised.word_bit();
+        if let Some(info) = raised
+            .number()
+            .checked_sub(1)
+            .and_then(|index| thread.sender_infos.get(index))
+        {
+            info.store(SenderInfo { pid: 0, ruid: 0 }.raw(), Ordering::Relaxed);
+        }
+        if let Some(word) = thread.word.get(word) {
+            word.fetch_or(bit, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Queues `stop` and, if it is a stop, sleeps until the tracer resumes; returns what the tracer
+/// chose (nothing when the tracee did not wait). `killed`: the current
 /// context was being killed when it reached the stop. Kill always wins: a context being killed
 /// reports the stop but does not wait in it, and a kill during the wait ends it (the patched
 /// `WaitCondition::wait` does not sleep once `being_sigkilled` is set, and returns `false` when
@@ -92,7 +133,7 @@ pub(super) fn deliver(
     stop: Stop,
     killed: bool,
     token: &mut CleanLockToken,
-) -> bool {
+) -> Action {
     {
         let state = session.state.lock(token.token());
         let (mut state, mut token) = state.into_split();
@@ -101,15 +142,15 @@ pub(super) fn deliver(
             session.notify_tracer(&mut token);
         }
         if delivery != Delivery::Stopped {
-            return false;
+            return Action::default();
         }
         if killed {
             state.abandon_stop();
-            return false;
+            return Action::default();
         }
     }
     session.in_stop.store(true, Ordering::Relaxed);
-    let ignore = loop {
+    let action = loop {
         let notified = {
             let state = session.state.lock(token.token());
             let (mut state, mut token) = state.into_split();
@@ -122,11 +163,11 @@ pub(super) fn deliver(
         // signal): only a kill ends a trace stop early.
         if !notified && being_killed(token) {
             session.state.lock(token.token()).abandon_stop();
-            break false;
+            break Action::default();
         }
     };
     session.in_stop.store(false, Ordering::Relaxed);
-    ignore
+    action
 }
 
 /// Whether `context` sleeps in a trace stop, which a pending signal does not end: the signal

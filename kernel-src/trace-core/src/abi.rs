@@ -7,6 +7,8 @@ use syscall::{
     flag::PtraceFlags,
 };
 
+use crate::signal::{Pending, Signal};
+
 /// Name of the trace handle, opened relative to a context handle with `dup` or `openat`.
 pub const TRACE_HANDLE: &str = "trace";
 
@@ -21,6 +23,11 @@ pub const INTERRUPT_OF_TRACE: &[u8] = b"interrupt";
 /// `redox_syscall` leaves unnamed. Never written: a tracer asks for the stop through the
 /// `interrupt` part, not by arming it.
 pub const PTRACE_STOP_INTERRUPT: PtraceFlags = PtraceFlags::from_bits_retain(0x40);
+
+/// The cause of a signal-delivery stop ([`Stop::Signal`]): another bit of `PTRACE_STOP_MASK`
+/// that `redox_syscall` leaves unnamed. Never written: `PTRACE_STOP_SIGNAL` arms it (upstream's
+/// "stop before a signal is handled"), whose exception stops keep their own cause.
+pub const PTRACE_STOP_SIGNAL_DELIVERY: PtraceFlags = PtraceFlags::from_bits_retain(0x80);
 
 /// What `dup` on a trace handle opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +83,26 @@ pub const WRITABLE_FLAGS: PtraceFlags = PtraceFlags::PTRACE_STOP_PRE_SYSCALL
     .union(PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH)
     .union(PtraceFlags::PTRACE_FLAG_IGNORE);
 
-/// Parses a tracer's `write`: exactly one native-endian `u64` of [`WRITABLE_FLAGS`].
-pub fn parse_flags(bytes: &[u8]) -> Result<PtraceFlags> {
-    let raw: [u8; 8] = bytes.try_into().map_err(|_| Error::new(EINVAL))?;
-    PtraceFlags::from_bits(u64::from_ne_bytes(raw))
+/// Parses a tracer's `write`: one native-endian `u64` of [`WRITABLE_FLAGS`], optionally
+/// followed by a `u64` signal word (see [`crate::signal::SignalResume::choose`]).
+pub fn parse_flags(bytes: &[u8]) -> Result<(PtraceFlags, Option<usize>)> {
+    let word = |chunk: &[u8]| -> Result<u64> {
+        let raw: [u8; 8] = chunk.try_into().map_err(|_| Error::new(EINVAL))?;
+        Ok(u64::from_ne_bytes(raw))
+    };
+    let (flags, signal) = match bytes.len() {
+        8 => (word(bytes)?, None),
+        16 => {
+            let (flags, signal) = bytes.split_at(8);
+            let signal = usize::try_from(word(signal)?).map_err(|_| Error::new(EINVAL))?;
+            (word(flags)?, Some(signal))
+        }
+        _ => return Err(Error::new(EINVAL)),
+    };
+    let flags = PtraceFlags::from_bits(flags)
         .filter(|flags| WRITABLE_FLAGS.contains(*flags))
-        .ok_or(Error::new(EINVAL))
+        .ok_or(Error::new(EINVAL))?;
+    Ok((flags, signal))
 }
 
 /// One record read from a trace handle. `cause` holds exactly one stop or event bit of
@@ -119,6 +140,17 @@ impl TraceEvent {
         let [d0, d1, d2, d3, d4, d5, d6] = self.data;
         if self.cause == PTRACE_STOP_INTERRUPT.bits() {
             return Ok(Stop::Interrupt { ip: d0 });
+        }
+        if self.cause == PTRACE_STOP_SIGNAL_DELIVERY.bits() {
+            let signal = Signal::new(d0).ok_or(Error::new(EINVAL))?;
+            return Ok(Stop::Signal {
+                pending: Pending {
+                    signal,
+                    to_thread: d1 != 0,
+                },
+                pid: d2,
+                uid: d3,
+            });
         }
         let cause = PtraceFlags::from_bits(self.cause).ok_or(Error::new(EINVAL))?;
         Ok(if cause == PtraceFlags::PTRACE_STOP_PRE_SYSCALL {
@@ -208,6 +240,16 @@ pub enum Stop {
     /// The tracer asked for a stop through the `interrupt` part; `ip` is where the tracee
     /// was interrupted in user code (at a syscall entry: the instruction after `syscall`).
     Interrupt { ip: usize },
+    /// A signal is about to take effect: redox-rt's handler is about to run for it (to call
+    /// the program's handler, or to act on the default action or `SIG_IGN`). `pid` and `uid`
+    /// are the sender's, as procmgr recorded them (0 for realtime signals, which it queues
+    /// elsewhere). Armed with `PTRACE_STOP_SIGNAL`; the event's cause is
+    /// [`PTRACE_STOP_SIGNAL_DELIVERY`] and its words `[signo, to_thread, pid, uid]`.
+    Signal {
+        pending: Pending,
+        pid: usize,
+        uid: usize,
+    },
 }
 
 impl Stop {
@@ -220,11 +262,19 @@ impl Stop {
             Self::Breakpoint { .. } | Self::Watchpoint { .. } => {
                 PtraceFlags::PTRACE_STOP_BREAKPOINT
             }
-            Self::Exception { .. } => PtraceFlags::PTRACE_STOP_SIGNAL,
+            Self::Exception { .. } | Self::Signal { .. } => PtraceFlags::PTRACE_STOP_SIGNAL,
             Self::Exit { .. } => PtraceFlags::PTRACE_STOP_EXIT,
             Self::Clone { .. } => PtraceFlags::PTRACE_EVENT_CLONE,
             Self::AddrSpaceSwitch => PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH,
             Self::Interrupt { .. } => PTRACE_STOP_INTERRUPT,
+        }
+    }
+
+    /// The event's cause: the arming flag, but for signal-delivery stops.
+    pub fn cause(&self) -> PtraceFlags {
+        match self {
+            Self::Signal { .. } => PTRACE_STOP_SIGNAL_DELIVERY,
+            _ => self.flag(),
         }
     }
 
@@ -237,7 +287,10 @@ impl Stop {
     pub fn can_ignore(&self) -> bool {
         matches!(
             self,
-            Self::SyscallEntry { .. } | Self::Breakpoint { .. } | Self::Exception { .. }
+            Self::SyscallEntry { .. }
+                | Self::Breakpoint { .. }
+                | Self::Exception { .. }
+                | Self::Signal { .. }
         )
     }
 }
@@ -263,10 +316,19 @@ impl From<Stop> for TraceEvent {
             } => [kind, code, address, 0, 0, 0, 0],
             Stop::Exit { status, exception } => [status, exception, 0, 0, 0, 0, 0],
             Stop::Clone { number, pid } => [number, pid, 0, 0, 0, 0, 0],
+            Stop::Signal { pending, pid, uid } => [
+                pending.signal.number(),
+                usize::from(pending.to_thread),
+                pid,
+                uid,
+                0,
+                0,
+                0,
+            ],
             Stop::AddrSpaceSwitch => [0; 7],
         };
         Self {
-            cause: stop.flag().bits(),
+            cause: stop.cause().bits(),
             data,
         }
     }
@@ -320,6 +382,14 @@ mod tests {
             Stop::Clone { number: 1, pid: 7 },
             Stop::AddrSpaceSwitch,
             Stop::Interrupt { ip: 0x3000 },
+            Stop::Signal {
+                pending: Pending {
+                    signal: Signal::new(10).expect("SIGUSR1"),
+                    to_thread: true,
+                },
+                pid: 5,
+                uid: 1000,
+            },
         ];
         for stop in stops {
             assert_eq!(TraceEvent::from(stop).decode(), Ok(stop));
@@ -370,25 +440,44 @@ mod tests {
         }
     }
 
-    /// Verifies that writes must be exactly eight bytes of known, implemented flags.
+    /// Verifies that writes must be eight bytes of known, implemented flags, or those and a
+    /// signal word.
     #[test]
     fn parse_flags_accepts_only_writable_u64s() {
         let syscalls = PtraceFlags::PTRACE_STOP_PRE_SYSCALL | PtraceFlags::PTRACE_STOP_POST_SYSCALL;
-        assert_eq!(parse_flags(&syscalls.bits().to_ne_bytes()), Ok(syscalls));
-        assert_eq!(parse_flags(&0u64.to_ne_bytes()), Ok(PtraceFlags::empty()));
+        assert_eq!(
+            parse_flags(&syscalls.bits().to_ne_bytes()),
+            Ok((syscalls, None))
+        );
+        assert_eq!(
+            parse_flags(&0u64.to_ne_bytes()),
+            Ok((PtraceFlags::empty(), None))
+        );
         assert_eq!(parse_flags(&[1, 0, 0, 0]), Err(Error::new(EINVAL)));
+        assert_eq!(parse_flags(&[0; 24]), Err(Error::new(EINVAL)));
         assert_eq!(
             parse_flags(&(1u64 << 63).to_ne_bytes()),
             Err(Error::new(EINVAL))
         );
-        // Inside PTRACE_STOP_MASK, but no stop a tracer arms (the interrupt stop is asked for).
+        // Inside PTRACE_STOP_MASK, but no stop a tracer arms (the interrupt stop is asked for,
+        // the signal-delivery stop armed with PTRACE_STOP_SIGNAL).
+        for unarmed in [PTRACE_STOP_INTERRUPT, PTRACE_STOP_SIGNAL_DELIVERY] {
+            assert_eq!(
+                parse_flags(&unarmed.bits().to_ne_bytes()),
+                Err(Error::new(EINVAL))
+            );
+        }
+    }
+
+    /// Verifies that a sixteen-byte write carries the signal word after the flags.
+    #[test]
+    fn parse_flags_takes_a_signal_word() {
+        let mut raw = [0_u8; 16];
+        raw[..8].copy_from_slice(&PtraceFlags::PTRACE_STOP_SIGNAL.bits().to_ne_bytes());
+        raw[8..].copy_from_slice(&10_u64.to_ne_bytes());
         assert_eq!(
-            parse_flags(&PTRACE_STOP_INTERRUPT.bits().to_ne_bytes()),
-            Err(Error::new(EINVAL))
-        );
-        assert_eq!(
-            parse_flags(&0x80_u64.to_ne_bytes()),
-            Err(Error::new(EINVAL))
+            parse_flags(&raw),
+            Ok((PtraceFlags::PTRACE_STOP_SIGNAL, Some(10)))
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod queue;
 #[cfg(target_arch = "x86_64")]
 pub mod regs;
 pub mod session;
+pub mod signal;
 #[cfg(target_arch = "x86_64")]
 pub mod watch;
 #[cfg(target_arch = "x86_64")]
@@ -21,4 +22,5 @@ pub mod xsave;
 pub use abi::{Stop, TraceDup, TraceEvent, TRACE_HANDLE};
 pub use filter::{FilterMask, SyscallFilter};
 pub use queue::EventQueue;
-pub use session::{Delivery, Interrupt, Resumed, SessionState, TraceeState};
+pub use session::{Action, Delivery, Interrupt, Resumed, SessionState, TraceeState};
+pub use signal::{Pending, Signal, SignalResume};

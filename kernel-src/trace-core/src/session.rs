@@ -15,6 +15,7 @@ use crate::{
     abi::{Stop, TraceEvent, PTRACE_STOP_INTERRUPT},
     filter::SyscallFilter,
     queue::EventQueue,
+    signal::{Pending, SignalResume},
 };
 
 /// Where the tracee is, as far as the session is concerned.
@@ -24,10 +25,18 @@ pub enum TraceeState {
     Running,
     /// In a trace stop, asleep until the tracer resumes it.
     Stopped { stop: Stop },
-    /// Resumed by the tracer but not yet awake; `ignore` is the action it will pick up.
-    Resuming { ignore: bool },
+    /// Resumed by the tracer but not yet awake; `action` is what it will pick up.
+    Resuming { action: Action },
     /// The tracee context has exited; the session only drains its queue.
     Exited,
+}
+
+/// What a tracee does as it leaves a stop: skip what the stop was about (`PTRACE_FLAG_IGNORE`),
+/// and what becomes of its signals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Action {
+    pub ignore: bool,
+    pub signal: SignalResume,
 }
 
 /// What [`SessionState::resume`] found.
@@ -71,6 +80,8 @@ pub struct SessionState {
     filter: SyscallFilter,
     /// The tracer asked for an interrupt stop that has not happened yet.
     interrupt: bool,
+    /// Signals the tracer let through or raised: each is taken without a signal stop (once).
+    passed: u64,
 }
 
 impl SessionState {
@@ -82,6 +93,7 @@ impl SessionState {
             events: EventQueue::new(),
             filter: SyscallFilter::ALL,
             interrupt: false,
+            passed: 0,
         }
     }
 
@@ -167,16 +179,31 @@ impl SessionState {
         }
     }
 
-    /// Tracee side, once awake after a stop: the action to take (`true` = skip what the stop
-    /// was about).
-    pub fn take_action(&mut self) -> bool {
+    /// Tracee side, once awake after a stop: the action to take.
+    pub fn take_action(&mut self) -> Action {
         match self.tracee {
-            TraceeState::Resuming { ignore } => {
+            TraceeState::Resuming { action } => {
                 self.tracee = TraceeState::Running;
-                ignore
+                action
             }
-            TraceeState::Running | TraceeState::Stopped { .. } | TraceeState::Exited => false,
+            TraceeState::Running | TraceeState::Stopped { .. } | TraceeState::Exited => {
+                Action::default()
+            }
         }
+    }
+
+    /// Tracee side, about to take `pending` (redox-rt's handler is to run for it): whether it
+    /// stops for it first. Not when the tracer let it through or raised it at a stop: that
+    /// pass is used up here. `still_pending` is the set of signals pending now; passes for
+    /// signals no longer pending (another thread took a process signal) are dropped.
+    pub fn signal_due(&mut self, pending: Pending, still_pending: u64) -> bool {
+        self.passed &= still_pending;
+        let bit = pending.signal.bit();
+        if self.passed & bit != 0 {
+            self.passed &= !bit;
+            return false;
+        }
+        self.armed.contains(PtraceFlags::PTRACE_STOP_SIGNAL)
     }
 
     /// Tracee side, killed: it leaves its stop (or does not wait in the one just reported)
@@ -190,16 +217,35 @@ impl SessionState {
         }
     }
 
-    /// Tracer side, on `write`: arm `flags` and resume a stopped tracee.
-    /// `PTRACE_FLAG_IGNORE` is only valid when leaving a stop that can be skipped.
-    pub fn resume(&mut self, flags: PtraceFlags) -> Result<Resumed> {
+    /// Tracer side, on `write`: arm `flags` and resume a stopped tracee, with `signal` (the
+    /// write's signal word, if any) applied as [`SignalResume::choose`] says.
+    /// `PTRACE_FLAG_IGNORE` is only valid when leaving a stop that can be skipped, and a
+    /// nonzero signal word only when leaving a stop.
+    pub fn resume(&mut self, flags: PtraceFlags, signal: Option<usize>) -> Result<Resumed> {
         let ignore = flags.contains(PtraceFlags::PTRACE_FLAG_IGNORE);
         let next = match self.tracee {
             TraceeState::Stopped { stop } if ignore && !stop.can_ignore() => {
                 return Err(Error::new(EINVAL));
             }
-            TraceeState::Stopped { .. } => TraceeState::Resuming { ignore },
-            TraceeState::Running | TraceeState::Resuming { .. } if ignore => {
+            TraceeState::Stopped { stop } => {
+                let stopped_at = match stop {
+                    Stop::Signal { pending, .. } => Some(pending),
+                    _ => None,
+                };
+                let signal = SignalResume::choose(stopped_at, signal, ignore)?;
+                if let (Some(pending), None) = (stopped_at, signal.discard) {
+                    self.passed |= pending.signal.bit();
+                }
+                if let Some(raised) = signal.raise {
+                    self.passed |= raised.bit();
+                }
+                TraceeState::Resuming {
+                    action: Action { ignore, signal },
+                }
+            }
+            TraceeState::Running | TraceeState::Resuming { .. }
+                if ignore || signal.is_some_and(|signo| signo != 0) =>
+            {
                 return Err(Error::new(EINVAL));
             }
             TraceeState::Running | TraceeState::Resuming { .. } => self.tracee,
@@ -270,9 +316,13 @@ impl SessionState {
     pub fn detach(&mut self) -> bool {
         self.armed = PtraceFlags::empty();
         self.interrupt = false;
+        self.passed = 0;
         match self.tracee {
             TraceeState::Stopped { .. } => {
-                self.tracee = TraceeState::Resuming { ignore: false };
+                // Untraced from here: a signal the tracee stopped for takes effect as usual.
+                self.tracee = TraceeState::Resuming {
+                    action: Action::default(),
+                };
                 true
             }
             TraceeState::Running | TraceeState::Resuming { .. } | TraceeState::Exited => false,
@@ -319,7 +369,7 @@ mod tests {
     fn stale_read_consumes_nothing() {
         let mut session = SessionState::new();
         let armed = entry(1).flag() | Stop::AddrSpaceSwitch.flag();
-        assert_eq!(session.resume(armed), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(armed, None), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         assert_eq!(session.stop(entry(1)), Delivery::Stopped);
         let mut out = [TraceEvent {
@@ -354,7 +404,7 @@ mod tests {
 
     fn stopped_at(stop: Stop, armed: PtraceFlags) -> SessionState {
         let mut session = SessionState::new();
-        assert_eq!(session.resume(armed), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(armed, None), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(stop), Delivery::Stopped);
         session
     }
@@ -371,7 +421,7 @@ mod tests {
     #[test]
     fn stop_matches_armed_flags_only() {
         let mut session = SessionState::new();
-        assert_eq!(session.resume(POST), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(POST, None), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(entry(1)), Delivery::Dropped);
         assert_eq!(session.stop(exit(1)), Delivery::Stopped);
         assert!(session.is_stopped());
@@ -385,10 +435,10 @@ mod tests {
     #[test]
     fn resume_hands_over_the_action_once() {
         let mut session = stopped_at(entry(7), PRE);
-        assert_eq!(session.resume(PRE | IGNORE), Ok(Resumed::WasStopped));
+        assert_eq!(session.resume(PRE | IGNORE, None), Ok(Resumed::WasStopped));
         assert!(!session.is_stopped());
-        assert!(session.take_action());
-        assert!(!session.take_action());
+        assert!(session.take_action().ignore);
+        assert!(!session.take_action().ignore);
         assert_eq!(session.tracee(), TraceeState::Running);
         assert_eq!(session.armed(), PRE);
     }
@@ -397,9 +447,9 @@ mod tests {
     #[test]
     fn ignore_needs_a_skippable_stop() {
         let mut running = SessionState::new();
-        assert_eq!(running.resume(PRE | IGNORE), Err(Error::new(EINVAL)));
+        assert_eq!(running.resume(PRE | IGNORE, None), Err(Error::new(EINVAL)));
         let mut at_exit = stopped_at(exit(1), POST);
-        assert_eq!(at_exit.resume(POST | IGNORE), Err(Error::new(EINVAL)));
+        assert_eq!(at_exit.resume(POST | IGNORE, None), Err(Error::new(EINVAL)));
         assert!(at_exit.is_stopped());
     }
 
@@ -407,9 +457,9 @@ mod tests {
     #[test]
     fn resume_while_resuming_rearms() {
         let mut session = stopped_at(entry(1), PRE);
-        assert_eq!(session.resume(PRE), Ok(Resumed::WasStopped));
-        assert_eq!(session.resume(POST), Ok(Resumed::WasRunning));
-        assert!(!session.take_action());
+        assert_eq!(session.resume(PRE, None), Ok(Resumed::WasStopped));
+        assert_eq!(session.resume(POST, None), Ok(Resumed::WasRunning));
+        assert!(!session.take_action().ignore);
         assert_eq!(session.armed(), POST);
     }
 
@@ -418,7 +468,7 @@ mod tests {
     fn notices_do_not_stop() {
         let mut session = SessionState::new();
         let switch = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
-        assert_eq!(session.resume(switch), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(switch, None), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         assert!(!session.is_stopped());
         assert_eq!(next_event(&session), Ok(Some(Stop::AddrSpaceSwitch.into())));
@@ -429,7 +479,7 @@ mod tests {
     fn detach_releases_a_stopped_tracee() {
         let mut session = stopped_at(entry(1), PRE);
         assert!(session.detach());
-        assert!(!session.take_action());
+        assert!(!session.take_action().ignore);
         assert_eq!(session.stop(entry(2)), Delivery::Dropped);
         assert!(!session.detach());
     }
@@ -443,7 +493,7 @@ mod tests {
         assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
         consume_event(&mut session);
         assert_eq!(next_event(&session), Err(Error::new(ESRCH)));
-        assert_eq!(session.resume(PRE), Err(Error::new(ESRCH)));
+        assert_eq!(session.resume(PRE, None), Err(Error::new(ESRCH)));
         assert_eq!(session.stop(entry(2)), Delivery::Dropped);
     }
 
@@ -454,7 +504,7 @@ mod tests {
         let mut session = stopped_at(entry(1), PRE);
         session.abandon_stop();
         assert!(!session.is_stopped());
-        assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(PRE, None), Ok(Resumed::WasRunning));
         assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
     }
 
@@ -463,7 +513,7 @@ mod tests {
     fn notices_coalesce_and_stops_always_fit() {
         let mut session = SessionState::new();
         let switch = PtraceFlags::PTRACE_EVENT_ADDRSPACE_SWITCH;
-        assert_eq!(session.resume(switch | PRE), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(switch | PRE, None), Ok(Resumed::WasRunning));
         for _ in 0..QUEUE_LEN + 2 {
             assert_eq!(session.stop(Stop::AddrSpaceSwitch), Delivery::Queued);
         }
@@ -490,14 +540,14 @@ mod tests {
     fn filter_selects_syscall_stops_only() {
         let mut session = SessionState::new();
         session.set_filter(filter(&[5]));
-        assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(PRE | POST, None), Ok(Resumed::WasRunning));
         assert_eq!(session.stop(entry(4)), Delivery::Dropped);
         assert_eq!(session.stop(exit(4)), Delivery::Dropped);
         assert_eq!(next_event(&session), Ok(None));
         assert_eq!(session.stop(entry(5)), Delivery::Stopped);
         session.set_filter(filter(&[4]));
-        assert_eq!(session.resume(PRE | POST), Ok(Resumed::WasStopped));
-        assert!(!session.take_action());
+        assert_eq!(session.resume(PRE | POST, None), Ok(Resumed::WasStopped));
+        assert!(!session.take_action().ignore);
         assert_eq!(session.stop(exit(5)), Delivery::Dropped);
         assert_eq!(session.stop(entry(4)), Delivery::Stopped);
     }
@@ -509,7 +559,7 @@ mod tests {
         session.set_filter(filter(&[]));
         let exit_stop = PtraceFlags::PTRACE_STOP_EXIT;
         assert_eq!(
-            session.resume(PRE | POST | exit_stop),
+            session.resume(PRE | POST | exit_stop, None),
             Ok(Resumed::WasRunning)
         );
         assert_eq!(session.stop(entry(1)), Delivery::Dropped);
@@ -525,7 +575,7 @@ mod tests {
     fn clones_inherit_armed_stops_and_filter() {
         let mut parent = SessionState::new();
         parent.set_filter(filter(&[7]));
-        assert_eq!(parent.resume(PRE), Ok(Resumed::WasRunning));
+        assert_eq!(parent.resume(PRE, None), Ok(Resumed::WasRunning));
         let mut child = SessionState::inherit(&parent);
         assert_eq!(child.armed(), PRE);
         assert_eq!(child.stop(entry(6)), Delivery::Dropped);
@@ -537,11 +587,11 @@ mod tests {
     #[test]
     fn unread_resumed_stops_give_way_to_a_new_stop() {
         let mut session = SessionState::new();
-        assert_eq!(session.resume(PRE), Ok(Resumed::WasRunning));
+        assert_eq!(session.resume(PRE, None), Ok(Resumed::WasRunning));
         for number in 0..=QUEUE_LEN {
             assert_eq!(session.stop(entry(number)), Delivery::Stopped);
-            assert_eq!(session.resume(PRE), Ok(Resumed::WasStopped));
-            assert!(!session.take_action());
+            assert_eq!(session.resume(PRE, None), Ok(Resumed::WasStopped));
+            assert!(!session.take_action().ignore);
         }
         assert_eq!(next_event(&session), Ok(Some(entry(1).into())));
     }
@@ -558,8 +608,11 @@ mod tests {
         assert_eq!(session.stop(stop), Delivery::Stopped);
         assert_eq!(session.armed(), PtraceFlags::empty());
         assert_eq!(next_event(&session), Ok(Some(stop.into())));
-        assert_eq!(session.resume(PtraceFlags::empty()), Ok(Resumed::WasStopped));
-        assert!(!session.take_action());
+        assert_eq!(
+            session.resume(PtraceFlags::empty(), None),
+            Ok(Resumed::WasStopped)
+        );
+        assert!(!session.take_action().ignore);
         assert_eq!(session.stop(stop), Delivery::Dropped);
     }
 
@@ -568,26 +621,29 @@ mod tests {
     #[test]
     fn interrupt_waits_for_its_own_stop() {
         let mut session = SessionState::new();
-        assert_eq!(session.resume(entry(1).flag()), Ok(Resumed::WasRunning));
+        assert_eq!(
+            session.resume(entry(1).flag(), None),
+            Ok(Resumed::WasRunning)
+        );
         assert_eq!(session.stop(entry(1)), Delivery::Stopped);
         assert_eq!(session.interrupt(), Ok(Interrupt::Nothing));
-        assert_eq!(session.resume(entry(1).flag()), Ok(Resumed::WasStopped));
+        assert_eq!(
+            session.resume(entry(1).flag(), None),
+            Ok(Resumed::WasStopped)
+        );
         assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
-        assert!(!session.take_action());
+        assert!(!session.take_action().ignore);
         assert_eq!(session.stop(entry(2)), Delivery::Stopped);
         assert!(session.armed().contains(PTRACE_STOP_INTERRUPT));
         assert_eq!(
-            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE),
+            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE, None),
             Ok(Resumed::WasStopped)
         );
-        assert!(session.take_action());
-        assert_eq!(
-            session.stop(Stop::Interrupt { ip: 1 }),
-            Delivery::Stopped
-        );
+        assert!(session.take_action().ignore);
+        assert_eq!(session.stop(Stop::Interrupt { ip: 1 }), Delivery::Stopped);
         // An interrupt stop cannot be skipped: there is nothing to skip.
         assert_eq!(
-            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE),
+            session.resume(PtraceFlags::PTRACE_FLAG_IGNORE, None),
             Err(Error::new(EINVAL))
         );
     }
@@ -602,5 +658,73 @@ mod tests {
         assert_eq!(session.stop(Stop::Interrupt { ip: 1 }), Delivery::Dropped);
         session.tracee_exited();
         assert_eq!(session.interrupt(), Err(Error::new(ESRCH)));
+    }
+
+    fn usr1() -> Pending {
+        Pending {
+            signal: crate::signal::Signal::new(10).expect("SIGUSR1"),
+            to_thread: true,
+        }
+    }
+
+    fn signal_stop() -> Stop {
+        Stop::Signal {
+            pending: usr1(),
+            pid: 3,
+            uid: 0,
+        }
+    }
+
+    /// Verifies that a signal the tracer delivers is then taken without a second stop, once.
+    #[test]
+    fn delivered_signal_passes_once() {
+        let mut session = SessionState::new();
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        assert!(session.signal_due(usr1(), usr1().signal.bit()));
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        assert_eq!(
+            session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None),
+            Ok(Resumed::WasStopped)
+        );
+        assert_eq!(session.take_action(), Action::default());
+        assert!(!session.signal_due(usr1(), usr1().signal.bit()));
+        assert!(session.signal_due(usr1(), usr1().signal.bit()));
+    }
+
+    /// Verifies that a pass for a signal another thread took meanwhile is dropped.
+    #[test]
+    fn pass_for_a_signal_no_longer_pending_is_dropped() {
+        let mut session = SessionState::new();
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        let _ = session.take_action();
+        assert!(session.signal_due(usr1(), 0));
+    }
+
+    /// Verifies suppression, and that a signal word is refused outside a stop.
+    #[test]
+    fn suppressed_signal_is_discarded() {
+        let mut session = SessionState::new();
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        assert_eq!(
+            session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, Some(12)),
+            Err(Error::new(EINVAL))
+        );
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        assert_eq!(
+            session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, Some(0)),
+            Ok(Resumed::WasStopped)
+        );
+        assert_eq!(session.take_action().signal.discard, Some(usr1()));
+        assert!(session.signal_due(usr1(), usr1().signal.bit()));
+    }
+
+    /// Verifies that nothing stops for a signal unless `PTRACE_STOP_SIGNAL` is armed.
+    #[test]
+    fn signal_stops_need_arming() {
+        let mut session = SessionState::new();
+        assert!(!session.signal_due(usr1(), usr1().signal.bit()));
+        assert_eq!(session.stop(signal_stop()), Delivery::Dropped);
     }
 }

@@ -19,11 +19,12 @@ use syscall::{
     number::{SYS_READ2, SYS_WRITE2},
     EnvRegisters, FloatRegisters, IntRegisters,
 };
-use trace_core::{
-    abi::{FILTER_OF_TRACE, INTERRUPT_OF_TRACE},
-    SyscallFilter, TraceEvent, TRACE_HANDLE};
 #[cfg(target_arch = "x86_64")]
 use trace_core::{abi::WATCH_OF_TRACE, abi::XSAVE_OF_TRACE, watch::Watchpoints};
+use trace_core::{
+    abi::{FILTER_OF_TRACE, INTERRUPT_OF_TRACE},
+    SyscallFilter, TraceEvent, TRACE_HANDLE,
+};
 
 use crate::{
     error::{Error, Request, Result},
@@ -106,12 +107,30 @@ pub fn set_nonblocking(fd: &TraceFd, nonblocking: bool) -> Result<()> {
 
 /// Arms `flags` and, if the tracee is in a stop, resumes it: `write(trace, &flags.bits())`.
 ///
-/// The written set replaces the armed set. `PTRACE_FLAG_IGNORE` only leaving a pre-syscall or
-/// breakpoint stop; `EINVAL` for unimplemented bits; `ESRCH` once the tracee exited.
+/// The written set replaces the armed set. `PTRACE_FLAG_IGNORE` only leaving a pre-syscall,
+/// breakpoint, exception or signal stop; `EINVAL` for unimplemented bits; `ESRCH` once the
+/// tracee exited.
 pub fn resume(trace: &TraceFd, flags: PtraceFlags) -> Result<()> {
-    let bits = flags.bits().to_ne_bytes();
-    match syscall::write(trace.raw(), &bits) {
-        Ok(8) => Ok(()),
+    write_resume(trace, &flags.bits().to_ne_bytes())
+}
+
+/// [`resume`] with a signal word after the flags: `signal` replaces the signal of a
+/// signal-delivery stop, or is injected at any other stop. `EINVAL` outside a stop, and for
+/// `SIGKILL` and `SIGSTOP`.
+pub fn resume_with_signal(
+    trace: &TraceFd,
+    flags: PtraceFlags,
+    signal: trace_core::Signal,
+) -> Result<()> {
+    let mut bytes = [0_u8; 16];
+    bytes[..8].copy_from_slice(&flags.bits().to_ne_bytes());
+    bytes[8..].copy_from_slice(&(signal.number() as u64).to_ne_bytes());
+    write_resume(trace, &bytes)
+}
+
+fn write_resume(trace: &TraceFd, bytes: &[u8]) -> Result<()> {
+    match syscall::write(trace.raw(), bytes) {
+        Ok(written) if written == bytes.len() => Ok(()),
         Ok(_) => Err(Error::Protocol {
             tracee: None,
             what: "short write of trace flags",

@@ -14,8 +14,11 @@ impl StopSet {
     pub const SYSCALLS: Self = Self::SYSCALL_ENTRY.union(Self::SYSCALL_EXIT);
     pub const STEP: Self = Self(PtraceFlags::PTRACE_STOP_SINGLESTEP);
     pub const BREAKPOINT: Self = Self(PtraceFlags::PTRACE_STOP_BREAKPOINT);
-    /// CPU exceptions (faults, traps), before they are handled.
+    /// CPU exceptions (faults, traps), before they are handled, and signals about to be
+    /// delivered ([`Stop::Signal`]): one flag arms both.
     pub const EXCEPTION: Self = Self(PtraceFlags::PTRACE_STOP_SIGNAL);
+    /// The same flag as [`StopSet::EXCEPTION`], named for signal-delivery stops.
+    pub const SIGNAL: Self = Self::EXCEPTION;
     /// The tracee's exit, before its memory goes.
     pub const EXIT: Self = Self(PtraceFlags::PTRACE_STOP_EXIT);
     /// Contexts the tracee creates, traced from their first instruction.
@@ -89,6 +92,15 @@ pub enum Stop {
     /// Stopped at the tracer's request ([`crate::Tracer::interrupt`]); `ip` is where it was
     /// running in user code.
     Interrupt { ip: usize },
+    /// A signal is about to be delivered (where the kernel hands it to redox-rt, docs/abi.md):
+    /// sent to the thread or to its process, by `pid` and `uid`. A plain restart delivers it,
+    /// [`Restart::Suppress`] drops it, [`Restart::Signal`] replaces it.
+    Signal {
+        signal: trace_core::Signal,
+        to_thread: bool,
+        pid: usize,
+        uid: usize,
+    },
     /// The tracee is gone; the tracer has dropped its handles.
     Exited,
 }
@@ -105,7 +117,8 @@ impl Stop {
             | Self::Exception { .. }
             | Self::Exiting { .. }
             | Self::Clone { .. }
-            | Self::Interrupt { .. } => true,
+            | Self::Interrupt { .. }
+            | Self::Signal { .. } => true,
             Self::AddrSpaceSwitch | Self::Exited => false,
         }
     }
@@ -129,9 +142,14 @@ pub enum Restart {
     Sysemu,
     /// Only at a breakpoint stop: resume without raising the exception, arming the set.
     SkipBreakpoint(StopSet),
-    /// Only at an exception stop: resume without handling the exception, arming the set. The
-    /// tracee resumes at the `rip` the tracer left: a fault not fixed happens again.
+    /// Only at an exception or signal stop: resume without handling the exception (the tracee
+    /// resumes at the `rip` the tracer left: a fault not fixed happens again) or without
+    /// delivering the signal, arming the set.
     Suppress(StopSet),
+    /// Resume arming the set, with a signal: at a signal stop it replaces the stop's signal,
+    /// at any other stop it is made pending for the thread (Linux `PTRACE_CONT` with a signal).
+    /// Never `SIGKILL` or `SIGSTOP`.
+    Signal(StopSet, trace_core::Signal),
     /// Disarm everything, resume, and close the trace handle. With an `O_EXCL` session this
     /// kills the tracee (docs/abi.md).
     Detach,
@@ -155,11 +173,26 @@ impl Restart {
                 _ => return Err("SkipBreakpoint is only valid at a breakpoint stop"),
             },
             Self::Suppress(set) => match at {
-                Some(Stop::Exception { .. }) => set.union(always).flags() | ignore,
-                _ => return Err("Suppress is only valid at an exception stop"),
+                Some(Stop::Exception { .. } | Stop::Signal { .. }) => {
+                    set.union(always).flags() | ignore
+                }
+                _ => return Err("Suppress is only valid at an exception or signal stop"),
+            },
+            Self::Signal(set, signal) => match (at, signal.number()) {
+                (_, 9 | 19) => return Err("SIGKILL and SIGSTOP cannot be delivered by a tracer"),
+                (None, _) => return Err("a signal can only be given when leaving a stop"),
+                (Some(_), _) => set.union(always).flags(),
             },
             Self::Detach => PtraceFlags::empty(),
         })
+    }
+
+    /// The signal word written after the flags, if any.
+    pub fn signal(self) -> Option<trace_core::Signal> {
+        match self {
+            Self::Signal(_, signal) => Some(signal),
+            _ => None,
+        }
     }
 }
 
@@ -259,5 +292,32 @@ mod tests {
                 "{restart:?}"
             );
         }
+    }
+
+    /// Verifies that a signal restart writes its signal word, only when leaving a stop, and
+    /// never for SIGKILL or SIGSTOP; and that Suppress is allowed at a signal stop.
+    #[test]
+    fn signal_restart_only_from_a_stop() {
+        let usr1 = trace_core::Signal::new(10).expect("SIGUSR1");
+        let at = Stop::Signal {
+            signal: usr1,
+            to_thread: true,
+            pid: 1,
+            uid: 0,
+        };
+        let restart = Restart::Signal(StopSet::SIGNAL, usr1);
+        assert_eq!(
+            restart.flags(Some(&ENTRY), StopSet::NONE),
+            Ok(PtraceFlags::PTRACE_STOP_SIGNAL)
+        );
+        assert_eq!(restart.signal(), Some(usr1));
+        assert!(restart.flags(None, StopSet::NONE).is_err());
+        let kill = Restart::Signal(StopSet::NONE, trace_core::Signal::new(9).expect("SIGKILL"));
+        assert!(kill.flags(Some(&at), StopSet::NONE).is_err());
+        assert_eq!(
+            Restart::Suppress(StopSet::NONE).flags(Some(&at), StopSet::NONE),
+            Ok(PtraceFlags::PTRACE_FLAG_IGNORE)
+        );
+        assert_eq!(Restart::Syscall.signal(), None);
     }
 }

@@ -90,6 +90,12 @@ impl TraceeState {
             },
             Raw::AddrSpaceSwitch => Stop::AddrSpaceSwitch,
             Raw::Interrupt { ip } => Stop::Interrupt { ip },
+            Raw::Signal { pending, pid, uid } => Stop::Signal {
+                signal: pending.signal,
+                to_thread: pending.to_thread,
+                pid,
+                uid,
+            },
         };
         let run = match (self.run, stop.is_stop()) {
             (Run::Running, true) => Run::Stopped { stop },
@@ -115,6 +121,7 @@ impl TraceeState {
             | Stop::Clone { .. }
             | Stop::AddrSpaceSwitch
             | Stop::Interrupt { .. }
+            | Stop::Signal { .. }
             | Stop::Exited => self.syscall,
         };
         Ok((Self { run, syscall }, stop))
@@ -135,7 +142,8 @@ impl TraceeState {
             | Restart::Step
             | Restart::Sysemu
             | Restart::SkipBreakpoint(_)
-            | Restart::Suppress(_) => self.syscall,
+            | Restart::Suppress(_)
+            | Restart::Signal(..) => self.syscall,
         };
         Ok(Self { run, syscall })
     }

@@ -311,7 +311,11 @@ impl Tracer {
             .flags(tracee.state.held(), always)
             .map_err(invalid)?;
         let state = tracee.state.on_restart(restart).map_err(invalid)?;
-        if let Err(e) = raw::resume(&tracee.trace, flags) {
+        let written = match restart.signal() {
+            Some(signal) => raw::resume_with_signal(&tracee.trace, flags, signal),
+            None => raw::resume(&tracee.trace, flags),
+        };
+        if let Err(e) = written {
             self.ready.insert(id.index);
             return Err(e.on(id));
         }

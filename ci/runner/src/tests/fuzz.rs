@@ -1,5 +1,7 @@
 //! Fuzz and stress: random operations over trace, mem and regs handles, the filter, interrupt,
-//! watch and xsave parts of sessions, and procmgr's signal wakeup (the `Interrupt` verb), on
+//! watch and xsave parts of sessions, signals (pending bits set as procmgr sets them, under
+//! random masks, and resumes with random signal words) and procmgr's signal wakeup (the
+//! `Interrupt` verb), on
 //! tracees in every state (unstarted, running, stopped at syscalls or steps, exiting, dead),
 //! checking that every answer is a documented one and that every tracee can always be reaped.
 //!
@@ -8,12 +10,14 @@
 //! SEED=… OPS=…` builds the runner with the `soak` feature and runs as many as asked.
 
 use alloc::{format, string::String, vec::Vec};
+use core::sync::atomic::Ordering;
 use syscall::{
     flag::PtraceFlags, ContextStatus, FloatRegisters, IntRegisters, EACCES, EAGAIN, EBUSY, EFAULT,
     EINVAL, EPERM, ESRCH, O_EXCL, O_NONBLOCK, O_RDWR,
 };
 use trace_core::TraceEvent;
 
+use super::signal::Controls;
 use crate::{
     child::{self, Child},
     harness::Failure,
@@ -75,6 +79,8 @@ struct Tracee {
     mem: Fd,
     regs: Fd,
     float: Fd,
+    /// Its signal pages, which its signal handler (it exits) is registered with.
+    signals: Controls,
 }
 
 /// Addresses for `mem` accesses: ours (shared with the tracees), unmapped, kernel,
@@ -200,7 +206,14 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
     }
     let trace = sys::openat(child.context_fd(), "trace", open_flags)?;
     let _ = sys::write(&trace, &flags(rng).to_ne_bytes());
+    // Any unblocked set, hostile ones too: the kernel reads these pages, user code writes them.
+    let signals = Controls::new()?;
+    for word in &signals.thread().word {
+        word.store(rng.next() & 0xffff_ffff_0000_0000, Ordering::SeqCst);
+    }
+    sys::write(&child.open("sighandler")?, &signals.handler_data())?;
     let tracee = Tracee {
+        signals,
         mem: child.open("mem")?,
         regs: child.open("regs/int")?,
         float: child.open("regs/float")?,
@@ -213,7 +226,7 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
 /// One random operation on `tracee`.
 fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
     let trace = tracee.trace.as_ref();
-    match rng.below(17) {
+    match rng.below(19) {
         0 | 1 | 2 => {
             let Some(trace) = trace else { return Ok(()) };
             let result = sys::write(trace, &flags(rng).to_ne_bytes());
@@ -362,6 +375,40 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
                 .open("status")
                 .and_then(|status| sys::write_usizes(&status, &verb));
             expect("Interrupt verb", result, &[ESRCH])
+        }
+        16 => {
+            // A signal made pending as procmgr does it, for the thread or for the process.
+            let signo = rng.below(64) as usize;
+            match rng.chance(2) {
+                true => tracee.signals.thread().word[signo / 32]
+                    .fetch_or(1 << (signo % 32), Ordering::SeqCst),
+                false => tracee
+                    .signals
+                    .process()
+                    .pending
+                    .fetch_or(1 << signo, Ordering::SeqCst),
+            };
+            let verb = [syscall::ContextVerb::Interrupt as usize];
+            let result = tracee
+                .child
+                .open("status")
+                .and_then(|status| sys::write_usizes(&status, &verb));
+            expect("signal", result, &[ESRCH])
+        }
+        17 => {
+            let Some(trace) = trace else { return Ok(()) };
+            let signal = match rng.below(5) {
+                0 => 0,
+                1 => 9,
+                2 => 19,
+                3 => rng.below(66),
+                _ => rng.next(),
+            };
+            let mut bytes = [0_u8; 16];
+            bytes[..8].copy_from_slice(&flags(rng).to_ne_bytes());
+            bytes[8..].copy_from_slice(&signal.to_ne_bytes());
+            let result = sys::write(trace, &bytes);
+            expect("trace write with a signal", result, &[EINVAL, ESRCH])
         }
         _ => {
             if trace.is_some() {

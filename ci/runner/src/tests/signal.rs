@@ -4,14 +4,16 @@
 
 use core::{
     arch::global_asm,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, AtomicU64, Ordering},
 };
 
 use syscall::{
-    flag::PtraceFlags, ContextStatus, ContextVerb, SetSighandlerData, SigProcControl, Sigcontrol,
+    error::{EINVAL, ESRCH},
+    flag::PtraceFlags,
+    ContextStatus, ContextVerb, SenderInfo, SetSighandlerData, SigProcControl, Sigcontrol,
     SYS_YIELD,
 };
-use trace_core::Stop;
+use trace_core::{Pending, Signal, Stop};
 
 use super::trace::{dup_trace, next_stop, resume, spawn_traced};
 use crate::{child, harness::Failure, sys};
@@ -19,6 +21,10 @@ use crate::{child, harness::Failure, sys};
 const PAGE: usize = 4096;
 /// SIGUSR1's bit in a `Sigcontrol` word: pending in the low half, allowed in the high half.
 const SIGUSR1_BIT: u64 = 1 << (10 - 1);
+const SIGUSR2_BIT: u64 = 1 << (12 - 1);
+const SIGUSR1: usize = 10;
+const SIGUSR2: usize = 12;
+const SIGNAL: PtraceFlags = PtraceFlags::PTRACE_STOP_SIGNAL;
 
 static HANDLED: AtomicU32 = AtomicU32::new(0);
 
@@ -52,12 +58,12 @@ fn yield_until_signalled(_: usize) -> ! {
 }
 
 /// A thread's and a process's signal control pages, fresh and zeroed, with SIGUSR1 allowed.
-struct Controls {
+pub(super) struct Controls {
     base: usize,
 }
 
 impl Controls {
-    fn new() -> Result<Self, Failure> {
+    pub(super) fn new() -> Result<Self, Failure> {
         let base = sys::map_anonymous(2 * PAGE)?;
         let this = Self { base };
         this.thread().word[0].store(SIGUSR1_BIT << 32, Ordering::SeqCst);
@@ -65,18 +71,18 @@ impl Controls {
         Ok(this)
     }
 
-    fn thread(&self) -> &Sigcontrol {
+    pub(super) fn thread(&self) -> &Sigcontrol {
         // SAFETY: a private, page-aligned, zero-filled mapping that lives as long as `self`; all
         // zeros is a valid Sigcontrol (atomics and plain words).
         unsafe { &*(self.base as *const Sigcontrol) }
     }
 
-    fn process(&self) -> &SigProcControl {
+    pub(super) fn process(&self) -> &SigProcControl {
         // SAFETY: as for `thread`, one page further.
         unsafe { &*((self.base + PAGE) as *const SigProcControl) }
     }
 
-    fn handler_data(&self) -> SetSighandlerData {
+    pub(super) fn handler_data(&self) -> SetSighandlerData {
         SetSighandlerData {
             user_handler: rp_sighandler as *const () as usize,
             excp_handler: 0,
@@ -132,5 +138,211 @@ pub fn pending_signal_leaves_the_stop_asleep() -> Result<(), Failure> {
         1,
         "handler runs after the resume"
     );
+    Ok(())
+}
+
+/// Resumes with a signal word after the flags (see `docs/abi.md`, "Signal-delivery stops").
+fn resume_with_signal(trace: &sys::Fd, flags: PtraceFlags, signo: u64) -> sys::Result<()> {
+    let mut raw = [0_u8; 16];
+    raw[..8].copy_from_slice(&flags.bits().to_ne_bytes());
+    raw[8..].copy_from_slice(&signo.to_ne_bytes());
+    sys::write(trace, &raw).map(drop)
+}
+
+/// A traced child that yields until a handler ends it, with the signal pages installed, both
+/// user signals allowed, and `flags` armed; started.
+fn spawn_signalled(flags: PtraceFlags) -> Result<(Controls, child::Child, sys::Fd), Failure> {
+    HANDLED.store(0, Ordering::SeqCst);
+    let controls = Controls::new()?;
+    controls.thread().word[0].store((SIGUSR1_BIT | SIGUSR2_BIT) << 32, Ordering::SeqCst);
+    let (mut child, trace, _output) = spawn_traced(yield_until_signalled, dup_trace)?;
+    sys::write(&child.open("sighandler")?, &controls.handler_data())?;
+    resume(&trace, flags)?;
+    child.start()?;
+    Ok((controls, child, trace))
+}
+
+/// Sends SIGUSR1 the way procmgr does to a thread (`tkill`): sender slot, pending bit, wake.
+fn send_to_thread(
+    controls: &Controls,
+    child: &child::Child,
+    pid: u32,
+    ruid: u32,
+) -> sys::Result<()> {
+    controls.thread().sender_infos[SIGUSR1 - 1]
+        .store(SenderInfo { pid, ruid }.raw(), Ordering::SeqCst);
+    controls.thread().word[0].fetch_or(SIGUSR1_BIT, Ordering::SeqCst);
+    let status = child.open("status")?;
+    sys::write_usizes(&status, &[ContextVerb::Interrupt as usize]).map(drop)
+}
+
+/// Waits until SIGUSR1's bit in `word` is clear: the tracee applies a suppression as it leaves
+/// its stop, after the tracer's write returned.
+fn wait_until_clear(word: &AtomicU64, what: &str) -> Result<(), Failure> {
+    for _ in 0..10_000 {
+        if word.load(Ordering::SeqCst) & SIGUSR1_BIT == 0 {
+            return Ok(());
+        }
+        sys::yield_now();
+    }
+    fail!("{} still set 10000 yields after the suppression", what)
+}
+
+fn usr1_stop(to_thread: bool, pid: usize, uid: usize) -> Stop {
+    Stop::Signal {
+        pending: Pending {
+            signal: Signal::new(SIGUSR1).expect("SIGUSR1"),
+            to_thread,
+        },
+        pid,
+        uid,
+    }
+}
+
+/// Verifies that a signal about to be handled stops the tracee first, naming the signal and its
+/// sender, with the handler not yet run; a plain resume delivers it, with no second stop.
+pub fn signal_stop_comes_before_the_handler() -> Result<(), Failure> {
+    let (controls, mut child, trace) = spawn_signalled(SIGNAL)?;
+    send_to_thread(&controls, &child, 77, 5)?;
+    check_eq!(next_stop(&trace)?, usr1_stop(true, 77, 5));
+    check_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        0,
+        "handler run before the resume"
+    );
+    resume(&trace, SIGNAL)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        1,
+        "handler runs after the resume"
+    );
+    check_errno!(next_stop(&trace), ESRCH);
+    Ok(())
+}
+
+/// Verifies that a signal sent to the process is reported as such, with the process's sender.
+pub fn process_signal_stop_names_the_process_sender() -> Result<(), Failure> {
+    let (controls, mut child, trace) = spawn_signalled(SIGNAL)?;
+    controls.process().sender_infos[SIGUSR1 - 1].store(
+        SenderInfo {
+            pid: 41,
+            ruid: 1000,
+        }
+        .raw(),
+        Ordering::SeqCst,
+    );
+    controls
+        .process()
+        .pending
+        .fetch_or(SIGUSR1_BIT, Ordering::SeqCst);
+    check_eq!(next_stop(&trace)?, usr1_stop(false, 41, 1000));
+    resume_with_signal(&trace, SIGNAL, 0)?;
+    wait_until_clear(&controls.process().pending, "process pending bit")?;
+    child.kill()?;
+    check_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        0,
+        "suppressed process signal handled"
+    );
+    Ok(())
+}
+
+/// Verifies that a signal suppressed at its stop (signal word 0) is taken back and never
+/// handled, and that the tracee runs on.
+pub fn suppressed_signal_is_never_handled() -> Result<(), Failure> {
+    let (controls, mut child, trace) = spawn_signalled(SIGNAL)?;
+    send_to_thread(&controls, &child, 1, 0)?;
+    check_eq!(next_stop(&trace)?, usr1_stop(true, 1, 0));
+    resume_with_signal(&trace, SIGNAL, 0)?;
+    wait_until_clear(&controls.thread().word[0], "thread pending bit")?;
+    for _ in 0..20 {
+        sys::yield_now();
+    }
+    check_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        0,
+        "suppressed signal handled"
+    );
+    check_eq!(
+        child.status()?,
+        ContextStatus::Runnable,
+        "tracee after suppression"
+    );
+    child.kill()?;
+    Ok(())
+}
+
+/// Verifies that a signal replaced at its stop is taken back, the replacement made pending for
+/// the thread and handled without a stop of its own.
+pub fn replaced_signal_is_handled_instead() -> Result<(), Failure> {
+    let (controls, mut child, trace) = spawn_signalled(SIGNAL)?;
+    send_to_thread(&controls, &child, 1, 0)?;
+    check_eq!(next_stop(&trace)?, usr1_stop(true, 1, 0));
+    resume_with_signal(&trace, SIGNAL, SIGUSR2 as u64)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(HANDLED.load(Ordering::SeqCst), 1, "replacement handled");
+    let word = controls.thread().word[0].load(Ordering::SeqCst);
+    check_eq!(
+        word & (SIGUSR1_BIT | SIGUSR2_BIT),
+        SIGUSR2_BIT,
+        "pending bits after replacement"
+    );
+    check_errno!(next_stop(&trace), ESRCH);
+    Ok(())
+}
+
+/// Verifies that a signal word at a syscall stop injects that signal, handled without a signal
+/// stop.
+pub fn signal_injected_at_a_syscall_stop_is_handled() -> Result<(), Failure> {
+    let (controls, mut child, trace) =
+        spawn_signalled(SIGNAL | PtraceFlags::PTRACE_STOP_PRE_SYSCALL)?;
+    match next_stop(&trace)? {
+        Stop::SyscallEntry { number, .. } if number == SYS_YIELD => {}
+        other => fail!("first stop: {:?}", other),
+    }
+    resume_with_signal(&trace, SIGNAL, SIGUSR1 as u64)?;
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(HANDLED.load(Ordering::SeqCst), 1, "injected signal handled");
+    check_eq!(
+        controls.thread().word[0].load(Ordering::SeqCst) & SIGUSR1_BIT,
+        SIGUSR1_BIT,
+        "injected signal pending for the thread"
+    );
+    check_errno!(next_stop(&trace), ESRCH);
+    Ok(())
+}
+
+/// Verifies the signal words refused: SIGKILL, SIGSTOP, 65, any outside a stop, and a
+/// replacement together with `PTRACE_FLAG_IGNORE`; each leaves the stop as it was.
+pub fn bad_signal_words_are_einval() -> Result<(), Failure> {
+    let (controls, mut child, trace) = spawn_signalled(SIGNAL)?;
+    check_errno!(resume_with_signal(&trace, SIGNAL, SIGUSR1 as u64), EINVAL);
+    send_to_thread(&controls, &child, 1, 0)?;
+    check_eq!(next_stop(&trace)?, usr1_stop(true, 1, 0));
+    for signo in [9, 19, 65, u64::MAX] {
+        check_errno!(resume_with_signal(&trace, SIGNAL, signo), EINVAL);
+    }
+    check_errno!(
+        resume_with_signal(
+            &trace,
+            SIGNAL | PtraceFlags::PTRACE_FLAG_IGNORE,
+            SIGUSR2 as u64
+        ),
+        EINVAL
+    );
+    check_errno!(sys::write(&trace, &[0_u8; 12]), EINVAL);
+    check_eq!(
+        child.status()?,
+        ContextStatus::Blocked,
+        "tracee after refused writes"
+    );
+    // PTRACE_FLAG_IGNORE at a signal stop suppresses, like a signal word 0.
+    resume(&trace, SIGNAL | PtraceFlags::PTRACE_FLAG_IGNORE)?;
+    for _ in 0..20 {
+        sys::yield_now();
+    }
+    check_eq!(HANDLED.load(Ordering::SeqCst), 0, "ignored signal handled");
+    child.kill()?;
     Ok(())
 }
