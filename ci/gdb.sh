@@ -4,10 +4,12 @@
 # server on 127.0.0.1 here), with build/redox-bin/gdbdemo as gdb's `file`.
 #
 #   make gdb        an interactive gdb session (QEMU powers off when the program is done)
-#   make gdb-test   five gdbserver runs, one after the other, each with gdb in batch mode:
+#   make gdb-test   seven gdbserver runs, one after the other, each with gdb in batch mode:
 #                   ci/gdb/session.gdb (break, bt, registers, print, set var, step, memory,
-#                   watch, AVX's $ymm0, exit), detach.gdb, kill.gdb, interrupt.gdb (Ctrl-C)
-#                   and spin.gdb (Ctrl-C in a loop without syscalls, bt). gdb's output must hold the lines of the matching .expected file
+#                   watch, AVX's $ymm0, exit), detach.gdb, kill.gdb, interrupt.gdb (Ctrl-C),
+#                   spin.gdb (Ctrl-C in a loop without syscalls, bt), sigdrop.gdb (a SIGUSR1
+#                   stops the program, `signal 0` drops it) and sigpass.gdb (`handle SIGUSR1
+#                   nostop noprint pass`). gdb's output must hold the lines of the matching .expected file
 #                   in order, and the programs must print and end as gdb made them. One line
 #                   per check, then `N passed, N failed`.
 source "$(dirname "$0")/lib.sh"
@@ -22,7 +24,8 @@ command -v "$GDB" > /dev/null || die "no $GDB (Debian package gdb; ci/setup.sh i
 
 # Session name:program:argument, in the order the image runs them.
 sessions=(session:gdbdemo:20)
-[ "$mode" = test ] && sessions+=(detach:gdbdemo:5 kill:gdbdemo:7 interrupt:ticker:1000 spin:spin:0)
+[ "$mode" = test ] &&
+    sessions+=(detach:gdbdemo:5 kill:gdbdemo:7 interrupt:ticker:1000 spin:spin:0 sigdrop:sigusr:0 sigpass:sigusr:0)
 mkdir -p "$out"
 for s in "${sessions[@]}"; do
     IFS=: read -r _ prog arg <<< "$s"
@@ -122,6 +125,10 @@ check "spin: the program was running when gdb interrupted it" "$(in_log -xF 'spi
 ticks=$(grep -caE '^tick [0-9]+$' "$log" || true)
 check "interrupt: ticker stopped early ($ticks of 1000 lines)" \
     "$([ "${ticks:-0}" -gt 0 ] && [ "${ticks:-0}" -lt 1000 ] && echo 0 || echo 1)"
+check "sigdrop: the handler never ran, the program gave up" "$(in_log -xF 'sigusr: no signal')"
+check "sigdrop: gdbserver saw exit code 3" "$(in_log -E '^gdbserver: pid [0-9]+ exited with 3$')"
+check "sigpass: the handler ran" "$(in_log -xF 'sigusr: handled')"
+check "sigpass: gdbserver saw exit code 0" "$(in_log -E '^gdbserver: pid [0-9]+ exited with 0$')"
 check "the image ran to its power-off (qemu-boot.sh: $(tail -n 1 "$out/boot.out"))" "$boot_rc"
 
 echo "---- gdb session (ci/gdb/session.gdb; $out/session.log)"

@@ -22,7 +22,7 @@ pub struct FakeInferior {
     pub halts: VecDeque<Halt>,
     pub busy_polls: usize,
     /// Every resume, with its `deliver` flag.
-    pub resumes: Vec<(Resume, bool)>,
+    pub resumes: Vec<(Resume, Option<u8>)>,
     pub killed: bool,
     pub detached: bool,
     pub interrupted: bool,
@@ -117,8 +117,8 @@ impl Inferior for FakeInferior {
         Ok(())
     }
 
-    fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error> {
-        self.resumes.push((how, deliver));
+    fn resume(&mut self, how: Resume, signal: Option<u8>) -> Result<(), Error> {
+        self.resumes.push((how, signal));
         Ok(())
     }
 

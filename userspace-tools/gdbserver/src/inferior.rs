@@ -10,7 +10,7 @@ use redox_ptrace::{
     regs::XsaveArea,
     spawn::{self, ExitStatus},
     watch::WatchSlots,
-    Restart, Stop, StopSet, TraceeId, Tracer,
+    Restart, Signal, Stop, StopSet, TraceeId, Tracer,
 };
 use syscall::{FloatRegisters, IntRegisters};
 
@@ -29,11 +29,12 @@ pub enum Halt {
     /// A data watchpoint gdb set (`watch`, `rwatch`, `awatch`), at `address`; resolved from
     /// [`Halt::Watchpoint`] by the glue.
     Watch { kind: WatchKind, address: usize },
-    /// A CPU exception, as the gdb signal number it stands for.
+    /// A signal about to be delivered, or a CPU exception as the signal it stands for (Redox
+    /// numbers; `signals::to_gdb` gives gdb's).
     Signal(u8),
     /// Exited with this code.
     Exited(u8),
-    /// Killed by this signal.
+    /// Killed by this signal (a Redox number).
     Killed(u8),
 }
 
@@ -61,9 +62,11 @@ pub trait Inferior {
     fn read_mem(&mut self, addr: usize, buf: &mut [u8]) -> Result<usize, Error>;
     /// Writes all of `data` (into code too: the kernel copies the page first).
     fn write_mem(&mut self, addr: usize, data: &[u8]) -> Result<(), Error>;
-    /// Resumes the tracee. `deliver` says whether the exception it is stopped at (if any)
-    /// should take its course (gdb passed the signal on) or be dropped.
-    fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error>;
+    /// Resumes the tracee with the signal gdb passes (a Redox number), or none: at a signal
+    /// stop, its own signal is delivered, another replaces it, none suppresses it; at an
+    /// exception stop, any signal lets the exception take its course, none drops it; at any
+    /// other stop, a signal is injected.
+    fn resume(&mut self, how: Resume, signal: Option<u8>) -> Result<(), Error>;
     /// Never blocks: why the tracee stopped, or `None` while it runs on.
     fn poll(&mut self) -> Result<Option<Halt>, Error>;
     /// gdb's Ctrl-C: make the running tracee stop soon (in a busy loop too), reported as
@@ -76,8 +79,8 @@ pub trait Inferior {
     fn detach(&mut self) -> Result<(), Error>;
 }
 
-/// gdb's signal number for x86 exception `vector`: Linux's for the common exceptions, not for
-/// all (Linux gives SIGBUS for 11 and 12, segment not present and stack-segment fault; here they
+/// The signal (a Redox number) x86 exception `vector` stands for: Linux's for the common
+/// exceptions, not for all (Linux gives SIGBUS for 11 and 12, segment not present and stack-segment fault; here they
 /// fall under SIGSEGV).
 pub fn signal_of(vector: usize) -> u8 {
     const SIGILL: u8 = 4;
@@ -189,6 +192,7 @@ impl Traced {
             Stop::Breakpoint { .. } => Halt::Breakpoint,
             Stop::Watchpoint { slot, address, .. } => Halt::Watchpoint { slot, address },
             Stop::Exception { kind, .. } => Halt::Signal(signal_of(kind)),
+            Stop::Signal { signal, .. } => Halt::Signal(signal.number() as u8),
             Stop::Exited => return self.exit_status().map(Some),
             Stop::Exiting { .. } => {
                 // Let it go; its exit code comes from waitpid once it is gone. A tracee that
@@ -276,18 +280,28 @@ impl Inferior for Traced {
         Ok(())
     }
 
-    fn resume(&mut self, how: Resume, deliver: bool) -> Result<(), Error> {
+    fn resume(&mut self, how: Resume, signal: Option<u8>) -> Result<(), Error> {
         let set = match how {
             Resume::Continue => RUNNING,
             Resume::Step => RUNNING | StopSet::STEP,
         };
         let held = self.tracee()?.state().held().copied();
-        let restart = match held {
+        let given = signal
+            .map(|signo| {
+                Signal::new(usize::from(signo)).ok_or_else(|| format!("no signal {signo}"))
+            })
+            .transpose()?;
+        let restart = match (held, given) {
             // The kernel reports rip at the int3; gdb has put the original byte back (or
             // moved rip), so resume there without raising the breakpoint exception.
-            Some(Stop::Breakpoint { .. }) => Restart::SkipBreakpoint(set),
-            Some(Stop::Exception { .. }) if !deliver => Restart::Suppress(set),
-            _ => Restart::Continue(set),
+            (Some(Stop::Breakpoint { .. }), _) => Restart::SkipBreakpoint(set),
+            (Some(Stop::Exception { .. } | Stop::Signal { .. }), None) => Restart::Suppress(set),
+            (Some(Stop::Exception { .. }), Some(_)) => Restart::Continue(set),
+            (Some(Stop::Signal { signal: own, .. }), Some(given)) if own == given => {
+                Restart::Continue(set)
+            }
+            (Some(_), Some(given)) => Restart::Signal(set, given),
+            (_, None) | (None, Some(_)) => Restart::Continue(set),
         };
         self.armed = set;
         self.tracer.restart(self.id, restart).map_err(Self::err)

@@ -11,6 +11,7 @@ mod arch;
 mod fake;
 mod inferior;
 mod regs;
+mod signals;
 mod target;
 mod uart;
 
@@ -159,8 +160,8 @@ fn stop_reason(halt: Halt) -> SingleThreadStopReason<u64> {
         },
         // The glue resolves every slot it set; one it did not set is a plain trap.
         Halt::Watchpoint { .. } => SingleThreadStopReason::Signal(Signal::SIGTRAP),
-        Halt::Signal(sig) => SingleThreadStopReason::Signal(Signal(sig)),
+        Halt::Signal(sig) => SingleThreadStopReason::Signal(signals::to_gdb(sig)),
         Halt::Exited(code) => SingleThreadStopReason::Exited(code),
-        Halt::Killed(sig) => SingleThreadStopReason::Terminated(Signal(sig)),
+        Halt::Killed(sig) => SingleThreadStopReason::Terminated(signals::to_gdb(sig)),
     }
 }

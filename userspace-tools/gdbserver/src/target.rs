@@ -30,7 +30,7 @@ use redox_ptrace::watch::{self, Watchpoint, SLOTS};
 use crate::{
     arch::{AvxRegId, AvxRegs, X86_64_AVX},
     inferior::{Error, Halt, Inferior, Resume},
-    regs,
+    regs, signals,
 };
 
 /// x86's breakpoint instruction.
@@ -138,7 +138,13 @@ impl<I: Inferior> GdbTarget<I> {
     }
 
     fn resume_as(&mut self, how: Resume, signal: Option<Signal>) -> Result<(), Error> {
-        self.inferior.resume(how, signal.is_some())?;
+        let signal = signal
+            .map(|signal| {
+                signals::from_gdb(signal)
+                    .ok_or_else(|| format!("gdb's signal {} has no Redox number", signal.0))
+            })
+            .transpose()?;
+        self.inferior.resume(how, signal)?;
         self.pending = Some(how);
         Ok(())
     }
@@ -670,17 +676,23 @@ mod tests {
             assert_eq!(t.poll(), Ok(Some(Halt::Breakpoint)));
         }
 
-        /// Verifies that gdb passing a signal on delivers the exception, and resuming
-        /// without one drops it.
+        /// Verifies that gdb's signal reaches the tracee in Redox's numbering, and that
+        /// resuming without one passes none.
         #[test]
         fn signal_decides_delivery() {
             let mut t = target();
             t.resume(Some(Signal::SIGSEGV)).expect("continue");
             t.step(None).expect("step");
+            t.resume(Some(Signal::SIGUSR1)).expect("continue");
             assert_eq!(
                 t.inferior.resumes,
-                [(Resume::Continue, true), (Resume::Step, false)]
+                [
+                    (Resume::Continue, Some(11)),
+                    (Resume::Step, None),
+                    (Resume::Continue, Some(10))
+                ]
             );
+            assert!(t.resume(Some(Signal::SIGEMT)).is_err());
         }
     }
 
