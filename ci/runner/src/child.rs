@@ -52,6 +52,14 @@ pub fn exit() -> ! {
     }
 }
 
+/// Ends the calling child however often the exit is refused or skipped: a tracee whose tracer
+/// may skip its syscalls (sysemu) asks again until it runs.
+pub fn kill_self() -> ! {
+    loop {
+        let _ = sys::write_usizes(SELF_FD, &[ContextVerb::ForceKill as usize]);
+    }
+}
+
 /// Entry stub: the child starts here with `rsp` at the two words `[entry, arg]`.
 /// Its FPU/SSE state is all zeros, i.e. every SSE exception unmasked, so load the defaults
 /// (MXCSR 0x1F80, FCW 0x37F) before any Rust code runs.

@@ -66,11 +66,8 @@ fn busy_then_exit(rounds: usize) -> ! {
         let _ = sys::write(child::given(0), &[round as u8]);
         sys::yield_now();
     }
-    // Not `child::exit`, whose fallback is a fault: the tracer may skip the exit (sysemu), so
-    // ask again until it runs.
-    loop {
-        let _ = sys::write_usizes(child::SELF_FD, &[syscall::ContextVerb::ForceKill as usize]);
-    }
+    // Not `child::exit`, whose fallback is a fault: the tracer may skip the exit (sysemu).
+    child::kill_self()
 }
 
 struct Tracee {
@@ -79,7 +76,7 @@ struct Tracee {
     mem: Fd,
     regs: Fd,
     float: Fd,
-    /// Its signal pages, which its signal handler (it exits) is registered with.
+    /// Its signal pages, which its signal handler (it ends the tracee) is registered with.
     signals: Controls,
 }
 
@@ -211,7 +208,7 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
     for word in &signals.thread().word {
         word.store(rng.next() & 0xffff_ffff_0000_0000, Ordering::SeqCst);
     }
-    sys::write(&child.open("sighandler")?, &signals.handler_data())?;
+    sys::write(&child.open("sighandler")?, &signals.killing_handler_data())?;
     let tracee = Tracee {
         signals,
         mem: child.open("mem")?,

@@ -37,12 +37,20 @@ rp_sighandler:
     and rsp, -16
     call {handled}
     ud2
+    // The fuzzer's: its tracers may skip the exit syscall, so it asks until the exit runs.
+    .global rp_sighandler_kill
+rp_sighandler_kill:
+    and rsp, -16
+    call {kill_self}
+    ud2
 "#,
     handled = sym handled,
+    kill_self = sym child::kill_self,
 );
 
 unsafe extern "C" {
     safe fn rp_sighandler();
+    safe fn rp_sighandler_kill();
 }
 
 extern "C" fn handled() -> ! {
@@ -83,8 +91,17 @@ impl Controls {
     }
 
     pub(super) fn handler_data(&self) -> SetSighandlerData {
+        self.handler_data_for(rp_sighandler)
+    }
+
+    /// With a handler that ends the thread, however often its exit is skipped.
+    pub(super) fn killing_handler_data(&self) -> SetSighandlerData {
+        self.handler_data_for(rp_sighandler_kill)
+    }
+
+    fn handler_data_for(&self, handler: extern "C" fn()) -> SetSighandlerData {
         SetSighandlerData {
-            user_handler: rp_sighandler as *const () as usize,
+            user_handler: handler as *const () as usize,
             excp_handler: 0,
             thread_control_addr: self.base,
             proc_control_addr: self.base + PAGE,
