@@ -3,7 +3,11 @@
 
 use alloc::sync::Arc;
 
-use trace_core::{abi::PTRACE_STOP_INTERRUPT, signal::next_signal, Pending, Stop};
+use trace_core::{
+    abi::PTRACE_STOP_INTERRUPT,
+    signal::{next_signal, pending_set},
+    Pending, Stop,
+};
 
 use super::{
     arch,
@@ -142,22 +146,18 @@ fn next_pending(context: &Context) -> Option<(Pending, SenderInfo, u64)> {
         .map(|word| word.load(Ordering::Acquire));
     let process_pending = process.pending.load(Ordering::Acquire);
     let pending = next_signal(words, process_pending)?;
-    // Only signals 1–32 have a sender slot; realtime signals' senders are queued in procmgr.
     let infos = match pending.to_thread {
         true => &thread.sender_infos,
         false => &process.sender_infos,
     };
     let sender = pending
         .signal
-        .number()
-        .checked_sub(1)
-        .and_then(|index| infos.get(index))
+        .sender_slot()
+        .and_then(|slot| infos.get(slot))
         .map_or(SenderInfo { pid: 0, ruid: 0 }, |info| {
             SenderInfo::from_raw(info.load(Ordering::Relaxed))
         });
-    let [low, high] = words;
-    let still_pending = process_pending | (low & 0xffff_ffff) | ((high & 0xffff_ffff) << 32);
-    Some((pending, sender, still_pending))
+    Some((pending, sender, pending_set(words, process_pending)))
 }
 
 #[cold]

@@ -110,9 +110,8 @@ fn apply_signals(context: &Context, signal: SignalResume) {
     if let Some(raised) = signal.raise {
         let (word, bit) = raised.word_bit();
         if let Some(info) = raised
-            .number()
-            .checked_sub(1)
-            .and_then(|index| thread.sender_infos.get(index))
+            .sender_slot()
+            .and_then(|slot| thread.sender_infos.get(slot))
         {
             info.store(SenderInfo { pid: 0, ruid: 0 }.raw(), Ordering::Relaxed);
         }

@@ -44,6 +44,15 @@ impl Signal {
         1_u64.wrapping_shl(self.0 as u32)
     }
 
+    /// Its index in a page's `sender_infos`: only signals 1–32 have a slot (procmgr queues the
+    /// senders of realtime signals itself).
+    pub const fn sender_slot(self) -> Option<usize> {
+        match self.0 {
+            0..32 => Some(self.0 as usize),
+            _ => None,
+        }
+    }
+
     /// Which `Sigcontrol` word holds it, and its pending bit there.
     pub const fn word_bit(self) -> (usize, u64) {
         (
@@ -90,6 +99,13 @@ pub fn next_signal(words: [u64; 2], process_pending: u64) -> Option<Pending> {
                 ..pending
             })
         })
+}
+
+/// Every pending signal, blocked or not, of the thread's two `Sigcontrol` words and the
+/// process's pending word, as one 64-bit set.
+pub fn pending_set(words: [u64; 2], process_pending: u64) -> u64 {
+    let [low, high] = words;
+    process_pending | (low & 0xffff_ffff) | ((high & 0xffff_ffff) << 32)
 }
 
 /// What leaving a stop does to the tracee's signals; the kernel applies it as the tracee wakes.
@@ -216,6 +232,15 @@ mod tests {
         assert_eq!(signal(64).bit(), 1 << 63);
         assert_eq!(Signal::new(0), None);
         assert_eq!(Signal::new(65), None);
+        assert_eq!(signal(32).sender_slot(), Some(31));
+        assert_eq!(signal(33).sender_slot(), None);
+    }
+
+    /// Verifies that the pending set merges both words' pending halves and the process's.
+    #[test]
+    fn pending_set_ignores_the_unblocked_halves() {
+        let set = pending_set(words(signal(10).bit() | signal(40).bit()), signal(2).bit());
+        assert_eq!(set, signal(2).bit() | signal(10).bit() | signal(40).bit());
     }
 
     /// Verifies delivery, suppression and replacement at a signal stop.

@@ -80,8 +80,8 @@ pub trait Inferior {
 }
 
 /// The signal (a Redox number) x86 exception `vector` stands for: Linux's for the common
-/// exceptions, not for all (Linux gives SIGBUS for 11 and 12, segment not present and stack-segment fault; here they
-/// fall under SIGSEGV).
+/// exceptions, not for all (Linux gives SIGBUS for 11 and 12, segment not present and
+/// stack-segment fault; here they fall under SIGSEGV).
 pub fn signal_of(vector: usize) -> u8 {
     const SIGILL: u8 = 4;
     const SIGTRAP: u8 = 5;

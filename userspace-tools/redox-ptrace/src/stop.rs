@@ -178,11 +178,15 @@ impl Restart {
                 }
                 _ => return Err("Suppress is only valid at an exception or signal stop"),
             },
-            Self::Signal(set, signal) => match (at, signal.number()) {
-                (_, 9 | 19) => return Err("SIGKILL and SIGSTOP cannot be delivered by a tracer"),
-                (None, _) => return Err("a signal can only be given when leaving a stop"),
-                (Some(_), _) => set.union(always).flags(),
-            },
+            Self::Signal(set, signal) => {
+                if trace_core::Signal::deliverable(signal.number()).is_err() {
+                    return Err("SIGKILL and SIGSTOP cannot be delivered by a tracer");
+                }
+                match at {
+                    None => return Err("a signal can only be given when leaving a stop"),
+                    Some(_) => set.union(always).flags(),
+                }
+            }
             Self::Detach => PtraceFlags::empty(),
         })
     }

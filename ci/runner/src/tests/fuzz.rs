@@ -220,6 +220,17 @@ fn spawn(rng: &mut Rng) -> Result<Tracee, Failure> {
     Ok(tracee)
 }
 
+/// What procmgr does to send a signal: wakes the thread from whatever it waits in (the
+/// `Interrupt` verb on its status handle).
+fn wake(tracee: &Tracee, what: &str) -> Result<(), String> {
+    let verb = [syscall::ContextVerb::Interrupt as usize];
+    let result = tracee
+        .child
+        .open("status")
+        .and_then(|status| sys::write_usizes(&status, &verb));
+    expect(what, result, &[ESRCH])
+}
+
 /// One random operation on `tracee`.
 fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
     let trace = tracee.trace.as_ref();
@@ -364,15 +375,7 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
             };
             expect("interrupt write", sys::write(&interrupt, &[]), &[ESRCH])
         }
-        15 => {
-            // What procmgr does to send a signal: wake the thread from whatever it waits in.
-            let verb = [syscall::ContextVerb::Interrupt as usize];
-            let result = tracee
-                .child
-                .open("status")
-                .and_then(|status| sys::write_usizes(&status, &verb));
-            expect("Interrupt verb", result, &[ESRCH])
-        }
+        15 => wake(tracee, "Interrupt verb"),
         16 => {
             // A signal made pending as procmgr does it, for the thread or for the process.
             let signo = rng.below(64) as usize;
@@ -385,12 +388,7 @@ fn operate(rng: &mut Rng, tracee: &mut Tracee) -> Result<(), String> {
                     .pending
                     .fetch_or(1 << signo, Ordering::SeqCst),
             };
-            let verb = [syscall::ContextVerb::Interrupt as usize];
-            let result = tracee
-                .child
-                .open("status")
-                .and_then(|status| sys::write_usizes(&status, &verb));
-            expect("signal", result, &[ESRCH])
+            wake(tracee, "signal")
         }
         17 => {
             let Some(trace) = trace else { return Ok(()) };
