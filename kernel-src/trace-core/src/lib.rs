@@ -23,4 +23,4 @@ pub use abi::{Stop, TraceDup, TraceEvent, TRACE_HANDLE};
 pub use filter::{FilterMask, SyscallFilter};
 pub use queue::EventQueue;
 pub use session::{Action, Delivery, Interrupt, Resumed, SessionState, TraceeState};
-pub use signal::{Pending, Signal, SignalResume};
+pub use signal::{Pending, Signal, SignalResume, SignalSet};

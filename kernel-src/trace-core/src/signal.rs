@@ -62,6 +62,29 @@ impl Signal {
     }
 }
 
+/// A set of signals, bit `n - 1` for signal `n` (the layout of `sigset_t` and of
+/// [`pending_set`]): which signals a tracer shows, passes or stops at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalSet(u64);
+
+impl SignalSet {
+    pub const EMPTY: Self = Self(0);
+    pub const ALL: Self = Self(u64::MAX);
+
+    pub const fn with(self, signal: Signal) -> Self {
+        Self(self.0 | signal.bit())
+    }
+
+    pub const fn contains(self, signal: Signal) -> bool {
+        self.0 & signal.bit() != 0
+    }
+
+    /// Every signal not in the set.
+    pub const fn complement(self) -> Self {
+        Self(!self.0)
+    }
+}
+
 /// A pending signal about to be taken: the signal, and whether it was sent to the thread
 /// (`tkill`) or to its process (`kill`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +185,16 @@ mod tests {
             (pending & 0xffff_ffff) | 0xffff_ffff_0000_0000,
             (pending >> 32) | 0xffff_ffff_0000_0000,
         ]
+    }
+
+    /// Verifies that a set holds what was added, its complement the rest, and ALL all 64.
+    #[test]
+    fn signal_sets() {
+        let set = SignalSet::EMPTY.with(signal(1)).with(signal(64));
+        assert!(set.contains(signal(1)) && set.contains(signal(64)));
+        assert!(!set.contains(signal(2)));
+        assert!(set.complement().contains(signal(2)) && !set.complement().contains(signal(64)));
+        assert!((1..=64).all(|n| SignalSet::ALL.contains(signal(n))));
     }
 
     /// Verifies that the thread's low signals come first, even before a lower process signal.

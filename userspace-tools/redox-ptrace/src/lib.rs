@@ -41,6 +41,6 @@ pub mod watch;
 pub use error::{Error, Request, Result, TraceeId};
 pub use fd::{ContextFd, TraceFd};
 pub use stop::{Restart, Stop, StopSet};
-pub use trace_core::{Signal, SyscallFilter};
+pub use trace_core::{Signal, SignalSet, SyscallFilter};
 pub use tracee::Tracee;
 pub use tracer::Tracer;

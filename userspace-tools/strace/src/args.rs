@@ -1,17 +1,25 @@
-//! Command line: `strace [-cfT] [-ff] [-t[t[t]]] [-e trace=NAME,...] [-o FILE] [-s N] (-p PID | COMMAND...)`.
+//! Command line: `strace [-cfT] [-ff] [-t[t[t]]] [-e trace=NAME,...] [-e signal=SET] [-o FILE]
+//! [-s N] (-p PID | COMMAND...)`.
 
-use redox_ptrace::decode::lookup_name;
+use redox_ptrace::{
+    decode::{lookup_name, signal},
+    SignalSet,
+};
 
 pub const USAGE: &str = "\
-usage: strace [-cfT] [-t|-tt|-ttt] [-e trace=NAME[,NAME...]] [-o FILE] [-s STRSIZE] COMMAND [ARG...]
-       strace [-cfT] [-t|-tt|-ttt] [-e trace=NAME[,NAME...]] [-o FILE] [-s STRSIZE] -p PID
+usage: strace [-cfT] [-t|-tt|-ttt] [-e EXPR]... [-o FILE] [-s STRSIZE] COMMAND [ARG...]
+       strace [-cfT] [-t|-tt|-ttt] [-e EXPR]... [-o FILE] [-s STRSIZE] -p PID
   -c          count time, calls and errors per syscall; print a summary at exit
   -f          follow forks and threads; lines of all but the first process get [pid N],
               a thread's [pid N thread K]; each exit is reported
   -ff         with -o PREFIX: one file PREFIX.PID per process (implies -f)
   -T          show the time spent in each syscall
   -t          prefix each line with the time of day; -tt with microseconds; -ttt seconds since the epoch
-  -e trace=   trace only these syscalls (names as printed, e.g. read,write,openat_into)
+  -e trace=NAME[,NAME...]
+              trace only these syscalls (names as printed, e.g. read,write,openat_into)
+  -e signal=SET
+              show only these signals (all, none, names or numbers such as USR1,SIGCHLD,15,
+              RTMIN+1; a leading ! takes the others); the tracee gets every signal either way
   -o FILE     write the trace to FILE instead of stderr
   -s STRSIZE  print at most STRSIZE bytes of each string (default 32)
   -p PID      attach to a running process (root, or the same uid and gid); detach on exit";
@@ -39,6 +47,8 @@ pub struct Options {
     pub timestamps: Timestamps,
     /// Syscall numbers to show; `None` for all.
     pub filter: Option<Vec<usize>>,
+    /// Signals whose delivery (or exception) lines are shown.
+    pub signals: SignalSet,
     pub output: Option<String>,
     pub string_limit: usize,
     pub pid: Option<usize>,
@@ -54,6 +64,7 @@ impl Default for Options {
             syscall_times: false,
             timestamps: Timestamps::None,
             filter: None,
+            signals: SignalSet::ALL,
             output: None,
             string_limit: 32,
             pid: None,
@@ -126,7 +137,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
 
 fn apply_value(opts: &mut Options, option: char, value: &str) -> Result<(), String> {
     match option {
-        'e' => opts.filter = parse_filter(value)?,
+        'e' => apply_expression(opts, value)?,
         'o' => opts.output = Some(value.to_string()),
         's' => {
             opts.string_limit = value
@@ -145,17 +156,22 @@ fn apply_value(opts: &mut Options, option: char, value: &str) -> Result<(), Stri
     Ok(())
 }
 
-/// `trace=read,write`, `read,write` or `trace=all`.
-fn parse_filter(expr: &str) -> Result<Option<Vec<usize>>, String> {
-    let list = match expr.split_once('=') {
-        Some(("trace", list)) => list,
+/// `-e trace=read,write` (or just `read,write`; `trace=all`), `-e signal=SET`.
+fn apply_expression(opts: &mut Options, expr: &str) -> Result<(), String> {
+    match expr.split_once('=') {
+        Some(("trace", list)) => opts.filter = parse_filter(list)?,
+        Some(("signal" | "signals", set)) => opts.signals = signal::parse_set(set)?,
         Some((qualifier, _)) => {
             return Err(format!(
-                "unsupported -e qualifier '{qualifier}' (only trace=)"
+                "unsupported -e qualifier '{qualifier}' (only trace= and signal=)"
             ))
         }
-        None => expr,
-    };
+        None => opts.filter = parse_filter(expr)?,
+    }
+    Ok(())
+}
+
+fn parse_filter(list: &str) -> Result<Option<Vec<usize>>, String> {
     if list == "all" {
         return Ok(None);
     }
@@ -235,7 +251,23 @@ mod tests {
             run(&["-e", "trace=bogus", "cat"]),
             Err("invalid system call 'bogus'".to_string())
         );
-        assert!(run(&["-e", "signal=none", "cat"]).is_err());
+        assert!(run(&["-e", "status=failed", "cat"]).is_err());
+    }
+
+    /// Verifies -e signal= next to -e trace=, and the error for a word that is no signal.
+    #[test]
+    fn signal_filter_takes_a_set() {
+        let opts = run(&["-e", "signal=none", "-e", "trace=read", "cat"]).expect("valid");
+        assert_eq!(opts.signals, SignalSet::EMPTY);
+        assert_eq!(opts.filter, Some(vec![SYS_READ]));
+        assert_eq!(run(&["cat"]).expect("valid").signals, SignalSet::ALL);
+        let usr1 = signal::parse_signal("USR1").expect("a signal");
+        let opts = run(&["-esignal=!USR1", "cat"]).expect("valid");
+        assert!(!opts.signals.contains(usr1));
+        assert_eq!(
+            run(&["-e", "signal=USR9", "cat"]),
+            Err("invalid signal 'USR9'".to_string())
+        );
     }
 
     /// Verifies -p and the errors for a missing target or both targets.

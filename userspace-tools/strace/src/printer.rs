@@ -13,13 +13,13 @@ use std::{
 
 use redox_ptrace::{
     decode::{
-        signal::{exception, signal_name},
+        signal::{exception, siginfo, signal_label, signal_name},
         DecodeOptions, FinishedCall, PendingCall,
     },
     mem::TraceeMemory,
     spawn::ExitStatus,
     stats::SyscallStats,
-    TraceeId,
+    Signal, SignalSet, TraceeId,
 };
 
 use crate::args::{Options, Timestamps};
@@ -118,6 +118,7 @@ pub struct Printer<W: Write> {
     prefix_pids: bool,
     split: Option<Split>,
     filter: Option<Vec<usize>>,
+    signals: SignalSet,
     decode: DecodeOptions,
     tracees: BTreeMap<TraceeId, TraceeView>,
     stats: SyscallStats,
@@ -139,6 +140,7 @@ impl<W: Write> Printer<W> {
                 _ => None,
             },
             filter: opts.filter.clone(),
+            signals: opts.signals,
             decode: DecodeOptions {
                 string_limit: opts.string_limit,
             },
@@ -252,16 +254,42 @@ impl<W: Write> Printer<W> {
         address: usize,
         now: Moment,
     ) -> std::io::Result<()> {
-        if self.summary {
+        let signal = exception(vector).and_then(|(name, sig)| {
+            let signal = Signal::new(usize::try_from(sig).ok()?)?;
+            Some((name, signal))
+        });
+        if self.summary || signal.is_some_and(|(_, signal)| !self.signals.contains(signal)) {
             return Ok(());
         }
-        let text = match exception(vector) {
-            Some((name, sig)) => {
-                let sig = signal_name(sig).unwrap_or("?");
-                format!("--- {sig} ({name} at {address:#x}, error {code:#x}) ---")
-            }
+        let text = match signal {
+            Some((name, signal)) => format!(
+                "--- {} ({name} at {address:#x}, error {code:#x}) ---",
+                signal_label(signal)
+            ),
             None => format!("--- exception {vector} at {address:#x}, error {code:#x} ---"),
         };
+        self.line(id, now, &text)
+    }
+
+    /// A signal-delivery stop: `signal` is about to reach the tracee's handler or default
+    /// action, sent to the thread or to its process by `pid` and `uid`.
+    pub fn signal(
+        &mut self,
+        id: TraceeId,
+        signal: Signal,
+        to_thread: bool,
+        sender: (usize, usize),
+        now: Moment,
+    ) -> std::io::Result<()> {
+        if self.summary || !self.signals.contains(signal) {
+            return Ok(());
+        }
+        let (pid, uid) = sender;
+        let text = format!(
+            "--- {} {} ---",
+            signal_label(signal),
+            siginfo(signal, to_thread, pid, uid)
+        );
         self.line(id, now, &text)
     }
 
@@ -560,6 +588,28 @@ mod tests {
     fn exception_line() {
         let mut p = printer(&Options::default());
         p.exception(ID, 14, 6, 8, at(0)).expect("Vec");
+        assert_eq!(text(p), "--- SIGSEGV (page fault at 0x8, error 0x6) ---\n");
+    }
+
+    /// Verifies the signal line, and that `-e signal=` hides signals outside the set, the
+    /// exception lines of their signal included.
+    #[test]
+    fn signal_lines_follow_the_set() {
+        let usr1 = Signal::new(10).expect("SIGUSR1");
+        let mut p = printer(&Options::default());
+        p.signal(ID, usr1, false, (7, 0), at(0)).expect("Vec");
+        assert_eq!(
+            text(p),
+            "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7, si_uid=0} ---\n"
+        );
+        let segv = Signal::new(11).expect("SIGSEGV");
+        let mut p = printer(&Options {
+            signals: SignalSet::EMPTY.with(segv),
+            ..Options::default()
+        });
+        p.signal(ID, usr1, true, (7, 0), at(0)).expect("Vec");
+        p.exception(ID, 14, 6, 8, at(0)).expect("Vec");
+        p.exception(ID, 6, 0, 0, at(0)).expect("Vec");
         assert_eq!(text(p), "--- SIGSEGV (page fault at 0x8, error 0x6) ---\n");
     }
 

@@ -47,7 +47,8 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
         Err(_) => Tracer::new(),
     };
     // Exception and exit stops tell which exception killed a tracee: procmgr reports such a
-    // death as a plain exit.
+    // death as a plain exit. The exception flag also arms signal-delivery stops, shown as
+    // `--- SIGNAME {...} ---`; the restart below delivers the signal unchanged.
     // With -f, every fork and thread (procmgr makes them, the tracee starts them) is traced
     // from its first instruction and announced by a clone stop of the tracee that started it.
     let follow = match opts.follow_forks {
@@ -120,6 +121,12 @@ pub fn run(opts: &Options, out: Box<dyn Write>) -> Result<i32, String> {
                 code,
                 address,
             } => printer.exception(id, kind, code, address, now),
+            Stop::Signal {
+                signal,
+                to_thread,
+                pid,
+                uid,
+            } => printer.signal(id, signal, to_thread, (pid, uid), now),
             Stop::Exiting { status, exception } => {
                 let by_exception = status == ContextStatus::UnhandledExcp as usize;
                 if let (true, Some((_, signal))) = (by_exception, signal::exception(exception)) {

@@ -34,6 +34,10 @@ tests![
     strace_shows_exec_once,
     strace_exits_with_tracee_code,
     strace_reports_fault,
+    strace_shows_handled_signal,
+    strace_shows_sigchld,
+    strace_reports_death_by_signal,
+    strace_hides_signals_outside_set,
     strace_writes_trace_to_file,
     strace_summary_adds_up,
     strace_times_each_call,
@@ -227,6 +231,97 @@ fn strace_reports_fault() -> Result<(), String> {
         ],
     )?;
     equal("exit code", r.code()?, 128 + 11)
+}
+
+/// The sender pid a `signals` run printed (`signals: NAME from PID`).
+fn signal_sender(stdout: &str, name: &str) -> Result<String, String> {
+    let prefix = format!("signals: {name} from ");
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map(str::to_string)
+        .ok_or_else(|| format!("stdout has no '{prefix}PID' line: {stdout:?}"))
+}
+
+/// The one signal line of `trace` (`--- ... ---` but the exec notice), which must exist.
+fn only_signal_line(trace: &str) -> Result<&str, String> {
+    let found: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.starts_with("--- ") && !l.starts_with("--- exec"))
+        .collect();
+    match found.as_slice() {
+        [line] => Ok(line),
+        _ => Err(format!(
+            "expected one signal line, got {found:?}\ntrace:\n{trace}"
+        )),
+    }
+}
+
+/// A SIGUSR1 sent by another process reaches the traced program's `SA_SIGINFO` handler while
+/// it runs user code: strace shows it as Linux does, with the sender the handler saw, before
+/// the program's next call.
+fn strace_shows_handled_signal() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "signals", "usr1"])?;
+    equal("exit code", r.code()?, 0)?;
+    let sender = signal_sender(&r.stdout, "SIGUSR1")?;
+    let want =
+        format!("--- SIGUSR1 {{si_signo=SIGUSR1, si_code=SI_USER, si_pid={sender}, si_uid=0}} ---");
+    let write = format!(r#"write(1, "signals: SIGUSR1 from {sender}\n", "#);
+    let got = only_signal_line(&r.stderr)?;
+    equal("signal line", got, want.as_str())?;
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let signal_at = lines.iter().position(|l| *l == got);
+    let write_at = lines.iter().position(|l| l.starts_with(&write));
+    match (signal_at, write_at) {
+        (Some(s), Some(w)) if s < w => Ok(()),
+        _ => Err(format!(
+            "expected the signal line before {write:?}\ntrace:\n{}",
+            r.stderr
+        )),
+    }
+}
+
+/// procmgr's SIGCHLD at a child's exit reaches the parent's handler, and strace shows it with
+/// the sender the handler saw.
+fn strace_shows_sigchld() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "signals", "chld"])?;
+    equal("exit code", r.code()?, 0)?;
+    let sender = signal_sender(&r.stdout, "SIGCHLD")?;
+    let want =
+        format!("--- SIGCHLD {{si_signo=SIGCHLD, si_code=SI_USER, si_pid={sender}, si_uid=0}} ---");
+    equal("signal line", only_signal_line(&r.stderr)?, want.as_str())
+}
+
+/// A SIGTERM without a handler ends the program: strace shows the signal, then the death by
+/// it, and exits with 128 + 15 as a shell would report it.
+fn strace_reports_death_by_signal() -> Result<(), String> {
+    let r = run(&["strace", "-e", "trace=write", "signals", "term"])?;
+    equal("stdout", r.stdout.as_str(), "")?;
+    let line = only_signal_line(&r.stderr)?;
+    if !line.starts_with("--- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=") {
+        return Err(format!("not a SIGTERM line: {line}"));
+    }
+    ends_with("trace", &r.stderr, &[line, "+++ killed by SIGTERM +++"])?;
+    equal("exit code", r.code()?, 128 + 15)
+}
+
+/// `-e signal=none` hides the signal line; the program still gets the signal.
+fn strace_hides_signals_outside_set() -> Result<(), String> {
+    let r = run(&[
+        "strace",
+        "-e",
+        "signal=none",
+        "-e",
+        "trace=write",
+        "signals",
+        "usr1",
+    ])?;
+    equal("exit code", r.code()?, 0)?;
+    signal_sender(&r.stdout, "SIGUSR1")?;
+    match r.stderr.lines().find(|l| l.starts_with("--- SIG")) {
+        Some(line) => Err(format!("a signal line despite signal=none: {line}")),
+        None => Ok(()),
+    }
 }
 
 /// `-o FILE` puts the whole trace into a file in ramfs and nothing on stderr.
