@@ -37,11 +37,12 @@ with_rust_env() { env $RUST_ENV "$@"; }
 
 # Cargo does not see the linker's inputs: when the relibc sysroot ($SYSROOT) changed since the
 # last link of the programs in RELEASE_DIR, delete them so that cargo links them again. Call
-# before the build, and sysroot_linked RELEASE_DIR after it.
+# before the build, and sysroot_linked RELEASE_DIR after it. The copies in deps/ go too: with
+# them left, cargo only copies the old links back.
 relink_on_new_sysroot() {
     local stamp=$1/.sysroot-stamp
     if [ -e "$stamp" ] && [ -n "$(find "$SYSROOT/lib" -newer "$stamp" -print -quit)" ]; then
-        find "$1" -maxdepth 1 -type f -executable -delete
+        find "$1" "$1/deps" -maxdepth 1 -type f -executable -delete 2>/dev/null || true
     fi
 }
 sysroot_linked() { mkdir -p "$1" && touch "$1/.sysroot-stamp"; }
