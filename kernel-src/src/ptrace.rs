@@ -43,7 +43,7 @@ pub use self::{
     detach::{close, tracee_exited},
     follow::context_created,
     hooks::{
-        addrspace_switched, breakpoint, debug_trap, exception, exiting, signal_point,
+        addrspace_switched, breakpoint, debug_trap, exception, exiting, signal_point, signal_taken,
         syscall_entry, syscall_exit,
     },
     parts::{read, write},

@@ -4,14 +4,14 @@
 use alloc::sync::Arc;
 
 use trace_core::{
-    abi::PTRACE_STOP_INTERRUPT,
+    abi::{parse_signal_taken, PTRACE_STOP_INTERRUPT},
     signal::{next_signal, pending_set},
     Pending, Stop,
 };
 
 use super::{
     arch,
-    stop::{armed_here, deliver, stop_current, stop_here},
+    stop::{armed_here, deliver, stop_current, stop_for, stop_here, Pages},
     WatchTrap,
 };
 use crate::{
@@ -19,7 +19,10 @@ use crate::{
     context::{self, Context, ContextLock},
     percpu::PercpuBlock,
     sync::CleanLockToken,
-    syscall::flag::{ContextStatus, PtraceFlags, SigcontrolFlags},
+    syscall::{
+        error::{Error, Result, EPERM},
+        flag::{ContextStatus, PtraceFlags, SigcontrolFlags},
+    },
 };
 use ::syscall::SenderInfo;
 use core::sync::atomic::Ordering;
@@ -127,6 +130,51 @@ fn signal_stops(token: &mut CleanLockToken) {
             token,
         );
     }
+}
+
+/// `SYS_CALL` with [`trace_core::abi::SIGNAL_TAKEN`] on `context`'s `sighandler` handle:
+/// redox-rt takes a signal it claimed by itself, without the kernel's redirect (after a call
+/// the signal interrupted, at an unblock, between two handlers). With `PTRACE_STOP_SIGNAL`
+/// armed the caller makes the signal-delivery stop it would have made at a redirect, unless
+/// the redirect made it already. Untraced, or with signal stops not armed, it returns at once.
+///
+/// RETURNS: 0 when redox-rt is to act on the signal, 1 when the tracer suppressed or replaced
+/// it (a replacement is pending for the thread, to be taken next); `EINVAL` for bad metadata
+/// (see [`parse_signal_taken`]), `EPERM` when `context` is not the caller.
+/// CONTEXT: may sleep; the caller holds no locks. A tracee killed while stopped exits here.
+pub fn signal_taken(
+    context: &Arc<ContextLock>,
+    metadata: &[u64],
+    token: &mut CleanLockToken,
+) -> Result<usize> {
+    let (pending, sender) = parse_signal_taken(metadata)?;
+    if !context::is_current(context) {
+        return Err(Error::new(EPERM));
+    }
+    let Some(session) = context.read(token.token()).ptrace.clone() else {
+        return Ok(0);
+    };
+    if !session
+        .state
+        .lock(token.token())
+        .signal_taken(pending.signal)
+    {
+        return Ok(0);
+    }
+    let stop = Stop::Signal {
+        pending,
+        pid: sender.pid as usize,
+        uid: sender.ruid as usize,
+    };
+    let (action, killed) = stop_for(stop, Pages::RaiseOnly, token);
+    if killed {
+        crate::syscall::exit_this_context(None, token);
+    }
+    let acts = session
+        .state
+        .lock(token.token())
+        .taken_signal_resumed(pending.signal, &action.signal);
+    Ok(usize::from(!acts))
 }
 
 /// The signal redox-rt's entry would take now, its sender, and every pending signal; `None`

@@ -55,13 +55,30 @@ fn being_killed(token: &mut CleanLockToken) -> bool {
 /// if a wait ends without the tracer): it is on the path of every traced syscall.
 #[cold]
 pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) {
+    let (action, killed) = stop_for(stop, Pages::Apply, token);
+    (action.ignore, killed)
+}
+
+/// What [`stop_for`] does with the tracer's signal choice.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pages {
+    /// Apply all of it to the signal pages.
+    Apply,
+    /// The stop's signal is claimed already (redox-rt took it): only raise, never clear a
+    /// pending bit, which may be a new instance of the signal.
+    RaiseOnly,
+}
+
+/// [`stop_here`] returning the whole [`Action`], its signal choice applied as `pages` says.
+#[cold]
+pub(super) fn stop_for(stop: Stop, pages: Pages, token: &mut CleanLockToken) -> (Action, bool) {
     let current = context::current();
     let (session, killed) = {
         let context = current.read(token.token());
         (context.ptrace.clone(), context.being_sigkilled)
     };
     let Some(session) = session else {
-        return (false, killed);
+        return (Action::default(), killed);
     };
     let action = deliver(&session, stop, killed, token);
     let armed = session.armed();
@@ -80,9 +97,16 @@ pub(super) fn stop_here(stop: Stop, token: &mut CleanLockToken) -> (bool, bool) 
         // still has TF in the saved flags, and an unarmed debug exception kills the tracee.
         regs.set_singlestep(stepping);
     }
-    apply_signals(&context, action.signal);
+    let signal = match pages {
+        Pages::Apply => action.signal,
+        Pages::RaiseOnly => SignalResume {
+            discard: None,
+            ..action.signal
+        },
+    };
+    apply_signals(&context, signal);
     let killed = context.being_sigkilled;
-    (action.ignore, killed)
+    (action, killed)
 }
 
 /// Applies the tracer's signal choice to the current context's signal pages, under its lock:

@@ -5,6 +5,7 @@ use core::mem::size_of;
 use syscall::{
     error::{Error, Result, EINVAL},
     flag::PtraceFlags,
+    SenderInfo,
 };
 
 use crate::signal::{Pending, Signal};
@@ -28,6 +29,39 @@ pub const PTRACE_STOP_INTERRUPT: PtraceFlags = PtraceFlags::from_bits_retain(0x4
 /// that `redox_syscall` leaves unnamed. Never written: `PTRACE_STOP_SIGNAL` arms it (upstream's
 /// "stop before a signal is handled"), whose exception stops keep their own cause.
 pub const PTRACE_STOP_SIGNAL_DELIVERY: PtraceFlags = PtraceFlags::from_bits_retain(0x80);
+
+/// `SYS_CALL` verb on a context's own `sighandler` handle: redox-rt says it takes a signal it
+/// found pending by itself, without the kernel's redirect (after a call the signal interrupted,
+/// when an unblock makes one deliverable, between two handlers), so that a tracer sees it too.
+/// Metadata `[SIGNAL_TAKEN, signal, sender]` (a call carries at most three words): the signal
+/// number, plus [`SIGNAL_TO_THREAD`] for one sent to the thread, and the sender as
+/// `SenderInfo::raw`; see [`parse_signal_taken`]. The call returns 0 when redox-rt is to act
+/// on the signal, 1 when the tracer suppressed or replaced it.
+pub const SIGNAL_TAKEN: u64 = 1;
+
+/// Added to the signal word of a [`SIGNAL_TAKEN`] call for a signal sent to the thread.
+pub const SIGNAL_TO_THREAD: u64 = 1 << 32;
+
+/// Parses the metadata of a [`SIGNAL_TAKEN`] call: the signal (1 to 64), whether it was sent
+/// to the thread, and the sender's pid and uid.
+///
+/// RETURNS: `EINVAL` for another verb, other than three words, a signal outside 1 to 64, or
+/// high bits other than [`SIGNAL_TO_THREAD`].
+pub fn parse_signal_taken(metadata: &[u64]) -> Result<(Pending, SenderInfo)> {
+    let &[SIGNAL_TAKEN, word, sender] = metadata else {
+        return Err(Error::new(EINVAL));
+    };
+    let to_thread = match word & !0xffff_ffff {
+        0 => false,
+        SIGNAL_TO_THREAD => true,
+        _ => return Err(Error::new(EINVAL)),
+    };
+    let signal = usize::try_from(word & 0xffff_ffff)
+        .ok()
+        .and_then(Signal::new)
+        .ok_or(Error::new(EINVAL))?;
+    Ok((Pending { signal, to_thread }, SenderInfo::from_raw(sender)))
+}
 
 /// What `dup` on a trace handle opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -479,5 +513,32 @@ mod tests {
             parse_flags(&raw),
             Ok((PtraceFlags::PTRACE_STOP_SIGNAL, Some(10)))
         );
+    }
+
+    /// Verifies the signal-taken metadata: the signal, its target and sender, and the errors
+    /// for another verb, a wrong length, a signal outside 1 to 64 and stray high bits.
+    #[test]
+    fn signal_taken_metadata() {
+        let sender = SenderInfo { pid: 7, ruid: 1000 }.raw();
+        let (pending, from) = parse_signal_taken(&[SIGNAL_TAKEN, 17, sender]).expect("valid");
+        assert_eq!(pending.signal.number(), 17);
+        assert!(!pending.to_thread);
+        assert_eq!((from.pid, from.ruid), (7, 1000));
+        let thread = parse_signal_taken(&[SIGNAL_TAKEN, SIGNAL_TO_THREAD | 64, 0]);
+        assert!(thread.expect("valid").0.to_thread);
+        for bad in [
+            &[2, 17, sender][..],
+            &[SIGNAL_TAKEN, 17],
+            &[SIGNAL_TAKEN, 17, sender, 0],
+            &[SIGNAL_TAKEN, 0, sender],
+            &[SIGNAL_TAKEN, 65, sender],
+            &[SIGNAL_TAKEN, (SIGNAL_TO_THREAD << 1) | 17, sender],
+        ] {
+            assert_eq!(
+                parse_signal_taken(bad).map(|_| ()),
+                Err(Error::new(EINVAL)),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::{
     abi::{Stop, TraceEvent, PTRACE_STOP_INTERRUPT},
     filter::SyscallFilter,
     queue::EventQueue,
-    signal::{Pending, SignalResume},
+    signal::{Pending, Signal, SignalResume},
 };
 
 /// Where the tracee is, as far as the session is concerned.
@@ -82,6 +82,9 @@ pub struct SessionState {
     interrupt: bool,
     /// Signals the tracer let through or raised: each is taken without a signal stop (once).
     passed: u64,
+    /// Signals the kernel's redirect handed to redox-rt after their stop (or their pass):
+    /// redox-rt's report of taking one ([`SessionState::signal_taken`]) does not stop again.
+    handed: u64,
 }
 
 impl SessionState {
@@ -94,6 +97,7 @@ impl SessionState {
             filter: SyscallFilter::ALL,
             interrupt: false,
             passed: 0,
+            handed: 0,
         }
     }
 
@@ -201,9 +205,36 @@ impl SessionState {
         let bit = pending.signal.bit();
         if self.passed & bit != 0 {
             self.passed &= !bit;
+            self.handed |= bit;
+            return false;
+        }
+        self.handed &= !bit;
+        self.armed.contains(PtraceFlags::PTRACE_STOP_SIGNAL)
+    }
+
+    /// Tracee side, redox-rt reporting that it takes `signal` (it claimed it already; see
+    /// [`crate::abi::SIGNAL_TAKEN`]): whether it stops for it. Not when the kernel's redirect
+    /// handed it over after its stop, nor when the tracer let it through or raised it at a
+    /// stop: the hand-over or the pass is used up here.
+    pub fn signal_taken(&mut self, signal: Signal) -> bool {
+        let bit = signal.bit();
+        if (self.handed | self.passed) & bit != 0 {
+            self.handed &= !bit;
+            self.passed &= !bit;
             return false;
         }
         self.armed.contains(PtraceFlags::PTRACE_STOP_SIGNAL)
+    }
+
+    /// Tracee side, leaving the stop of a signal redox-rt took ([`SessionState::signal_taken`]):
+    /// whether redox-rt acts on it, which it does unless the tracer suppressed or replaced it.
+    /// The pass a plain resume gives was for the kernel's redirect, which this signal has
+    /// left behind: dropped, so that the signal's next instance stops again.
+    pub fn taken_signal_resumed(&mut self, signal: Signal, choice: &SignalResume) -> bool {
+        if choice.discard.is_none() {
+            self.passed &= !signal.bit();
+        }
+        choice.discard.is_none()
     }
 
     /// Tracee side, killed: it leaves its stop (or does not wait in the one just reported)
@@ -317,6 +348,7 @@ impl SessionState {
         self.armed = PtraceFlags::empty();
         self.interrupt = false;
         self.passed = 0;
+        self.handed = 0;
         match self.tracee {
             TraceeState::Stopped { .. } => {
                 // Untraced from here: a signal the tracee stopped for takes effect as usual.
@@ -726,5 +758,57 @@ mod tests {
         let mut session = SessionState::new();
         assert!(!session.signal_due(usr1(), usr1().signal.bit()));
         assert_eq!(session.stop(signal_stop()), Delivery::Dropped);
+    }
+
+    /// Verifies that a signal the redirect stopped at and handed over does not stop again
+    /// when redox-rt reports taking it, and that its next instance does.
+    #[test]
+    fn handed_signal_is_taken_without_a_second_stop() {
+        let mut session = SessionState::new();
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        let bit = usr1().signal.bit();
+        assert!(session.signal_due(usr1(), bit));
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        let _ = session.take_action();
+        assert!(!session.signal_due(usr1(), bit));
+        assert!(!session.signal_taken(usr1().signal));
+        assert!(session.signal_taken(usr1().signal));
+    }
+
+    /// Verifies that a signal redox-rt takes by itself stops, that a plain resume lets it act
+    /// without leaving a pass behind, and that suppression and replacement stop it from acting
+    /// while the replacement is taken without a stop.
+    #[test]
+    fn signal_taken_by_redox_rt_stops_and_obeys_the_resume() {
+        let mut session = SessionState::new();
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        let usr1 = usr1().signal;
+        assert!(session.signal_taken(usr1));
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, None);
+        let choice = session.take_action().signal;
+        assert!(session.taken_signal_resumed(usr1, &choice));
+        assert!(session.signal_taken(usr1));
+
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, Some(0));
+        let choice = session.take_action().signal;
+        assert!(!session.taken_signal_resumed(usr1, &choice));
+
+        let usr2 = Signal::new(12).expect("SIGUSR2");
+        assert_eq!(session.stop(signal_stop()), Delivery::Stopped);
+        let _ = session.resume(PtraceFlags::PTRACE_STOP_SIGNAL, Some(12));
+        let choice = session.take_action().signal;
+        assert_eq!(choice.raise, Some(usr2));
+        assert!(!session.taken_signal_resumed(usr1, &choice));
+        assert!(!session.signal_taken(usr2));
+    }
+
+    /// Verifies that a report stops only with signal stops armed.
+    #[test]
+    fn signal_taken_needs_arming() {
+        let mut session = SessionState::new();
+        assert!(!session.signal_taken(usr1().signal));
     }
 }

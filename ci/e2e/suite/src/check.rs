@@ -91,6 +91,24 @@ pub fn has_block(what: &str, text: &str, want: &[&str]) -> Result<(), String> {
     ))
 }
 
+/// A line of `text` that `first` accepts comes before one that `then` accepts; `what` names
+/// the order for the message.
+pub fn in_order(
+    text: &str,
+    first: impl Fn(&str) -> bool,
+    then: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<(), String> {
+    let lines: Vec<&str> = text.lines().collect();
+    match (
+        lines.iter().position(|l| first(l)),
+        lines.iter().position(|l| then(l)),
+    ) {
+        (Some(a), Some(b)) if a < b => Ok(()),
+        _ => Err(format!("expected {what}\ngot:\n{}", text.trim_end())),
+    }
+}
+
 /// `text` with every upper handle number (`UPPER|5`) written `UPPER|_`. relibc puts its own
 /// handles in the upper table at the first free slots, and which are free depends on the
 /// handles the program's parent left it.

@@ -8,7 +8,10 @@ use std::{
 };
 
 use crate::{
-    check::{by_tracee, ends_with, equal, has_block, lines, run, run_command, upper_slots_hidden},
+    check::{
+        by_tracee, ends_with, equal, has_block, in_order, lines, run, run_command,
+        upper_slots_hidden, Run,
+    },
     tracer::{
         exclusive_close_at_fork_kills_forker_and_child,
         exclusive_close_of_clone_at_fork_reports_child_killed,
@@ -38,6 +41,8 @@ tests![
     strace_shows_sigchld,
     strace_reports_death_by_signal,
     strace_hides_signals_outside_set,
+    strace_shows_signal_that_interrupts_a_read,
+    strace_shows_raised_signal,
     strace_writes_trace_to_file,
     strace_summary_adds_up,
     strace_times_each_call,
@@ -257,39 +262,36 @@ fn only_signal_line(trace: &str) -> Result<&str, String> {
     }
 }
 
+/// Runs `strace -e trace=CALLS signals MODE`, which must exit 0 having taken signal `name`;
+/// checks that the trace's one signal line is strace's for it, sent with `code` by the sender
+/// the handler saw (uid 0). Returns the run and that line.
+fn traced_signal(calls: &str, mode: &str, name: &str, code: &str) -> Result<(Run, String), String> {
+    let r = run(&["strace", "-e", calls, "signals", mode])?;
+    equal("exit code", r.code()?, 0)?;
+    let sender = signal_sender(&r.stdout, name)?;
+    let want =
+        format!("--- {name} {{si_signo={name}, si_code={code}, si_pid={sender}, si_uid=0}} ---");
+    equal("signal line", only_signal_line(&r.stderr)?, want.as_str())?;
+    Ok((r, want))
+}
+
 /// A SIGUSR1 sent by another process reaches the traced program's `SA_SIGINFO` handler while
 /// it runs user code: strace shows it as Linux does, with the sender the handler saw, before
 /// the program's next call.
 fn strace_shows_handled_signal() -> Result<(), String> {
-    let r = run(&["strace", "-e", "trace=write", "signals", "usr1"])?;
-    equal("exit code", r.code()?, 0)?;
-    let sender = signal_sender(&r.stdout, "SIGUSR1")?;
-    let want =
-        format!("--- SIGUSR1 {{si_signo=SIGUSR1, si_code=SI_USER, si_pid={sender}, si_uid=0}} ---");
-    let write = format!(r#"write(1, "signals: SIGUSR1 from {sender}\n", "#);
-    let got = only_signal_line(&r.stderr)?;
-    equal("signal line", got, want.as_str())?;
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    let signal_at = lines.iter().position(|l| *l == got);
-    let write_at = lines.iter().position(|l| l.starts_with(&write));
-    match (signal_at, write_at) {
-        (Some(s), Some(w)) if s < w => Ok(()),
-        _ => Err(format!(
-            "expected the signal line before {write:?}\ntrace:\n{}",
-            r.stderr
-        )),
-    }
+    let (r, line) = traced_signal("trace=write", "usr1", "SIGUSR1", "SI_USER")?;
+    in_order(
+        &r.stderr,
+        |l| l == line,
+        |l| l.starts_with(r#"write(1, "signals: SIGUSR1 from "#),
+        "the signal line before the program's write",
+    )
 }
 
 /// procmgr's SIGCHLD at a child's exit reaches the parent's handler, and strace shows it with
 /// the sender the handler saw.
 fn strace_shows_sigchld() -> Result<(), String> {
-    let r = run(&["strace", "-e", "trace=write", "signals", "chld"])?;
-    equal("exit code", r.code()?, 0)?;
-    let sender = signal_sender(&r.stdout, "SIGCHLD")?;
-    let want =
-        format!("--- SIGCHLD {{si_signo=SIGCHLD, si_code=SI_USER, si_pid={sender}, si_uid=0}} ---");
-    equal("signal line", only_signal_line(&r.stderr)?, want.as_str())
+    traced_signal("trace=write", "chld", "SIGCHLD", "SI_USER").map(drop)
 }
 
 /// A SIGTERM without a handler ends the program: strace shows the signal, then the death by
@@ -322,6 +324,28 @@ fn strace_hides_signals_outside_set() -> Result<(), String> {
         Some(line) => Err(format!("a signal line despite signal=none: {line}")),
         None => Ok(()),
     }
+}
+
+/// A SIGALRM sent while the program blocks in a pipe read: the read returns EINTR and redox-rt
+/// enters the handler by itself (no kernel redirect); strace shows the signal after the
+/// interrupted read, with the sender the handler saw.
+fn strace_shows_signal_that_interrupts_a_read() -> Result<(), String> {
+    let (r, line) = traced_signal("trace=read", "read", "SIGALRM", "SI_USER")?;
+    if !r.stdout.lines().any(|l| l == "signals: read: EINTR") {
+        return Err(format!("the read did not end with EINTR: {:?}", r.stdout));
+    }
+    in_order(
+        &r.stderr,
+        |l| l.starts_with("read(") && l.contains("= -1 EINTR"),
+        |l| l == line,
+        "the read's EINTR line before the signal line",
+    )
+}
+
+/// A signal the program sends itself (`raise`: procmgr answers the kill, and redox-rt enters
+/// the handler by itself): strace shows it as sent to the thread, by the program itself.
+fn strace_shows_raised_signal() -> Result<(), String> {
+    traced_signal("trace=write", "raise", "SIGUSR1", "SI_TKILL").map(drop)
 }
 
 /// `-o FILE` puts the whole trace into a file in ramfs and nothing on stderr.

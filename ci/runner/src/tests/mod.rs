@@ -14,15 +14,16 @@ mod fault;
 mod filter;
 mod follow;
 pub(crate) mod fuzz;
-mod interrupt;
+pub(crate) mod interrupt;
 mod leak;
 mod mem;
 mod regs;
 mod scheme;
 mod signal;
-mod smp;
+pub(crate) mod smp;
 mod spawn;
 mod step;
+mod taken;
 pub(crate) mod strace;
 pub(crate) mod trace;
 mod watch;
@@ -109,6 +110,12 @@ pub static ALL: &[Test] = tests![
     signal::replaced_signal_is_handled_instead,
     signal::signal_injected_at_a_syscall_stop_is_handled,
     signal::bad_signal_words_are_einval,
+    taken::taken_signal_stops_each_time,
+    taken::suppressed_taken_signal_answers_one,
+    taken::replaced_taken_signal_is_raised,
+    taken::taken_signal_without_signal_stops_answers_zero,
+    taken::taken_signal_errors,
+    taken::redirected_signal_is_reported_without_a_second_stop,
     interrupt::spinning_tracee_stops,
     interrupt::stopped_tracee_ignores_interrupt,
     interrupt::blocked_tracee_stops_after_its_call,

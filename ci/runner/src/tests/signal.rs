@@ -20,8 +20,8 @@ use crate::{child, harness::Failure, sys};
 
 const PAGE: usize = 4096;
 /// SIGUSR1's bit in a `Sigcontrol` word: pending in the low half, allowed in the high half.
-const SIGUSR1_BIT: u64 = 1 << (10 - 1);
-const SIGUSR2_BIT: u64 = 1 << (12 - 1);
+pub(super) const SIGUSR1_BIT: u64 = 1 << (10 - 1);
+pub(super) const SIGUSR2_BIT: u64 = 1 << (12 - 1);
 const SIGUSR1: usize = 10;
 const SIGUSR2: usize = 12;
 const SIGNAL: PtraceFlags = PtraceFlags::PTRACE_STOP_SIGNAL;
@@ -99,7 +99,7 @@ impl Controls {
         self.handler_data_for(rp_sighandler_kill)
     }
 
-    fn handler_data_for(&self, handler: extern "C" fn()) -> SetSighandlerData {
+    pub(super) fn handler_data_for(&self, handler: extern "C" fn()) -> SetSighandlerData {
         SetSighandlerData {
             user_handler: handler as *const () as usize,
             excp_handler: 0,
@@ -159,7 +159,11 @@ pub fn pending_signal_leaves_the_stop_asleep() -> Result<(), Failure> {
 }
 
 /// Resumes with a signal word after the flags (see `docs/abi.md`, "Signal-delivery stops").
-fn resume_with_signal(trace: &sys::Fd, flags: PtraceFlags, signo: u64) -> sys::Result<()> {
+pub(super) fn resume_with_signal(
+    trace: &sys::Fd,
+    flags: PtraceFlags,
+    signo: u64,
+) -> sys::Result<()> {
     let mut raw = [0_u8; 16];
     raw[..8].copy_from_slice(&flags.bits().to_ne_bytes());
     raw[8..].copy_from_slice(&signo.to_ne_bytes());
@@ -180,7 +184,7 @@ fn spawn_signalled(flags: PtraceFlags) -> Result<(Controls, child::Child, sys::F
 }
 
 /// Sends SIGUSR1 the way procmgr does to a thread (`tkill`): sender slot, pending bit, wake.
-fn send_to_thread(
+pub(super) fn send_to_thread(
     controls: &Controls,
     child: &child::Child,
     pid: u32,

@@ -1,10 +1,14 @@
-//! `signals MODE`: takes a signal sent by a child it forked while it spins without syscalls, so
-//! that the signal arrives while it runs user code.
-//! - `usr1`: the child sends SIGUSR1 to an `SA_SIGINFO` handler, which notes the sender; prints
-//!   `signals: SIGUSR1 from PID` and exits 0.
-//! - `chld`: the child exits, and procmgr's SIGCHLD reaches a handler; prints
-//!   `signals: SIGCHLD from PID` and exits 0.
-//! - `term`: the child sends SIGTERM, whose default action ends the program: it prints nothing.
+//! `signals MODE`: takes a signal and says who sent it (`signals: NAME from PID`). In the first
+//! three modes a child it forked sends the signal while it spins without syscalls, so that the
+//! signal arrives while it runs user code (the kernel sends it to redox-rt's handler entry):
+//! - `usr1`: SIGUSR1 to an `SA_SIGINFO` handler, which notes the sender; exits 0.
+//! - `chld`: the child exits, and procmgr's SIGCHLD reaches a handler; exits 0.
+//! - `term`: SIGTERM, whose default action ends the program: it prints nothing.
+//!
+//! In the other two redox-rt enters its handler by itself:
+//! - `read`: the child sends SIGALRM while it blocks in a pipe read (the handler has no
+//!   `SA_RESTART`): then prints `signals: read: EINTR` and exits 0.
+//! - `raise`: it sends itself SIGUSR1 with `raise`; exits 0.
 //!
 //! Without a signal within five seconds it prints `signals: no signal` and exits 3.
 
@@ -57,11 +61,12 @@ fn spin_until_handled(limit: Duration) -> Option<i32> {
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let (signal, name) = match mode.as_str() {
-        "usr1" => (libc::SIGUSR1, "SIGUSR1"),
+        "usr1" | "raise" => (libc::SIGUSR1, "SIGUSR1"),
         "chld" => (libc::SIGCHLD, "SIGCHLD"),
         "term" => (libc::SIGTERM, "SIGTERM"),
+        "read" => (libc::SIGALRM, "SIGALRM"),
         _ => {
-            eprintln!("usage: signals usr1|chld|term");
+            eprintln!("usage: signals usr1|chld|term|read|raise");
             return ExitCode::from(2);
         }
     };
@@ -71,6 +76,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let outcome = match mode.as_str() {
+        // SAFETY: raise has no preconditions; the handler only stores an atomic.
+        "raise" => match unsafe { libc::raise(signal) } {
+            0 => Ok(SENDER.load(Ordering::SeqCst)),
+            _ => Err(format!("raise: {}", std::io::Error::last_os_error())),
+        },
+        "read" => read_until_signalled(signal),
+        _ => spin_with_child(signal),
+    };
+    match outcome {
+        Err(e) => {
+            eprintln!("signals: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(NOT_YET) => {
+            println!("signals: no signal");
+            ExitCode::from(3)
+        }
+        Ok(pid) => {
+            println!("signals: {name} from {pid}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Forks a child that sends `signal` (none for SIGCHLD: it exits) after 300 ms, then keeps the
+/// write end of `pipe` (if any) open for another second. Returns its pid.
+fn fork_sender(signal: libc::c_int, pipe: Option<libc::c_int>) -> Result<libc::pid_t, String> {
     // SAFETY: getpid and fork have no preconditions.
     let parent = unsafe { libc::getpid() };
     let child = unsafe { libc::fork() };
@@ -81,25 +114,54 @@ fn main() -> ExitCode {
             if signal != libc::SIGCHLD {
                 libc::kill(parent, signal);
             }
+            if pipe.is_some() {
+                thread::sleep(Duration::from_secs(1));
+            }
             libc::_exit(0)
         }
     }
     if child < 0 {
-        eprintln!("signals: fork: {}", std::io::Error::last_os_error());
-        return ExitCode::FAILURE;
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
-    let sender = spin_until_handled(Duration::from_secs(5));
+    Ok(child)
+}
+
+fn reap(child: libc::pid_t) {
     let mut status = 0;
     // SAFETY: `child` is our child; `status` outlives the call.
     unsafe { libc::waitpid(child, &mut status, 0) };
-    match sender {
-        Some(pid) => {
-            println!("signals: {name} from {pid}");
-            ExitCode::SUCCESS
-        }
-        None => {
-            println!("signals: no signal");
-            ExitCode::from(3)
-        }
+}
+
+/// The sender of `signal`, sent by a child while this spins.
+fn spin_with_child(signal: libc::c_int) -> Result<i32, String> {
+    let child = fork_sender(signal, None)?;
+    let sender = spin_until_handled(Duration::from_secs(5));
+    reap(child);
+    Ok(sender.unwrap_or(NOT_YET))
+}
+
+/// The sender of `signal`, sent by a child while this blocks reading a pipe whose write end
+/// the child holds; prints how the read ended.
+fn read_until_signalled(signal: libc::c_int) -> Result<i32, String> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
+    let [reader, writer] = fds;
+    let child = fork_sender(signal, Some(writer))?;
+    let mut byte = [0_u8; 1];
+    // SAFETY: plain calls on our own descriptors and buffer.
+    let got = unsafe {
+        libc::close(writer);
+        libc::read(reader, byte.as_mut_ptr().cast(), 1)
+    };
+    let error = std::io::Error::last_os_error();
+    match (got, error.raw_os_error()) {
+        (-1, Some(libc::EINTR)) => println!("signals: read: EINTR"),
+        (-1, _) => println!("signals: read: {error}"),
+        (n, _) => println!("signals: read: {n} bytes"),
+    }
+    reap(child);
+    Ok(SENDER.load(Ordering::SeqCst))
 }
