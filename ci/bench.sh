@@ -54,7 +54,7 @@ done
 need() { [ -n "${fig[$1]:-}" ] || die "no \`bench ${1#*.}\` line from the $(cut -d. -f1 <<< "$1") kernel, see $BUILD/bench-*.log"; }
 for key in upstream.syscall_untraced patched.syscall_untraced patched.syscall_traced \
     patched.syscall_filtered patched.mem_read_1mib patched.memcpy_1mib patched.movsb_1mib \
-    patched.event_1 patched.event_4 patched.event_16; do
+    patched.event_1 patched.event_4 patched.event_16 patched.interrupt_spinning; do
     need "$key"
 done
 
@@ -87,3 +87,7 @@ for n in 1 4 16; do
     row "event: $n tracee(s), entry+exit stops" "$per" \
         "ticks/stop: $(awk -v t="$per" 'BEGIN { printf "%.0f", 1e9 / t }') stops per virtual second"
 done
+# From the tracer's write to the session's interrupt part to its read of the stop, tracer and
+# tracee on one CPU (not across CPUs: see interrupt_round in ci/runner/src/bench.rs).
+row "interrupt a spinning tracee (same CPU)" "${fig[patched.interrupt_spinning]}" \
+    "ticks from the request to the tracer's read of the stop"

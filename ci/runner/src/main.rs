@@ -92,6 +92,7 @@ extern "C" fn main() -> ! {
         bench::event_1,
         bench::event_4,
         bench::event_16,
+        bench::interrupt_spinning,
     ];
     harness::run(list)
 }

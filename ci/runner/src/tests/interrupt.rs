@@ -17,10 +17,10 @@ use crate::{
 };
 
 /// Set by [`spin`] just before it enters its loop.
-static SPINNING: AtomicBool = AtomicBool::new(false);
+pub(crate) static SPINNING: AtomicBool = AtomicBool::new(false);
 
 /// Spins in [`rp_spin`], making no syscall, until killed.
-fn spin(_: usize) -> ! {
+pub(crate) fn spin(_: usize) -> ! {
     SPINNING.store(true, Ordering::SeqCst);
     rp_spin()
 }
@@ -32,7 +32,19 @@ fn read_then_spin(_: usize) -> ! {
     rp_spin()
 }
 
-fn interrupt(trace: &Fd) -> sys::Result<usize> {
+/// Waits until [`spin`] has entered its loop, for at most [`child::WAIT_TIMEOUT`].
+pub(crate) fn await_spinning() -> Result<(), Failure> {
+    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
+    while !SPINNING.load(Ordering::SeqCst) {
+        if sys::monotonic()? > deadline {
+            fail!("the tracee never reached its loop");
+        }
+        sys::yield_now();
+    }
+    Ok(())
+}
+
+pub(crate) fn interrupt(trace: &Fd) -> sys::Result<usize> {
     sys::write(&sys::dup(trace, "interrupt")?, &[])
 }
 
@@ -41,9 +53,7 @@ fn await_stop(trace: &Fd) -> Result<Stop, Failure> {
     let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
     loop {
         match next_stop(trace) {
-            Err(error) if error.errno == EAGAIN && sys::monotonic()? < deadline => {
-                sys::yield_now()
-            }
+            Err(error) if error.errno == EAGAIN && sys::monotonic()? < deadline => sys::yield_now(),
             other => return Ok(other?),
         }
     }
@@ -56,13 +66,7 @@ pub fn spinning_tracee_stops() -> Result<(), Failure> {
     SPINNING.store(false, Ordering::SeqCst);
     let (mut child, trace, _output) = spawn_traced(spin, dup_trace)?;
     child.start()?;
-    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
-    while !SPINNING.load(Ordering::SeqCst) {
-        if sys::monotonic()? > deadline {
-            fail!("the tracee never reached its loop");
-        }
-        sys::yield_now();
-    }
+    await_spinning()?;
     check_eq!(interrupt(&trace)?, 0);
     let ip = match next_stop(&trace)? {
         Stop::Interrupt { ip } => ip,

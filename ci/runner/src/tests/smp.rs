@@ -87,10 +87,10 @@ fn pin(context: impl AsFd, cpu: Option<usize>) -> Result<(), Failure> {
 }
 
 /// The runner pinned to one CPU for a test; on every CPU again when dropped.
-struct RunnerPin(Fd);
+pub(crate) struct RunnerPin(Fd);
 
 impl RunnerPin {
-    fn to(cpu: usize) -> Result<Self, Failure> {
+    pub(crate) fn to(cpu: usize) -> Result<Self, Failure> {
         let me = sys::dup(sys::scheme_root(GlobalSchemes::Proc)?, "cur-context")?;
         pin(&me, Some(cpu))?;
         // Takes effect at the runner's next switch: move now.
@@ -106,7 +106,11 @@ impl Drop for RunnerPin {
 }
 
 /// A child pinned to `cpu`, not started.
-fn pinned_child(entry: fn(usize) -> !, arg: usize, cpu: usize) -> Result<Child, Failure> {
+pub(crate) fn pinned_child(
+    entry: fn(usize) -> !,
+    arg: usize,
+    cpu: usize,
+) -> Result<Child, Failure> {
     let child = Child::new(entry, arg)?;
     pin(child.context_fd(), Some(cpu))?;
     Ok(child)
