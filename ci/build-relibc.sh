@@ -18,9 +18,12 @@ cargo +stable fetch --quiet --manifest-path "$tree/Cargo.toml"
 out=$BUILD/target-relibc/$target/release
 common=(--quiet --release --target "$target" -Zbuild-std=core,alloc,compiler_builtins)
 # -Cmetadata: relibc's core/alloc/compiler_builtins get symbol hashes of their own, so they
-# never collide with the copies inside the programs that link libc.a.
+# never collide with the copies inside the programs that link libc.a. Unwind tables although
+# relibc aborts on panic: gdb's backtrace needs them to get out of a relibc frame (a program
+# stopped in a blocking read).
 build() {
-    with_rust_env CARGO_TARGET_DIR="$BUILD/target-relibc" RUSTFLAGS=-Cmetadata=redox-ptrace-relibc \
+    with_rust_env CARGO_TARGET_DIR="$BUILD/target-relibc" \
+        RUSTFLAGS="-Cmetadata=redox-ptrace-relibc -Cforce-unwind-tables=yes" \
         CC_x86_64_unknown_redox=gcc AR_x86_64_unknown_redox=ar \
         CFLAGS_x86_64_unknown_redox="-fPIC -fno-stack-protector" cargo "$@"
 }

@@ -19,8 +19,10 @@ log="$BUILD/userspace-build.log"
 for workspace in userspace-tools ci/e2e; do
     note "building $workspace for $target"
     cargo +stable fetch --quiet --manifest-path "$project_root/$workspace/Cargo.toml"
-    # One target dir for both workspaces: std (-Zbuild-std) is built once.
+    # One target dir for both workspaces: std (-Zbuild-std) is built once. Unwind tables in
+    # std and the programs too, although they abort on panic: gdb's backtrace needs them.
     with_rust_env CARGO_TARGET_DIR="$target_dir" REDOX_SYSROOT="$SYSROOT" \
+        RUSTFLAGS=-Cforce-unwind-tables=yes \
         CARGO_TARGET_X86_64_UNKNOWN_REDOX_LINKER="$project_root/ci/redox/$target-gcc" \
         cargo build --release --target "$target" -Zbuild-std=std,panic_abort \
         --manifest-path "$project_root/$workspace/Cargo.toml" >> "$log" 2>&1 || {

@@ -4,10 +4,11 @@
 # server on 127.0.0.1 here), with build/redox-bin/gdbdemo as gdb's `file`.
 #
 #   make gdb        an interactive gdb session (QEMU powers off when the program is done)
-#   make gdb-test   seven gdbserver runs, one after the other, each with gdb in batch mode:
+#   make gdb-test   eight gdbserver runs, one after the other, each with gdb in batch mode:
 #                   ci/gdb/session.gdb (break, bt, registers, print, set var, step, memory,
 #                   watch, AVX's $ymm0, exit), detach.gdb, kill.gdb, interrupt.gdb (Ctrl-C),
-#                   spin.gdb (Ctrl-C in a loop without syscalls, bt), sigdrop.gdb (a SIGUSR1
+#                   spin.gdb (Ctrl-C in a loop without syscalls, bt), blocked.gdb (Ctrl-C in
+#                   a read that never returns, bt), sigdrop.gdb (a SIGUSR1
 #                   stops the program, `signal 0` drops it) and sigpass.gdb (`handle SIGUSR1
 #                   nostop noprint pass`). gdb's output must hold the lines of the matching .expected file
 #                   in order, and the programs must print and end as gdb made them. One line
@@ -25,7 +26,7 @@ command -v "$GDB" > /dev/null || die "no $GDB (Debian package gdb; ci/setup.sh i
 # Session name:program:argument, in the order the image runs them.
 sessions=(session:gdbdemo:20)
 [ "$mode" = test ] &&
-    sessions+=(detach:gdbdemo:5 kill:gdbdemo:7 interrupt:ticker:1000 spin:spin:0 sigdrop:sigusr:0 sigpass:sigusr:0)
+    sessions+=(detach:gdbdemo:5 kill:gdbdemo:7 interrupt:ticker:1000 spin:spin:0 blocked:blockread:0 sigdrop:sigusr:0 sigpass:sigusr:0)
 mkdir -p "$out"
 for s in "${sessions[@]}"; do
     IFS=: read -r _ prog arg <<< "$s"
@@ -119,9 +120,12 @@ check "detach: gdbserver detached" "$(in_log -E '^gdbserver: detached from pid [
 check "kill: gdbserver killed the program" "$(in_log -E '^gdbserver: killed pid [0-9]+$')"
 check "kill: the killed program printed nothing" "$((1 - $(in_log -F 'gdbdemo: compute(7)')))"
 kills=$(grep -caE '^gdbserver: killed pid [0-9]+$' "$log" || true)
-check "interrupt, spin: gdbserver killed ticker and spin too" \
-    "$([ "${kills:-0}" -eq 3 ] && echo 0 || echo 1)"
+check "interrupt, spin, blocked: gdbserver killed ticker, spin and blockread too" \
+    "$([ "${kills:-0}" -eq 4 ] && echo 0 || echo 1)"
 check "spin: the program was running when gdb interrupted it" "$(in_log -xF 'spin: spinning')"
+check "blocked: the program was reading when gdb interrupted it" \
+    "$(in_log -xF 'blockread: reading')"
+check "blocked: the read never returned" "$((1 - $(in_log -F 'blockread: read returned')))"
 ticks=$(grep -caE '^tick [0-9]+$' "$log" || true)
 check "interrupt: ticker stopped early ($ticks of 1000 lines)" \
     "$([ "${ticks:-0}" -gt 0 ] && [ "${ticks:-0}" -lt 1000 ] && echo 0 || echo 1)"

@@ -9,7 +9,7 @@ use trace_core::{filter::FilterCells, Interrupt, Resumed};
 
 use super::{arch, session::Session};
 use crate::{
-    context::{Context, ContextLock},
+    context::{unblock_context, Context, ContextLock},
     percpu::PercpuBlock,
     sync::CleanLockToken,
     syscall::{
@@ -96,8 +96,9 @@ pub(super) fn write_flags(
 
 /// The `interrupt` part's `write` (its bytes are not read): the tracee stops at its next
 /// interrupt point (`hooks::interrupted`) with [`trace_core::Stop::Interrupt`]. A tracee running
-/// on another CPU is switched out once, so that its CPU sees the request; one in a stop is left
-/// alone.
+/// on another CPU is switched out once, so that its CPU sees the request; one blocked in a call
+/// is woken, which ends the call with `EINTR` and stops it there (`hooks::syscall_exit`); one
+/// in a stop is left alone.
 ///
 /// RETURNS: the length written; `ESRCH` when the tracee has exited.
 /// CONTEXT: may sleep (see [`switch_out`]).
@@ -114,9 +115,14 @@ pub(super) fn write_interrupt(
     };
     if requested == Interrupt::Requested
         && let Some(tracee) = session.tracee.upgrade()
-        && tracee.read(token.token()).running
     {
-        switch_out(tracee, false, token)?;
+        if tracee.read(token.token()).running {
+            switch_out(tracee, false, token)?;
+        } else {
+            // Blocked in a call: end it with EINTR, as a signal would; the syscall exit hook
+            // stops the tracee there and rewinds the call.
+            unblock_context(&tracee, &mut token.token().downgrade());
+        }
     }
     Ok(buf.len())
 }

@@ -20,7 +20,7 @@ use crate::{
     percpu::PercpuBlock,
     sync::CleanLockToken,
     syscall::{
-        error::{Error, Result, EPERM},
+        error::{Error, Result, EINTR, EPERM},
         flag::{ContextStatus, PtraceFlags, SigcontrolFlags},
     },
 };
@@ -53,6 +53,13 @@ fn syscall_armed_here(flag: PtraceFlags, number: usize) -> bool {
 /// CONTEXT: may sleep; the caller holds no locks.
 #[inline(always)]
 pub fn syscall_exit(number: usize, ret: usize, token: &mut CleanLockToken) {
+    if armed_here(PTRACE_STOP_INTERRUPT) && ret == Error::mux(Err(Error::new(EINTR))) {
+        // The tracer's interrupt (or a signal) ended a blocking call: stop in it. The call runs
+        // again after the resume, so no exit stop for it.
+        if blocked_call_stop(number, token) {
+            return;
+        }
+    }
     if syscall_armed_here(PtraceFlags::PTRACE_STOP_POST_SYSCALL, number) {
         stop_current(Stop::SyscallExit { number, ret }, token);
     }
@@ -214,7 +221,34 @@ fn interrupt_stop(token: &mut CleanLockToken) {
         .read(token.token())
         .regs()
         .map_or(0, |regs| regs.instr_pointer());
-    stop_current(Stop::Interrupt { ip }, token);
+    stop_current(Stop::Interrupt { ip, call: None }, token);
+}
+
+/// The interrupt stop of a tracee whose blocking call `number` the request ended with
+/// `EINTR`: its registers are set back to the `syscall` instruction first, so the call runs
+/// again when resumed (a signal that is pending then ends it again). Returns `false`, with
+/// nothing done, where calls cannot be rewound.
+#[cold]
+fn blocked_call_stop(number: usize, token: &mut CleanLockToken) -> bool {
+    let current = context::current();
+    let ip = {
+        let mut context = current.write(token.token());
+        let Some(regs) = context.regs_mut() else {
+            return false;
+        };
+        if !arch::rewind_syscall(regs, number) {
+            return false;
+        }
+        regs.instr_pointer()
+    };
+    stop_current(
+        Stop::Interrupt {
+            ip,
+            call: Some(number),
+        },
+        token,
+    );
+    true
 }
 
 /// Debug-exception hook: a watchpoint hit or a single step. Returns `true` when the exception

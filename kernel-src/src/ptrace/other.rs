@@ -53,6 +53,11 @@ pub fn from_user(_stack: &InterruptStack) -> bool {
     true
 }
 
+/// Calls are not rewound here: an interrupt ends them as a signal would.
+pub fn rewind_syscall(_regs: &mut InterruptStack, _number: usize) -> bool {
+    false
+}
+
 pub fn trap_flag_set(_regs: &InterruptStack) -> bool {
     false
 }

@@ -173,7 +173,10 @@ impl TraceEvent {
     pub fn decode(&self) -> Result<Stop> {
         let [d0, d1, d2, d3, d4, d5, d6] = self.data;
         if self.cause == PTRACE_STOP_INTERRUPT.bits() {
-            return Ok(Stop::Interrupt { ip: d0 });
+            return Ok(Stop::Interrupt {
+                ip: d0,
+                call: (d1 != 0).then_some(d2),
+            });
         }
         if self.cause == PTRACE_STOP_SIGNAL_DELIVERY.bits() {
             let signal = Signal::new(d0).ok_or(Error::new(EINVAL))?;
@@ -273,7 +276,10 @@ pub enum Stop {
     AddrSpaceSwitch,
     /// The tracer asked for a stop through the `interrupt` part; `ip` is where the tracee
     /// was interrupted in user code (at a syscall entry: the instruction after `syscall`).
-    Interrupt { ip: usize },
+    /// `call` is the syscall it was blocked in, which the request ended: `ip` is then that
+    /// `syscall` instruction, and the call runs again when the tracee is resumed. Event words
+    /// `[ip, 1 if in a call, number]`.
+    Interrupt { ip: usize, call: Option<usize> },
     /// A signal is about to take effect: redox-rt's handler is about to run for it (to call
     /// the program's handler, or to act on the default action or `SIG_IGN`). `pid` and `uid`
     /// are the sender's, as procmgr recorded them (0 for realtime signals, which it queues
@@ -337,9 +343,16 @@ impl From<Stop> for TraceEvent {
                 [number, a, b, c, d, e, f]
             }
             Stop::SyscallExit { number, ret } => [number, ret, 0, 0, 0, 0, 0],
-            Stop::SingleStep { ip } | Stop::Breakpoint { ip } | Stop::Interrupt { ip } => {
-                [ip, 0, 0, 0, 0, 0, 0]
-            }
+            Stop::SingleStep { ip } | Stop::Breakpoint { ip } => [ip, 0, 0, 0, 0, 0, 0],
+            Stop::Interrupt { ip, call } => [
+                ip,
+                usize::from(call.is_some()),
+                call.unwrap_or(0),
+                0,
+                0,
+                0,
+                0,
+            ],
             Stop::Watchpoint { ip, slot, address } => {
                 [ip, slot.wrapping_add(1), address, 0, 0, 0, 0]
             }
@@ -415,7 +428,14 @@ mod tests {
             },
             Stop::Clone { number: 1, pid: 7 },
             Stop::AddrSpaceSwitch,
-            Stop::Interrupt { ip: 0x3000 },
+            Stop::Interrupt {
+                ip: 0x3000,
+                call: None,
+            },
+            Stop::Interrupt {
+                ip: 0x3002,
+                call: Some(0),
+            },
             Stop::Signal {
                 pending: Pending {
                     signal: Signal::new(10).expect("SIGUSR1"),

@@ -636,7 +636,10 @@ mod tests {
         assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
         assert_eq!(session.armed(), PTRACE_STOP_INTERRUPT);
         assert_eq!(session.interrupt(), Ok(Interrupt::Nothing));
-        let stop = Stop::Interrupt { ip: 0x1000 };
+        let stop = Stop::Interrupt {
+            ip: 0x1000,
+            call: None,
+        };
         assert_eq!(session.stop(stop), Delivery::Stopped);
         assert_eq!(session.armed(), PtraceFlags::empty());
         assert_eq!(next_event(&session), Ok(Some(stop.into())));
@@ -672,7 +675,7 @@ mod tests {
             Ok(Resumed::WasStopped)
         );
         assert!(session.take_action().ignore);
-        assert_eq!(session.stop(Stop::Interrupt { ip: 1 }), Delivery::Stopped);
+        assert_eq!(session.stop(interrupt_stop()), Delivery::Stopped);
         // An interrupt stop cannot be skipped: there is nothing to skip.
         assert_eq!(
             session.resume(PtraceFlags::PTRACE_FLAG_IGNORE, None),
@@ -687,7 +690,7 @@ mod tests {
         assert_eq!(session.interrupt(), Ok(Interrupt::Requested));
         assert!(!session.detach());
         assert_eq!(session.armed(), PtraceFlags::empty());
-        assert_eq!(session.stop(Stop::Interrupt { ip: 1 }), Delivery::Dropped);
+        assert_eq!(session.stop(interrupt_stop()), Delivery::Dropped);
         session.tracee_exited();
         assert_eq!(session.interrupt(), Err(Error::new(ESRCH)));
     }
@@ -697,6 +700,10 @@ mod tests {
             signal: crate::signal::Signal::new(10).expect("SIGUSR1"),
             to_thread: true,
         }
+    }
+
+    fn interrupt_stop() -> Stop {
+        Stop::Interrupt { ip: 1, call: None }
     }
 
     fn signal_stop() -> Stop {

@@ -90,8 +90,9 @@ pub enum Stop {
     /// Notice: the address space was replaced (exec). The tracee did not stop.
     AddrSpaceSwitch,
     /// Stopped at the tracer's request ([`crate::Tracer::interrupt`]); `ip` is where it was
-    /// running in user code.
-    Interrupt { ip: usize },
+    /// running in user code. `call`: the syscall it was blocked in, ended by the request; `ip`
+    /// is then its `syscall` instruction, and the call runs again when the tracee resumes.
+    Interrupt { ip: usize, call: Option<usize> },
     /// A signal is about to be delivered (where the kernel hands it to redox-rt, docs/abi.md):
     /// sent to the thread or to its process, by `pid` and `uid`. A plain restart delivers it,
     /// [`Restart::Suppress`] drops it, [`Restart::Signal`] replaces it.

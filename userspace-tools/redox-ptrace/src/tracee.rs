@@ -89,7 +89,7 @@ impl TraceeState {
                 pid: (pid != 0).then_some(pid),
             },
             Raw::AddrSpaceSwitch => Stop::AddrSpaceSwitch,
-            Raw::Interrupt { ip } => Stop::Interrupt { ip },
+            Raw::Interrupt { ip, call } => Stop::Interrupt { ip, call },
             Raw::Signal { pending, pid, uid } => Stop::Signal {
                 signal: pending.signal,
                 to_thread: pending.to_thread,

@@ -1,9 +1,9 @@
-//! Interrupt stops: a tracer stops a running tracee through the session's `interrupt` part,
-//! with nothing armed, wherever it runs in user code.
+//! Interrupt stops: a tracer stops its tracee through the session's `interrupt` part, with
+//! nothing armed, wherever it runs in user code or whatever call it is blocked in.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use syscall::{flag::PtraceFlags, ContextStatus, EAGAIN, EINVAL, ESRCH, O_NONBLOCK, O_RDWR};
+use syscall::{flag::PtraceFlags, ContextStatus, EINVAL, ESRCH, SYS_READ};
 use trace_core::Stop;
 
 use super::{
@@ -25,11 +25,21 @@ pub(crate) fn spin(_: usize) -> ! {
     rp_spin()
 }
 
-/// Reads its first fd (a blocking pipe) once, then spins.
-fn read_then_spin(_: usize) -> ! {
+/// What [`read_then_exit`]'s read returned: the count, or `ERRNO` with the errno; `NONE` until
+/// it returned.
+static READ_RESULT: AtomicUsize = AtomicUsize::new(NONE);
+const NONE: usize = usize::MAX;
+const ERRNO: usize = 1 << 32;
+
+/// Reads one byte from its first fd (a blocking pipe), notes the result, exits.
+fn read_then_exit(_: usize) -> ! {
     let mut byte = [0];
-    let _ = sys::read(child::given(0), &mut byte);
-    rp_spin()
+    let result = match sys::read(child::given(0), &mut byte) {
+        Ok(count) => count,
+        Err(error) => ERRNO | error.errno as usize,
+    };
+    READ_RESULT.store(result, Ordering::SeqCst);
+    child::exit()
 }
 
 /// Waits until [`spin`] has entered its loop, for at most [`child::WAIT_TIMEOUT`].
@@ -48,17 +58,6 @@ pub(crate) fn interrupt(trace: &Fd) -> sys::Result<usize> {
     sys::write(&sys::dup(trace, "interrupt")?, &[])
 }
 
-/// Waits for the next event of the non-blocking `trace`, for at most [`child::WAIT_TIMEOUT`].
-fn await_stop(trace: &Fd) -> Result<Stop, Failure> {
-    let deadline = sys::monotonic()? + child::WAIT_TIMEOUT;
-    loop {
-        match next_stop(trace) {
-            Err(error) if error.errno == EAGAIN && sys::monotonic()? < deadline => sys::yield_now(),
-            other => return Ok(other?),
-        }
-    }
-}
-
 /// Verifies that an interrupt stops a tracee spinning without syscalls, with nothing armed,
 /// at an instruction of its loop (the `rip` its registers show), that the stop cannot be
 /// skipped, and that the tracee runs on after the resume (one request, one stop).
@@ -69,7 +68,7 @@ pub fn spinning_tracee_stops() -> Result<(), Failure> {
     await_spinning()?;
     check_eq!(interrupt(&trace)?, 0);
     let ip = match next_stop(&trace)? {
-        Stop::Interrupt { ip } => ip,
+        Stop::Interrupt { ip, call: None } => ip,
         other => fail!("expected the interrupt stop, got {:?}", other),
     };
     if !(at::spin()..at::spin_end()).contains(&ip) {
@@ -109,26 +108,42 @@ pub fn stopped_tracee_ignores_interrupt() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Verifies that a tracee blocked in a syscall is not stopped there: the interrupt stop comes
-/// once the call has returned (here: a pipe read the tracer then satisfies).
-pub fn blocked_tracee_stops_after_its_call() -> Result<(), Failure> {
+/// Verifies that an interrupt stops a tracee blocked in a syscall there, naming the call, with
+/// its registers set back to the `syscall` instruction and the call's number; that the resume
+/// runs the call again (blocked again, not ended), and that the tracee never sees `EINTR`: the
+/// read returns the byte the tracer then writes.
+pub fn blocked_tracee_stops_in_its_call() -> Result<(), Failure> {
+    READ_RESULT.store(NONE, Ordering::SeqCst);
     let (reader, writer) = sys::pipe()?;
-    let mut child = Child::new(read_then_spin, 0)?;
+    let mut child = Child::new(read_then_exit, 0)?;
     child.give(&reader)?;
-    let trace = sys::openat(child.context_fd(), "trace", O_RDWR | O_NONBLOCK)?;
+    let trace = child.open("trace")?;
     child.start()?;
     child.wait_status(ContextStatus::Blocked)?;
-    interrupt(&trace)?;
-    for _ in 0..20 {
-        sys::yield_now();
-    }
-    check_errno!(next_stop(&trace).map(drop), EAGAIN);
-    check_eq!(sys::write(&writer, b"x")?, 1);
-    let Stop::Interrupt { .. } = await_stop(&trace)? else {
-        fail!("expected the interrupt stop after the read");
+    check_eq!(interrupt(&trace)?, 0);
+    let ip = match next_stop(&trace)? {
+        Stop::Interrupt {
+            ip,
+            call: Some(SYS_READ),
+        } => ip,
+        other => fail!("expected the interrupt stop in read, got {:?}", other),
     };
-    child.kill()?;
-    check_eq!(child.wait_exit()?, ContextStatus::ForceKilled);
+    let (_handle, int) = regs(&child)?;
+    check_eq!(Hex(int.rip), Hex(ip), "rip at the stop");
+    check_eq!(Hex(int.rax), Hex(SYS_READ), "rax at the stop");
+    // SAFETY: `ip` is the tracee's code, which is the runner's own, mapped and readable.
+    let instruction = unsafe { core::ptr::read_volatile(ip as *const [u8; 2]) };
+    check_eq!(instruction, [0x0f, 0x05], "the instruction at the stop");
+    resume(&trace, PtraceFlags::empty())?;
+    child.wait_status(ContextStatus::Blocked)?;
+    check_eq!(
+        READ_RESULT.load(Ordering::SeqCst),
+        NONE,
+        "read ended before the write"
+    );
+    check_eq!(sys::write(&writer, b"x")?, 1);
+    check_eq!(child.wait_exit()?, ContextStatus::Dead);
+    check_eq!(READ_RESULT.load(Ordering::SeqCst), 1, "the read's result");
     Ok(())
 }
 

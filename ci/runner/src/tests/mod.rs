@@ -118,7 +118,7 @@ pub static ALL: &[Test] = tests![
     taken::redirected_signal_is_reported_without_a_second_stop,
     interrupt::spinning_tracee_stops,
     interrupt::stopped_tracee_ignores_interrupt,
-    interrupt::blocked_tracee_stops_after_its_call,
+    interrupt::blocked_tracee_stops_in_its_call,
     interrupt::interrupt_part_errors,
     smp::busy_contexts_run_on_every_cpu,
     smp::unmap_while_a_thread_spins_elsewhere,

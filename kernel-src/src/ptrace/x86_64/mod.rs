@@ -92,6 +92,18 @@ pub fn from_user(stack: &InterruptStack) -> bool {
     stack.iret.cs & USER_RPL == USER_RPL
 }
 
+/// Sets `regs` back to the `syscall` instruction of call `number` (2 bytes before the saved
+/// `rip`, the number in `rax` again), so that the call runs again when the context resumes.
+/// Returns `true`: every call through this entry can be rewound.
+pub fn rewind_syscall(regs: &mut InterruptStack, number: usize) -> bool {
+    regs.set_instr_pointer(regs.instr_pointer().wrapping_sub(SYSCALL_LEN));
+    regs.scratch.rax = number;
+    true
+}
+
+/// The length of the `syscall` instruction (`0f 05`).
+const SYSCALL_LEN: usize = 2;
+
 /// Whether `regs` has the trap flag set: the tracee single-steps.
 pub fn trap_flag_set(regs: &InterruptStack) -> bool {
     regs.iret.rflags & FLAG_SINGLESTEP != 0
