@@ -54,7 +54,8 @@ done
 need() { [ -n "${fig[$1]:-}" ] || die "no \`bench ${1#*.}\` line from the $(cut -d. -f1 <<< "$1") kernel, see $BUILD/bench-*.log"; }
 for key in upstream.syscall_untraced patched.syscall_untraced patched.syscall_traced \
     patched.syscall_filtered patched.mem_read_1mib patched.memcpy_1mib patched.movsb_1mib \
-    patched.event_1 patched.event_4 patched.event_16 patched.interrupt_spinning; do
+    patched.event_1 patched.event_4 patched.event_16 patched.interrupt_spinning \
+    patched.interrupt_blocked; do
     need "$key"
 done
 
@@ -91,3 +92,5 @@ done
 # tracee on one CPU (not across CPUs: see interrupt_round in ci/runner/src/bench.rs).
 row "interrupt a spinning tracee (same CPU)" "${fig[patched.interrupt_spinning]}" \
     "ticks from the request to the tracer's read of the stop"
+row "interrupt a tracee blocked in a read" "${fig[patched.interrupt_blocked]}" \
+    "ticks, the same: the read ends and the tracee stops in it"

@@ -32,7 +32,7 @@ use crate::{
     harness::{Errno, Failure},
     sys::{self, Fd},
     tests::{
-        interrupt::{await_spinning, spin, SPINNING},
+        interrupt::{await_spinning, read_then_exit, spin, SPINNING},
         smp::{pinned_child, RunnerPin},
         trace::{next_stop, resume},
     },
@@ -435,6 +435,42 @@ pub fn interrupt_spinning() -> Result<(), Failure> {
     }
     println!(
         "bench interrupt_spinning {} ticks/interrupt",
+        median(samples)
+    );
+    Ok(())
+}
+
+/// Ticks from the interrupt request to the tracer's read of the stop, for a tracee blocked in
+/// a pipe read on the tracer's CPU: woken, its read ends and it stops in it.
+fn blocked_interrupt_round() -> Result<u64, Failure> {
+    let _pinned = RunnerPin::to(0)?;
+    let (reader, _writer) = sys::pipe()?;
+    let mut child = pinned_child(read_then_exit, 0, 0)?;
+    child.give(&reader)?;
+    let trace = child.open("trace")?;
+    let interrupt = sys::dup(&trace, "interrupt")?;
+    child.start()?;
+    child.wait_status(syscall::ContextStatus::Blocked)?;
+    let start = ticks();
+    sys::write(&interrupt, &[])?;
+    let stop = next_stop(&trace)?;
+    let end = ticks();
+    if !matches!(stop, Stop::Interrupt { call: Some(_), .. }) {
+        fail!("expected the interrupt stop in the read, got {:?}", stop);
+    }
+    child.kill()?;
+    Ok(end - start)
+}
+
+/// Verifies that an interrupt stops a tracee blocked in a read there, and reports how long it
+/// takes.
+pub fn interrupt_blocked() -> Result<(), Failure> {
+    let mut samples = Vec::new();
+    for _ in 0..ROUNDS {
+        samples.push(blocked_interrupt_round()?);
+    }
+    println!(
+        "bench interrupt_blocked {} ticks/interrupt",
         median(samples)
     );
     Ok(())

@@ -93,6 +93,7 @@ extern "C" fn main() -> ! {
         bench::event_4,
         bench::event_16,
         bench::interrupt_spinning,
+        bench::interrupt_blocked,
     ];
     harness::run(list)
 }

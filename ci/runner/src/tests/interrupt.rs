@@ -32,7 +32,7 @@ const NONE: usize = usize::MAX;
 const ERRNO: usize = 1 << 32;
 
 /// Reads one byte from its first fd (a blocking pipe), notes the result, exits.
-fn read_then_exit(_: usize) -> ! {
+pub(crate) fn read_then_exit(_: usize) -> ! {
     let mut byte = [0];
     let result = match sys::read(child::given(0), &mut byte) {
         Ok(count) => count,
