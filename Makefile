@@ -9,6 +9,7 @@
 #               built by `make kernel`". Given, qemu-test skips the kernel build.
 #   RELIBC_SRC  upstream relibc (URL, checkout or git dir), for the Redox image
 #   BASE_SRC    upstream base (bootstrap, ramfs, randd), for the Redox image
+#   ACID_SRC    upstream acid (the kernel's test suite), for make acid
 #   IMAGE_TMPDIR  the Redox image's scratch directory (in its ramfs): init makes it and gives
 #               it to the commands as $TMPDIR (in the commands' words, and in the environment)
 #   QEMU_SMP    CPUs of the QEMU machine (default 2; `make test` runs the runner suite at 1
@@ -26,6 +27,7 @@ BOOTLOADER ?=
 KERNEL_BIN ?=
 RELIBC_SRC ?= $(call upstream,relibc,url)
 BASE_SRC ?= $(call upstream,base,url)
+ACID_SRC ?= $(call upstream,acid,url)
 IMAGE_TMPDIR ?= /tmp
 
 BUILD := $(CURDIR)/build
@@ -41,7 +43,7 @@ QEMU_TIMEOUT ?= 120
 QEMU_SMP4_TIMEOUT ?= 300
 
 export KERNEL_SRC KERNEL_COMMIT BOOTLOADER BOOTLOADER_SRC BOOTLOADER_COMMIT KERNEL_BIN
-export RELIBC_SRC BASE_SRC IMAGE_TMPDIR
+export RELIBC_SRC BASE_SRC ACID_SRC IMAGE_TMPDIR
 export BUILD KTREE RUST_ENV OBJCOPY QEMU QEMU_TIMEOUT
 
 KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/null) \
@@ -49,7 +51,7 @@ KERNEL_INPUTS := $(shell find kernel-src -type f -not -path '*/target/*' 2>/dev/
 
 .PHONY: all apply kernel refresh bootloader runner qemu-test qemu-run demo-runner bench host-test soak \
 	check-redox test clean apply-relibc apply-base refresh-relibc refresh-base relibc base \
-	userspace image e2e demo run-image rine-compare gdb gdb-test
+	userspace image e2e demo run-image rine-compare gdb gdb-test acid
 
 all: kernel
 
@@ -150,6 +152,11 @@ run-image: $(if $(KERNEL_BIN),,kernel) base userspace
 	@[ -n "$(CMDS)" ] || { echo "usage: make run-image CMDS='COMMAND; COMMAND...'" >&2; exit 2; }
 	@mkdir -p $(BUILD)/image-run && echo '$(value CMDS)' | tr ';' '\n' > $(BUILD)/image-run/commands
 	@ci/run-image.sh run $(BUILD)/image-run/commands
+
+## acid: upstream's kernel suite, a boot per test, on the upstream kernel, ours, and ours under
+## strace -f; the table and its checks (ACID_TESTS="NAME..." for some tests; see ci/acid.sh)
+acid: kernel base userspace
+	ci/acid.sh
 
 ## rine-compare: the std hello, file-I/O and fork/exec programs in QEMU and under rine (Linux): same output
 rine-compare: $(if $(KERNEL_BIN),,kernel) base userspace

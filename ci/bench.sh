@@ -9,21 +9,11 @@
 # BENCH_BOOTS=N boots each kernel N times and says whether the boots agreed.
 source "$(dirname "$0")/lib.sh"
 
-: "${KERNEL_SRC:?KERNEL_SRC is not set}"
 : "${BENCH_BOOTS:=1}"
 here="$project_root/ci"
 icount="-icount shift=0,sleep=off"
 
-upstream="$BUILD/kernel-upstream"
-if [ ! -f "$upstream-out/kernel" ]; then
-    note "building the unpatched kernel at $KERNEL_COMMIT"
-    [ -d "$upstream/.git" ] || git clone -q --no-checkout "$KERNEL_SRC" "$upstream"
-    git -C "$upstream" checkout -q -f --detach "$KERNEL_COMMIT"
-    cargo +stable fetch --quiet --manifest-path "$upstream/Cargo.toml"
-    with_rust_env CARGO_TARGET_DIR="$BUILD/target-upstream" \
-        make -s -C "$upstream" BUILD="$upstream-out" OBJCOPY="$OBJCOPY" > "$BUILD/kernel-upstream.log" 2>&1 ||
-        die "building the unpatched kernel failed, see $BUILD/kernel-upstream.log"
-fi
+upstream_kernel=$("$here/build-kernel-upstream.sh")
 
 export RUNNER_FEATURES=bench RUNNER_OUT="$BUILD/runner-bench"
 # Lines `bench NAME VALUE UNIT...` of each boot; fig[kernel.NAME] is the value (or `n/a (why)`)
@@ -32,7 +22,7 @@ declare -A fig
 for boot in $(seq "$BENCH_BOOTS"); do
     for kernel in upstream patched; do
         case $kernel in
-            upstream) bin="$upstream-out/kernel" ;;
+            upstream) bin=$upstream_kernel ;;
             patched) bin="$BUILD/kernel-out/kernel" ;;
         esac
         log="$BUILD/bench-$kernel.log"

@@ -404,74 +404,71 @@ pub fn event_16() -> Result<(), Failure> {
 }
 
 /// Ticks from the tracer's interrupt request (a write to the session's `interrupt` part) to its
-/// read of the tracee's interrupt stop, for a tracee spinning in user code without syscalls on
-/// the tracer's CPU: it runs once the tracer waits, and stops at its first interrupt point.
-/// (A tracee on another CPU is not measured: under `-icount`, in the runs tried, the second
-/// vCPU stopped running the contexts pinned to it after the first test that used it.)
-fn interrupt_round() -> Result<u64, Failure> {
-    let _pinned = RunnerPin::to(0)?;
-    SPINNING.store(false, Ordering::SeqCst);
-    let mut child = pinned_child(spin, 0, 0)?;
+/// read of the interrupt stop, for `child` (pinned to the tracer's CPU, not yet started) once
+/// `ready` says it is where the request is to find it; the stop must be in a call exactly when
+/// `in_call`. Tracer and tracee share CPU 0: under `-icount`, in the runs tried, the second
+/// vCPU stopped running the contexts pinned to it after the first test that used it.
+fn interrupt_ticks(
+    mut child: Child,
+    ready: impl Fn(&mut Child) -> Result<(), Failure>,
+    in_call: bool,
+) -> Result<u64, Failure> {
     let trace = child.open("trace")?;
     let interrupt = sys::dup(&trace, "interrupt")?;
     child.start()?;
-    await_spinning()?;
+    ready(&mut child)?;
     let start = ticks();
     sys::write(&interrupt, &[])?;
     let stop = next_stop(&trace)?;
     let end = ticks();
-    if !matches!(stop, Stop::Interrupt { .. }) {
-        fail!("expected the interrupt stop, got {:?}", stop);
+    match stop {
+        Stop::Interrupt { call, .. } if call.is_some() == in_call => {}
+        other => fail!(
+            "expected the interrupt stop (in a call: {}), got {:?}",
+            in_call,
+            other
+        ),
     }
     child.kill()?;
     Ok(end - start)
 }
 
-/// Verifies that an interrupt stops a spinning tracee, and reports how long it takes.
+/// Prints the median of [`ROUNDS`] rounds of `round` as bench `name`.
+fn interrupt_bench(name: &str, round: impl Fn() -> Result<u64, Failure>) -> Result<(), Failure> {
+    let mut samples = Vec::new();
+    for _ in 0..ROUNDS {
+        samples.push(round()?);
+    }
+    println!("bench {} {} ticks/interrupt", name, median(samples));
+    Ok(())
+}
+
+/// Verifies that an interrupt stops a tracee spinning in user code without syscalls, and
+/// reports how long it takes: it runs once the tracer waits, and stops at its first interrupt
+/// point.
 pub fn interrupt_spinning() -> Result<(), Failure> {
-    let mut samples = Vec::new();
-    for _ in 0..ROUNDS {
-        samples.push(interrupt_round()?);
-    }
-    println!(
-        "bench interrupt_spinning {} ticks/interrupt",
-        median(samples)
-    );
-    Ok(())
+    interrupt_bench("interrupt_spinning", || {
+        let _pinned = RunnerPin::to(0)?;
+        SPINNING.store(false, Ordering::SeqCst);
+        interrupt_ticks(pinned_child(spin, 0, 0)?, |_| await_spinning(), false)
+    })
 }
 
-/// Ticks from the interrupt request to the tracer's read of the stop, for a tracee blocked in
-/// a pipe read on the tracer's CPU: woken, its read ends and it stops in it.
-fn blocked_interrupt_round() -> Result<u64, Failure> {
-    let _pinned = RunnerPin::to(0)?;
-    let (reader, _writer) = sys::pipe()?;
-    let mut child = pinned_child(read_then_exit, 0, 0)?;
-    child.give(&reader)?;
-    let trace = child.open("trace")?;
-    let interrupt = sys::dup(&trace, "interrupt")?;
-    child.start()?;
-    child.wait_status(syscall::ContextStatus::Blocked)?;
-    let start = ticks();
-    sys::write(&interrupt, &[])?;
-    let stop = next_stop(&trace)?;
-    let end = ticks();
-    if !matches!(stop, Stop::Interrupt { call: Some(_), .. }) {
-        fail!("expected the interrupt stop in the read, got {:?}", stop);
-    }
-    child.kill()?;
-    Ok(end - start)
-}
-
-/// Verifies that an interrupt stops a tracee blocked in a read there, and reports how long it
-/// takes.
+/// Verifies that an interrupt stops a tracee blocked in a pipe read in that call, and reports
+/// how long it takes: woken, its read ends and it stops in it.
 pub fn interrupt_blocked() -> Result<(), Failure> {
-    let mut samples = Vec::new();
-    for _ in 0..ROUNDS {
-        samples.push(blocked_interrupt_round()?);
-    }
-    println!(
-        "bench interrupt_blocked {} ticks/interrupt",
-        median(samples)
-    );
-    Ok(())
+    interrupt_bench("interrupt_blocked", || {
+        let _pinned = RunnerPin::to(0)?;
+        let (reader, _writer) = sys::pipe()?;
+        let mut child = pinned_child(read_then_exit, 0, 0)?;
+        child.give(&reader)?;
+        interrupt_ticks(
+            child,
+            |child| {
+                child.wait_status(syscall::ContextStatus::Blocked)?;
+                Ok(())
+            },
+            true,
+        )
+    })
 }
