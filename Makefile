@@ -141,7 +141,8 @@ e2e: $(if $(KERNEL_BIN),,kernel) base userspace
 gdb: $(if $(KERNEL_BIN),,kernel) base userspace
 	@ci/gdb.sh
 ## gdb-test: gdb in batch mode: break, bt, registers, print, set var, step, memory, watch, ymm,
-## exit; then detach, kill and Ctrl-C sessions (a program making syscalls, a busy loop)
+## exit; then detach, kill, Ctrl-C (a program making syscalls, a busy loop, a blocked read) and
+## signal (dropped, passed) sessions
 gdb-test: $(if $(KERNEL_BIN),,kernel) base userspace
 	ci/gdb.sh --test
 ## demo: the main job: real programs under strace and regs in the Redox image
