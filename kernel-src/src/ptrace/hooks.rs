@@ -11,7 +11,7 @@ use trace_core::{
 
 use super::{
     arch,
-    stop::{armed_here, deliver, stop_current, stop_for, stop_here, Pages},
+    stop::{armed_here, deliver, stop_current, stop_current_for, stop_here, Pages},
     WatchTrap,
 };
 use crate::{
@@ -173,10 +173,7 @@ pub fn signal_taken(
         pid: sender.pid as usize,
         uid: sender.ruid as usize,
     };
-    let (action, killed) = stop_for(stop, Pages::RaiseOnly, token);
-    if killed {
-        crate::syscall::exit_this_context(None, token);
-    }
+    let action = stop_current_for(stop, Pages::RaiseOnly, token);
     let acts = session
         .state
         .lock(token.token())

@@ -34,11 +34,19 @@ pub(super) fn armed_here(flags: PtraceFlags) -> bool {
 /// CONTEXT: sleeps; the caller holds no locks. A tracee killed while stopped exits from here.
 #[cold]
 pub(super) fn stop_current(stop: Stop, token: &mut CleanLockToken) -> bool {
-    let (ignore, killed) = stop_here(stop, token);
+    stop_current_for(stop, Pages::Apply, token).ignore
+}
+
+/// [`stop_current`] returning the whole [`Action`], its signal choice applied as `pages` says.
+///
+/// CONTEXT: as [`stop_current`].
+#[cold]
+pub(super) fn stop_current_for(stop: Stop, pages: Pages, token: &mut CleanLockToken) -> Action {
+    let (action, killed) = stop_for(stop, pages, token);
     if killed {
         crate::syscall::exit_this_context(None, token);
     }
-    ignore
+    action
 }
 
 /// Whether the current context is being force-killed. Read from the context, not the per-CPU
@@ -71,7 +79,7 @@ pub(super) enum Pages {
 
 /// [`stop_here`] returning the whole [`Action`], its signal choice applied as `pages` says.
 #[cold]
-pub(super) fn stop_for(stop: Stop, pages: Pages, token: &mut CleanLockToken) -> (Action, bool) {
+fn stop_for(stop: Stop, pages: Pages, token: &mut CleanLockToken) -> (Action, bool) {
     let current = context::current();
     let (session, killed) = {
         let context = current.read(token.token());
